@@ -1,0 +1,250 @@
+/*
+ * `gmm run`: build every guest of the config, run them in this process until
+ * they finish (or --timeout, or SIGINT/SIGTERM), then print one JSON line per
+ * guest on stdout. Exit status 0 when every guest exited with code 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/cmds.h"
+#include "vmm/config.h"
+#include "vmm/control.h"
+#include "vmm/host.h"
+#include "vmm/log.h"
+#include "vmm/report.h"
+#include "vmm/signals.h"
+#include "vmm/vm.h"
+
+static volatile sig_atomic_t run_interrupted;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	run_interrupted = 1;
+}
+
+/* The test guest built beside gmm: build/gmm -> build/guest/gmm-guest.elf,
+ * and build/san/gmm -> build/guest/gmm-guest.elf too. */
+const char *default_test_guest(void)
+{
+	static const char *const rel[] = { "/guest/gmm-guest.elf", "/../guest/gmm-guest.elf" };
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *dir;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	dir = dirname(exe);
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (strlen(dir) + strlen(rel[i]) >= sizeof(path))
+			return NULL;
+		strcat(strcpy(path, dir), rel[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+	}
+	return NULL;
+}
+
+static void usage_run(FILE *f)
+{
+	fprintf(f,
+		"usage: gmm run [--config FILE] [--guest SPEC]... [options]\n"
+		"  -c, --config FILE     host and guests from a JSON file (configs/*.json)\n"
+		"  -g, --guest SPEC      a guest: name=a,mem=512M,vcpus=2,kernel=PATH,cmdline=\"...\"\n"
+		"                        (also initrd=PATH, console=FILE); repeatable\n"
+		"  -a, --accel NAME      auto (default: kvm when /dev/kvm opens), kvm, native\n"
+		"  -s, --control PATH    serve the JSON control socket at PATH (0600)\n"
+		"  -t, --timeout SEC     stop every guest still running after SEC seconds\n"
+		"  -q, --quiet           no progress lines on stderr\n");
+}
+
+static int parse_run_args(int argc, char **argv, struct gmm_config *cfg, double *timeout)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "guest", required_argument, 0, 'g' },
+		{ "accel", required_argument, 0, 'a' },  { "control", required_argument, 0, 's' },
+		{ "timeout", required_argument, 0, 't' }, { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+	};
+	char err[CONFIG_ERR_MAX], accel[16] = "", control[PATH_MAX] = "";
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:g:a:s:t:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (config_load_file(cfg, optarg, err, sizeof(err))) {
+				fprintf(stderr, "gmm: config: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'g':
+			if (config_add_guest_flag(cfg, optarg, err, sizeof(err))) {
+				fprintf(stderr, "gmm: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'a': snprintf(accel, sizeof(accel), "%s", optarg); break;
+		case 's': snprintf(control, sizeof(control), "%s", optarg); break;
+		case 't':
+			*timeout = strtod(optarg, NULL);
+			if (*timeout <= 0) {
+				fprintf(stderr, "gmm: --timeout: \"%s\" must be a positive number of seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case 'q': log_quiet = true; break;
+		case 'h': usage_run(stdout); return 1;
+		default: usage_run(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "gmm: run: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (accel[0])
+		strcpy(cfg->host.accel, accel);
+	if (control[0])
+		strcpy(cfg->host.control, control);
+	return 0;
+}
+
+static int create_guests(struct gmm_config *cfg, struct host *host, const struct accel_ops *accel)
+{
+	char err[CONFIG_ERR_MAX];
+
+	for (int i = 0; i < cfg->nr_guests; i++) {
+		struct vm *vm;
+		int ret = vm_create(&cfg->guests[i], accel, i, &vm, err, sizeof(err));
+
+		if (ret) {
+			fprintf(stderr, "gmm: guests[%d] (%s): %s\n", i, cfg->guests[i].name, err);
+			return ret;
+		}
+		host_add_guest(host, vm);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Poll until every guest has stopped, sampling host memory as we go. */
+static void wait_guests(struct host *host, double timeout)
+{
+	double start = now_s();
+	bool stopping = false;
+
+	for (;;) {
+		int running = 0;
+
+		for (int i = 0; i < host->nr_guests; i++) {
+			struct vm *vm = host->guests[i].vm;
+
+			vm_sample_resident(vm);
+			if (!vm_is_stopped(vm))
+				running++;
+		}
+		if (!running)
+			return;
+		if (!stopping && (run_interrupted || (timeout > 0 && now_s() - start > timeout))) {
+			log_info("%s: stopping %d running guest(s)", run_interrupted ? "signal" : "timeout", running);
+			for (int i = 0; i < host->nr_guests; i++)
+				vm_request_stop(host->guests[i].vm, -1, false,
+						run_interrupted ? "interrupted" : "timeout");
+			stopping = true;
+		}
+		usleep(50 * 1000);
+	}
+}
+
+static int finish_guests(struct host *host)
+{
+	int status = 0;
+
+	for (int i = 0; i < host->nr_guests; i++) {
+		struct vm *vm = host->guests[i].vm;
+		json_t *o;
+
+		vm_wait(vm);
+		o = report_guest_json(vm);
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(o);
+		if (vm->exit_code != 0 || vm->crashed)
+			status = 1;
+	}
+	fflush(stdout);
+	return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct gmm_config *cfg = calloc(1, sizeof(*cfg));
+	struct host host;
+	struct control_server cs = { .listen_fd = -1 };
+	const struct accel_ops *accel;
+	const char *why;
+	char err[CONFIG_ERR_MAX];
+	double timeout = 0;
+	int ret;
+
+	config_init(cfg);
+	ret = parse_run_args(argc, argv, cfg, &timeout);
+	if (ret) {
+		free(cfg);
+		return ret == 1 ? 0 : ret; /* 1: --help */
+	}
+	ret = 2;
+	if (config_finish(cfg, default_test_guest(), err, sizeof(err))) {
+		fprintf(stderr, "gmm: config: %s\n", err);
+		goto out_free;
+	}
+	host_init(&host, NULL);
+	accel = accel_select(cfg->host.accel, &why);
+	if (!accel) {
+		fprintf(stderr, "gmm: host.accel: %s\n", why);
+		goto out_free;
+	}
+	signals_init();
+	signal(SIGINT, on_term);
+	signal(SIGTERM, on_term);
+	host.accel = accel;
+	if (create_guests(cfg, &host, accel))
+		goto out_destroy;
+	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
+		fprintf(stderr, "gmm: %s\n", err);
+		goto out_destroy;
+	}
+	log_info("running %d guest(s) on accel=%s", host.nr_guests, accel->name);
+	for (int i = 0; i < host.nr_guests; i++)
+		vm_start(host.guests[i].vm);
+	wait_guests(&host, timeout);
+	control_stop(&cs);
+	ret = finish_guests(&host);
+out_destroy:
+	control_stop(&cs);
+	for (int i = 0; i < host.nr_guests; i++)
+		vm_destroy(host.guests[i].vm);
+	free(cfg);
+	return ret;
+out_free:
+	free(cfg);
+	return ret;
+}

@@ -1,0 +1,9 @@
+/* gmm's subcommands, one function each (main.c dispatches). */
+#ifndef GMM_VMM_CMDS_H
+#define GMM_VMM_CMDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_client(const char *cmd, int argc, char **argv);
+const char *default_test_guest(void);
+
+#endif

@@ -1,0 +1,358 @@
+/* See config.h. */
+#include "vmm/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/size.h"
+
+#define GUEST_MIN_MEM (16ULL << 20)
+
+enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT };
+
+struct cfg_key {
+	const char *key;
+	enum cfg_type type;
+	size_t off;
+	size_t len;          /* CFG_STR: buffer size */
+	long long min, max;  /* CFG_INT */
+};
+
+#define STR(st, f)  { #f, CFG_STR, offsetof(struct st, f), sizeof(((struct st *)0)->f), 0, 0 }
+
+static const struct cfg_key guest_keys[] = {
+	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0 },
+	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0 },
+	{ "vcpus", CFG_INT, offsetof(struct vm_config, vcpus), 0, 1, GMM_MAX_VCPUS },
+	STR(vm_config, kernel),
+	STR(vm_config, initrd),
+	STR(vm_config, cmdline),
+	STR(vm_config, console),
+};
+
+static const struct cfg_key host_keys[] = {
+	STR(host_config, accel),
+	STR(host_config, control),
+};
+
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(keys[i].key, key))
+			return &keys[i];
+	return NULL;
+}
+
+/* Set one field from its text form (flags give text; JSON strings too). */
+static int field_set_text(const struct cfg_key *k, void *base, const char *text, const char *path,
+			  char *err, size_t errlen)
+{
+	char *field = (char *)base + k->off;
+	uint64_t bytes;
+	long long v;
+	char *end;
+
+	switch (k->type) {
+	case CFG_STR:
+		if (strlen(text) >= k->len) {
+			snprintf(err, errlen, "%s: longer than %zu characters", path, k->len - 1);
+			return -EINVAL;
+		}
+		strcpy(field, text);
+		return 0;
+	case CFG_SIZE:
+		if (size_parse(text, &bytes)) {
+			snprintf(err, errlen, "%s: \"%s\" is not a size (use 512M, 2G or bytes)", path, text);
+			return -EINVAL;
+		}
+		memcpy(field, &bytes, sizeof(bytes));
+		return 0;
+	case CFG_INT:
+		errno = 0;
+		v = strtoll(text, &end, 10);
+		if (errno || end == text || *end || v < k->min || v > k->max) {
+			snprintf(err, errlen, "%s: \"%s\" must be a whole number from %lld to %lld", path, text,
+				 k->min, k->max);
+			return -EINVAL;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int field_set_json(const struct cfg_key *k, void *base, json_t *val, const char *path,
+			  char *err, size_t errlen)
+{
+	char text[64];
+
+	if (json_is_string(val))
+		return field_set_text(k, base, json_string_value(val), path, err, errlen);
+	if (json_is_integer(val) && k->type != CFG_STR) {
+		snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
+		return field_set_text(k, base, text, path, err, errlen);
+	}
+	snprintf(err, errlen, "%s: must be %s", path,
+		 k->type == CFG_STR ? "a string" : k->type == CFG_SIZE ? "a size string (\"512M\") or bytes" :
+		 "a number");
+	return -EINVAL;
+}
+
+static int apply_object(json_t *obj, const struct cfg_key *keys, size_t n, void *base, const char *path,
+			char *err, size_t errlen)
+{
+	const char *key;
+	json_t *val;
+	char sub[256];
+
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "%s: must be an object", path);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, key, val) {
+		const struct cfg_key *k = key_find(keys, n, key);
+		int ret;
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (!k) {
+			snprintf(err, errlen, "%s: unknown key", sub);
+			return -EINVAL;
+		}
+		ret = field_set_json(k, base, val, sub, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void config_guest_defaults(struct vm_config *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->mem_bytes = 256ULL << 20;
+	g->vcpus = 1;
+}
+
+void config_init(struct gmm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->host.accel, "auto");
+}
+
+int config_guest_from_json(struct vm_config *g, const void *obj, const char *path, char *err, size_t errlen)
+{
+	return apply_object((json_t *)obj, guest_keys, NKEYS(guest_keys), g, path, err, errlen);
+}
+
+static int load_guests(struct gmm_config *cfg, json_t *arr, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *g;
+	char path[32];
+
+	if (!json_is_array(arr)) {
+		snprintf(err, errlen, "guests: must be an array of guest objects");
+		return -EINVAL;
+	}
+	json_array_foreach(arr, i, g) {
+		int ret;
+
+		snprintf(path, sizeof(path), "guests[%zu]", i);
+		if (cfg->nr_guests == GMM_MAX_GUESTS) {
+			snprintf(err, errlen, "%s: at most %d guests", path, GMM_MAX_GUESTS);
+			return -E2BIG;
+		}
+		config_guest_defaults(&cfg->guests[cfg->nr_guests]);
+		ret = config_guest_from_json(&cfg->guests[cfg->nr_guests], g, path, err, errlen);
+		if (ret)
+			return ret;
+		cfg->nr_guests++;
+	}
+	return 0;
+}
+
+int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *val;
+	const char *key;
+	char dir[PATH_MAX];
+	int ret = 0;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s", file);
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dirname(dir));
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s: the top level must be an object with \"host\" and \"guests\"", file);
+		ret = -EINVAL;
+		goto out;
+	}
+	json_object_foreach(root, key, val) {
+		if (!strcmp(key, "host"))
+			ret = apply_object(val, host_keys, NKEYS(host_keys), &cfg->host, "host", err, errlen);
+		else if (!strcmp(key, "guests"))
+			ret = load_guests(cfg, val, err, errlen);
+		else if (!strcmp(key, "comment"))
+			ret = 0;
+		else {
+			snprintf(err, errlen, "%s: unknown key", key);
+			ret = -EINVAL;
+		}
+		if (ret)
+			break;
+	}
+out:
+	json_decref(root);
+	return ret;
+}
+
+/* Split "k=v,k=v" with double quotes protecting commas inside a value. */
+int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+	struct vm_config *g;
+	const char *p = spec;
+	char key[32], val[GMM_CMDLINE_MAX], path[64];
+
+	if (cfg->nr_guests == GMM_MAX_GUESTS) {
+		snprintf(err, errlen, "--guest: at most %d guests", GMM_MAX_GUESTS);
+		return -E2BIG;
+	}
+	g = &cfg->guests[cfg->nr_guests];
+	config_guest_defaults(g);
+	while (*p) {
+		size_t kn = 0, vn = 0;
+		bool quoted = false;
+		const struct cfg_key *k;
+		int ret;
+
+		while (*p && *p != '=' && *p != ',' && kn < sizeof(key) - 1)
+			key[kn++] = *p++;
+		key[kn] = '\0';
+		if (*p != '=') {
+			snprintf(err, errlen, "--guest: \"%s\": expected key=value", key);
+			return -EINVAL;
+		}
+		p++;
+		while (*p && (quoted || *p != ',')) {
+			if (*p == '"') {
+				quoted = !quoted;
+				p++;
+				continue;
+			}
+			if (vn == sizeof(val) - 1) {
+				snprintf(err, errlen, "--guest: %s: value too long", key);
+				return -EINVAL;
+			}
+			val[vn++] = *p++;
+		}
+		val[vn] = '\0';
+		if (quoted) {
+			snprintf(err, errlen, "--guest: %s: unterminated quote", key);
+			return -EINVAL;
+		}
+		if (*p == ',')
+			p++;
+		snprintf(path, sizeof(path), "--guest %s", key);
+		k = key_find(guest_keys, NKEYS(guest_keys), key);
+		if (!k) {
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console)", path);
+			return -EINVAL;
+		}
+		ret = field_set_text(k, g, val, path, err, errlen);
+		if (ret)
+			return ret;
+	}
+	cfg->nr_guests++;
+	return 0;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+/* A relative kernel path is tried as given, then next to the config file. */
+static int resolve_kernel(struct gmm_config *cfg, struct vm_config *g, const char *path, char *err, size_t errlen)
+{
+	char alt[PATH_MAX * 2];
+
+	if (access(g->kernel, R_OK) == 0)
+		return 0;
+	if (g->kernel[0] != '/' && cfg->dir[0]) {
+		snprintf(alt, sizeof(alt), "%s/%s", cfg->dir, g->kernel);
+		if (access(alt, R_OK) == 0 && strlen(alt) < sizeof(g->kernel)) {
+			strcpy(g->kernel, alt);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s.kernel: %s: %s", path, g->kernel, strerror(errno));
+	return -ENOENT;
+}
+
+static int guest_finish(struct gmm_config *cfg, int i, const char *default_kernel, char *err, size_t errlen)
+{
+	struct vm_config *g = &cfg->guests[i];
+	char path[32], a[32];
+
+	snprintf(path, sizeof(path), "guests[%d]", i);
+	if (!g->name[0])
+		snprintf(g->name, sizeof(g->name), "guest%d", i);
+	if (!name_ok(g->name)) {
+		snprintf(err, errlen, "%s.name: \"%s\": use letters, digits, '-', '_' and '.'", path, g->name);
+		return -EINVAL;
+	}
+	for (int j = 0; j < i; j++) {
+		if (!strcmp(cfg->guests[j].name, g->name)) {
+			snprintf(err, errlen, "%s.name: \"%s\" is already used by guests[%d]", path, g->name, j);
+			return -EEXIST;
+		}
+	}
+	if (g->mem_bytes < GUEST_MIN_MEM || g->mem_bytes % 4096 ||
+	    g->mem_bytes > GUEST_MEM_MAX_SPAN - (GMM_GPA_HOLE_END - GMM_GPA_HOLE_START)) {
+		snprintf(err, errlen, "%s.mem: %s must be a multiple of 4K from 16M to 42G", path,
+			 size_format(g->mem_bytes, a));
+		return -EINVAL;
+	}
+	if (!g->kernel[0]) {
+		if (!default_kernel || strlen(default_kernel) >= sizeof(g->kernel)) {
+			snprintf(err, errlen, "%s.kernel: missing, and no default test guest was found", path);
+			return -ENOENT;
+		}
+		strcpy(g->kernel, default_kernel);
+	}
+	return resolve_kernel(cfg, g, path, err, errlen);
+}
+
+int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
+{
+	if (!cfg->nr_guests) {
+		snprintf(err, errlen, "no guests: give --config FILE or --guest name=...,mem=...");
+		return -EINVAL;
+	}
+	if (strcmp(cfg->host.accel, "auto") && strcmp(cfg->host.accel, "kvm") && strcmp(cfg->host.accel, "native")) {
+		snprintf(err, errlen, "host.accel: \"%s\" must be auto, kvm or native", cfg->host.accel);
+		return -EINVAL;
+	}
+	for (int i = 0; i < cfg->nr_guests; i++) {
+		int ret = guest_finish(cfg, i, default_kernel, err, errlen);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * gmm's configuration: JSON files (configs/NAME.json) and the same guest
+ * fields as --guest flags. A key table maps each JSON path to a typed field,
+ * so unknown keys are refused and every error names its path:
+ *   gmm: config: guests[1].mem: "12Q" is not a size (use 512M, 2G or bytes)
+ */
+#ifndef GMM_VMM_CONFIG_H
+#define GMM_VMM_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "vmm/vm.h"
+
+#define GMM_MAX_GUESTS 32
+#define CONFIG_ERR_MAX 512
+
+struct host_config {
+	char accel[16];               /* auto | kvm | native */
+	char control[PATH_MAX];       /* control socket path, empty: none */
+};
+
+struct gmm_config {
+	struct host_config host;
+	int nr_guests;
+	struct vm_config guests[GMM_MAX_GUESTS];
+	char dir[PATH_MAX];           /* the config file's directory */
+};
+
+void config_init(struct gmm_config *cfg);
+/* Parse a JSON file into cfg (adds its guests). Returns -errno with err set. */
+int config_load_file(struct gmm_config *cfg, const char *path, char *err, size_t errlen);
+/* Parse "name=a,mem=512M,vcpus=2,kernel=PATH,cmdline=\"...\"" into a new guest. */
+int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Defaults filled in and every cross-field rule checked (unique names,
+ * kernel readable, mem within limits). default_kernel is used when a
+ * guest names none. */
+int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen);
+/* Parse one guest's JSON object (daemon definitions use the same keys). */
+int config_guest_from_json(struct vm_config *g, const void *json_obj, const char *path,
+			   char *err, size_t errlen);
+void config_guest_defaults(struct vm_config *g);
+
+#endif

@@ -1,0 +1,280 @@
+/* Control socket server and client; see control.h. */
+#include "vmm/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+struct control_client {
+	int fd;
+	size_t len;
+	char *buf;                 /* CONTROL_LINE_MAX bytes */
+};
+
+static int sun_fill(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* A socket file left by a gmm that died is removed; a live one is not. */
+static int remove_stale(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	unlink(path);
+	return 0;
+}
+
+static bool peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		return false;
+	return cr.uid == 0 || cr.uid == geteuid();
+}
+
+static void send_line(int fd, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	size_t n, off = 0;
+
+	if (!text)
+		return;
+	n = strlen(text);
+	text[n] = '\n'; /* json_dumps leaves room: replace NUL, write n+1 */
+	while (off < n + 1) {
+		ssize_t w = send(fd, text + off, n + 1 - off, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break;
+		off += w;
+	}
+	free(text);
+}
+
+static json_t *error_reply(const char *msg)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static void handle_line(struct control_server *cs, int fd, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr), *reply;
+	char msg[256];
+
+	if (!req || !json_is_object(req)) {
+		atomic_fetch_add(&cs->nr_rejected, 1);
+		snprintf(msg, sizeof(msg), "bad request: %s", req ? "must be a JSON object" : jerr.text);
+		reply = error_reply(msg);
+	} else {
+		reply = control_dispatch(cs->host, req);
+	}
+	send_line(fd, reply);
+	json_decref(reply);
+	json_decref(req);
+}
+
+/* Returns false when the client is to be dropped. */
+static bool client_read(struct control_server *cs, struct control_client *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, CONTROL_LINE_MAX - c->len, 0);
+	char *nl;
+
+	if (n <= 0)
+		return false;
+	c->len += n;
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		*nl = '\0';
+		handle_line(cs, c->fd, c->buf);
+		c->len -= nl + 1 - c->buf;
+		memmove(c->buf, nl + 1, c->len);
+	}
+	if (c->len == CONTROL_LINE_MAX) {
+		atomic_fetch_add(&cs->nr_rejected, 1);
+		json_t *r = error_reply("request longer than 64 KiB");
+
+		send_line(c->fd, r);
+		json_decref(r);
+		return false;
+	}
+	return true;
+}
+
+static void accept_client(struct control_server *cs, struct control_client *clients, int *nr)
+{
+	int fd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (!peer_allowed(fd) || *nr == CONTROL_MAX_CLIENTS) {
+		atomic_fetch_add(&cs->nr_rejected, 1);
+		close(fd);
+		return;
+	}
+	clients[*nr].fd = fd;
+	clients[*nr].len = 0;
+	clients[*nr].buf = malloc(CONTROL_LINE_MAX);
+	if (!clients[*nr].buf) {
+		close(fd);
+		return;
+	}
+	(*nr)++;
+}
+
+static void *control_thread(void *arg)
+{
+	struct control_server *cs = arg;
+	struct control_client clients[CONTROL_MAX_CLIENTS];
+	struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
+	int nr = 0;
+
+	pthread_setname_np(pthread_self(), "gmm-control");
+	for (;;) {
+		pfd[0] = (struct pollfd){ cs->wake[0], POLLIN, 0 };
+		pfd[1] = (struct pollfd){ cs->listen_fd, POLLIN, 0 };
+		for (int i = 0; i < nr; i++)
+			pfd[2 + i] = (struct pollfd){ clients[i].fd, POLLIN, 0 };
+		if (poll(pfd, 2 + nr, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		for (int i = nr - 1; i >= 0; i--) {
+			if (!pfd[2 + i].revents || client_read(cs, &clients[i]))
+				continue;
+			close(clients[i].fd);
+			free(clients[i].buf);
+			clients[i] = clients[--nr];
+		}
+		if (pfd[1].revents & POLLIN)
+			accept_client(cs, clients, &nr);
+	}
+	for (int i = 0; i < nr; i++) {
+		close(clients[i].fd);
+		free(clients[i].buf);
+	}
+	return NULL;
+}
+
+int control_start(struct control_server *cs, struct host *host, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int ret;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->host = host;
+	cs->listen_fd = -1;
+	if (sun_fill(&sun, path)) {
+		snprintf(err, errlen, "control socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	ret = remove_stale(path, &sun);
+	if (ret) {
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 ret == -EADDRINUSE ? "another gmm is listening there" : "exists and is not a socket");
+		return ret;
+	}
+	cs->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	old = umask(0177); /* the socket is born 0600: no window where others can connect */
+	ret = bind(cs->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ret || chmod(path, 0600) || listen(cs->listen_fd, 16) || pipe2(cs->wake, O_CLOEXEC)) {
+		ret = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(-ret));
+		close(cs->listen_fd);
+		cs->listen_fd = -1;
+		return ret;
+	}
+	snprintf(cs->path, sizeof(cs->path), "%s", path);
+	ret = pthread_create(&cs->thread, NULL, control_thread, cs);
+	if (ret) {
+		snprintf(err, errlen, "control socket: cannot start its thread");
+		return -ret;
+	}
+	return 0;
+}
+
+void control_stop(struct control_server *cs)
+{
+	if (cs->listen_fd < 0)
+		return;
+	if (write(cs->wake[1], "x", 1) != 1)
+		log_warn("control: cannot wake the server thread");
+	pthread_join(cs->thread, NULL);
+	close(cs->listen_fd);
+	close(cs->wake[0]);
+	close(cs->wake[1]);
+	unlink(cs->path);
+	cs->listen_fd = -1;
+}
+
+int control_call(const char *path, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	char *buf = NULL, *nl;
+	size_t len = 0;
+	json_error_t jerr;
+	int fd, ret = 0;
+
+	if (sun_fill(&sun, path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot connect to %s: %s (is gmm running with --control?)", path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	send_line(fd, req);
+	buf = malloc(CONTROL_LINE_MAX * 16);
+	while (buf && len < CONTROL_LINE_MAX * 16) {
+		ssize_t n = recv(fd, buf + len, CONTROL_LINE_MAX * 16 - len, 0);
+
+		if (n <= 0)
+			break;
+		len += n;
+		if ((nl = memchr(buf, '\n', len))) {
+			*nl = '\0';
+			*reply = json_loads(buf, 0, &jerr);
+			ret = *reply ? 0 : -EPROTO;
+			if (ret)
+				snprintf(err, errlen, "%s: bad reply: %s", path, jerr.text);
+			free(buf);
+			close(fd);
+			return ret;
+		}
+	}
+	free(buf);
+	close(fd);
+	snprintf(err, errlen, "%s: connection closed without a reply", path);
+	return -EPROTO;
+}

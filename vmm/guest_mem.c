@@ -1,0 +1,165 @@
+/* Guest RAM windows; see guest_mem.h. */
+#include "vmm/guest_mem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "guest/abi.h"
+
+#define SZ_2M (2ULL << 20)
+
+/* Window slots in use. Lookups come from signal handlers on the native
+ * accelerator, so readers use atomics only, never the lock. */
+static pthread_mutex_t windows_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(struct guest_mem *) windows[GUEST_MEM_MAX_WINDOWS];
+
+static uint64_t window_addr(int idx)
+{
+	return GUEST_MEM_WINDOW_BASE + (uint64_t)idx * GUEST_MEM_SLOT_STRIDE;
+}
+
+static int window_claim(struct guest_mem *mem)
+{
+	int i;
+
+	pthread_mutex_lock(&windows_lock);
+	for (i = 0; i < GUEST_MEM_MAX_WINDOWS; i++) {
+		struct guest_mem *expected = NULL;
+
+		if (atomic_compare_exchange_strong(&windows[i], &expected, mem))
+			break;
+	}
+	pthread_mutex_unlock(&windows_lock);
+	return i == GUEST_MEM_MAX_WINDOWS ? -ENOSPC : i;
+}
+
+static void layout_slots(struct guest_mem *mem, uint64_t ram_bytes)
+{
+	uint64_t low = ram_bytes < GMM_GPA_HOLE_START ? ram_bytes : GMM_GPA_HOLE_START;
+
+	mem->nr_slots = 1;
+	mem->slots[0] = (struct guest_mem_slot){ 0, low, NULL };
+	mem->span_bytes = low;
+	if (ram_bytes > GMM_GPA_HOLE_START) {
+		mem->slots[1] = (struct guest_mem_slot){ GMM_GPA_HOLE_END, ram_bytes - low, NULL };
+		mem->nr_slots = 2;
+		mem->span_bytes = GMM_GPA_HOLE_END + (ram_bytes - low);
+	}
+	/* The device hole is always part of the span: MMIO devices live there
+	 * whatever the RAM size. */
+	if (mem->span_bytes < GMM_GPA_HOLE_END)
+		mem->span_bytes = GMM_GPA_HOLE_END;
+	mem->span_bytes = (mem->span_bytes + SZ_2M - 1) & ~(SZ_2M - 1);
+}
+
+int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable)
+{
+	int prot = PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0);
+	void *slot;
+	int idx, i;
+
+	memset(mem, 0, sizeof(*mem));
+	if (ram_bytes < GMM_GPA_IMAGE * 2 || ram_bytes % 4096)
+		return -EINVAL;
+	layout_slots(mem, ram_bytes);
+	if (mem->span_bytes > GUEST_MEM_MAX_SPAN)
+		return -E2BIG;
+	idx = window_claim(mem);
+	if (idx < 0)
+		return idx;
+	/* The whole 1 TiB slot is reserved inaccessible: guard regions. */
+	slot = mmap((void *)window_addr(idx), GUEST_MEM_SLOT_STRIDE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (slot == MAP_FAILED) {
+		atomic_store(&windows[idx], NULL);
+		return -errno;
+	}
+	mem->window = slot;
+	mem->window_index = idx;
+	mem->ram_bytes = ram_bytes;
+	mem->backend = GUEST_MEM_ANON;
+	mem->executable = executable;
+	for (i = 0; i < mem->nr_slots; i++) {
+		struct guest_mem_slot *s = &mem->slots[i];
+
+		s->hva = (char *)slot + s->gpa;
+		if (mmap(s->hva, s->bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+			 -1, 0) == MAP_FAILED) {
+			int err = -errno;
+
+			guest_mem_destroy(mem);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *mem)
+{
+	if (!mem->window)
+		return;
+	munmap(mem->window, GUEST_MEM_SLOT_STRIDE);
+	atomic_store(&windows[mem->window_index], NULL);
+	mem->window = NULL;
+}
+
+void *guest_mem_gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < mem->nr_slots; i++) {
+		const struct guest_mem_slot *s = &mem->slots[i];
+
+		if (gpa >= s->gpa && gpa - s->gpa <= s->bytes && len <= s->bytes - (gpa - s->gpa))
+			return (char *)s->hva + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+bool guest_mem_is_ram(const struct guest_mem *mem, uint64_t gpa)
+{
+	return guest_mem_gpa_to_hva(mem, gpa, 1) != NULL;
+}
+
+bool guest_mem_owns_hva(const struct guest_mem *mem, uint64_t hva)
+{
+	uint64_t base = (uint64_t)mem->window;
+
+	return hva >= base && hva - base < GUEST_MEM_SLOT_STRIDE;
+}
+
+struct guest_mem *guest_mem_lookup_hva(uint64_t hva)
+{
+	uint64_t idx;
+
+	if (hva < GUEST_MEM_WINDOW_BASE)
+		return NULL;
+	idx = (hva - GUEST_MEM_WINDOW_BASE) / GUEST_MEM_SLOT_STRIDE;
+	if (idx >= GUEST_MEM_MAX_WINDOWS)
+		return NULL;
+	return atomic_load(&windows[idx]);
+}
+
+uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
+{
+	static const size_t chunk = 1 << 16; /* pages per mincore call */
+	unsigned char vec[1 << 16];
+	uint64_t pages = 0;
+
+	for (int i = 0; i < mem->nr_slots; i++) {
+		const struct guest_mem_slot *s = &mem->slots[i];
+		uint64_t npages = s->bytes / 4096;
+
+		for (uint64_t p = 0; p < npages; p += chunk) {
+			size_t n = npages - p < chunk ? npages - p : chunk;
+
+			if (mincore((char *)s->hva + p * 4096, n * 4096, vec))
+				continue;
+			for (size_t j = 0; j < n; j++)
+				pages += vec[j] & 1;
+		}
+	}
+	return pages * 4096;
+}

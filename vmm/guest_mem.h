@@ -1,0 +1,63 @@
+/*
+ * Guest RAM as the VMM sees it: one window of host address space per guest,
+ * at or above 0x200000000000, whose address is also the guest-virtual base
+ * (gva = window + gpa on both accelerators). RAM sits in up to two slots
+ * around the device hole [3 GiB, 4 GiB); the hole and the rest of the
+ * guest's 1 TiB slot of address space stay PROT_NONE, so a wild access is a
+ * fault, never another guest's memory.
+ *
+ * This is the one interface the rest of vmm/ uses for guest memory. The
+ * backend behind it (plain anonymous memory now, the stage-2 pool later)
+ * can change without the accelerators or devices noticing.
+ */
+#ifndef GMM_VMM_GUEST_MEM_H
+#define GMM_VMM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_SLOT_STRIDE  (1ULL << 40)          /* 1 TiB of address space per guest */
+#define GUEST_MEM_WINDOW_BASE  0x200000000000ULL
+#define GUEST_MEM_MAX_WINDOWS  64
+#define GUEST_MEM_MAX_SPAN     (46ULL << 30)          /* what the guest page tables can map */
+
+struct guest_mem_slot {
+	uint64_t gpa;
+	uint64_t bytes;
+	void *hva;
+};
+
+enum guest_mem_backend {
+	GUEST_MEM_ANON,        /* plain anonymous memory, what other VMMs use */
+};
+
+struct guest_mem {
+	void *window;          /* hva of gpa 0, == the guest-virtual base */
+	uint64_t span_bytes;   /* gpa range covered: at least up to the hole's end, 2 MiB aligned */
+	uint64_t ram_bytes;
+	int nr_slots;
+	struct guest_mem_slot slots[2];
+	int window_index;
+	enum guest_mem_backend backend;
+	bool executable;       /* mapped PROT_EXEC (native accelerator) */
+};
+
+/* Reserve a window and back its RAM. Returns -errno. */
+int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable);
+void guest_mem_destroy(struct guest_mem *mem);
+
+/* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM slot,
+ * else NULL. Overflow-safe: safe on any values a guest supplies. */
+void *guest_mem_gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+bool guest_mem_is_ram(const struct guest_mem *mem, uint64_t gpa);
+/* True if hva lies in this guest's 1 TiB slot of address space. */
+bool guest_mem_owns_hva(const struct guest_mem *mem, uint64_t hva);
+
+/* Host memory the RAM holds now (for anon: resident pages by mincore). */
+uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
+
+/* Find the guest window that contains hva (native fault routing). */
+struct guest_mem *guest_mem_lookup_hva(uint64_t hva);
+
+#endif

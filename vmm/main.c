@@ -1,0 +1,38 @@
+/* gmm: a small KVM VMM whose heart is a host-side memory manager. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/cmds.h"
+#include "vmm/version.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gmm COMMAND [options]\n"
+		"  run      run guests in the foreground until they finish (gmm run --help)\n"
+		"  list     list the guests of a running gmm (--control PATH)\n"
+		"  stat     one guest's state and counters (gmm stat NAME --control PATH)\n"
+		"  stop     stop one guest, leaving the others running\n"
+		"  version  the version of a running gmm; --version prints this one's\n"
+		"docs/ has the handbook: docs/getting-started.md first.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("gmm %s\n", GMM_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "stat") || !strcmp(cmd, "stop") || !strcmp(cmd, "version"))
+		return cmd_client(cmd, argc - 1, argv + 1);
+	fprintf(stderr, "gmm: unknown command \"%s\" (gmm --help)\n", cmd);
+	return 2;
+}

@@ -1,0 +1,26 @@
+/*
+ * The signals gmm uses on vCPU threads. SIGNAL_KICK interrupts a running
+ * vCPU (KVM_RUN returns EINTR; a native guest is left at once). Handlers run
+ * on an alternate stack (SA_ONSTACK): on the native accelerator the
+ * interrupted stack is guest memory.
+ */
+#ifndef GMM_VMM_SIGNALS_H
+#define GMM_VMM_SIGNALS_H
+
+#include <signal.h>
+
+#define SIGNAL_KICK SIGUSR1
+
+/* Install process-wide handlers; once, before any vCPU starts. */
+void signals_init(void);
+/* On a vCPU thread: accept kicks (they are blocked elsewhere). */
+void signals_unblock_kick(void);
+/* Give the calling thread an alternate signal stack; returns -errno. */
+int signals_altstack_setup(void **stack);
+void signals_altstack_teardown(void *stack);
+
+/* Called by the kick handler; the native accelerator leaves the guest if
+ * the interrupted thread is running guest code. */
+void accel_native_kick(void *ucontext);
+
+#endif

@@ -1,0 +1,329 @@
+/* Guest lifecycle; see vm.h. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/boot.h"
+#include "vmm/log.h"
+
+const char *vm_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_CREATED:  return "created";
+	case VM_RUNNING:  return "running";
+	case VM_STOPPING: return "stopping";
+	case VM_STOPPED:  return "stopped";
+	}
+	return "?";
+}
+
+static const void *vm_tdev_mailbox(void *ctx, struct vcpu *vcpu)
+{
+	struct vm *vm = ctx;
+
+	return guest_mem_gpa_to_hva(&vm->mem, GMM_GPA_MAILBOX + (uint64_t)vcpu->id * 4096, 4096);
+}
+
+static void vm_tdev_result(void *ctx, const char *key, const char *value)
+{
+	vm_add_result(ctx, key, value);
+}
+
+static void vm_tdev_exit(void *ctx, struct vcpu *vcpu, uint32_t code)
+{
+	struct vm *vm = ctx;
+	char why[64];
+
+	snprintf(why, sizeof(why), "guest exited with code %u (vCPU %d)", code, vcpu->id);
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == VM_RUNNING)
+		vm->exited = true;
+	pthread_mutex_unlock(&vm->lock);
+	vm_request_stop(vm, (int)code, false, why);
+}
+
+static void vm_tdev_vcpu_done(void *ctx, struct vcpu *vcpu)
+{
+	(void)ctx;
+	atomic_store(&vcpu->stop, true); /* the dispatcher parks it */
+}
+
+static const struct testdev_ops vm_testdev_ops = {
+	.mailbox = vm_tdev_mailbox,
+	.result = vm_tdev_result,
+	.exit = vm_tdev_exit,
+	.vcpu_done = vm_tdev_vcpu_done,
+};
+
+static int vm_init_devices(struct vm *vm)
+{
+	int ret;
+
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	ret = uart_init(&vm->uart, &vm->pio, GMM_UART_PORT, &vm->console);
+	if (!ret)
+		ret = testdev_init(&vm->tdev, &vm->pio, &vm_testdev_ops, vm, &vm->console);
+	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id,
+	      struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int ret, i;
+
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	vm->id = id;
+	vm->accel = accel;
+	vm->nr_vcpus = cfg->vcpus;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	ret = console_open(&vm->console, cfg->name, cfg->console[0] ? cfg->console : NULL);
+	if (ret) {
+		snprintf(err, errlen, "console %s: %s", cfg->console, strerror(-ret));
+		free(vm);
+		return ret;
+	}
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].id = i;
+	}
+	ret = guest_mem_create(&vm->mem, cfg->mem_bytes, accel == &accel_native_ops);
+	if (ret) {
+		snprintf(err, errlen, "guest memory (%llu bytes): %s", (unsigned long long)cfg->mem_bytes,
+			 strerror(-ret));
+		goto fail;
+	}
+	ret = vm_init_devices(vm);
+	if (ret) {
+		snprintf(err, errlen, "devices: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = accel->vm_init(vm);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot create the VM: %s", accel->name, strerror(-ret));
+		goto fail;
+	}
+	vm->tsc_hz = accel->tsc_hz(vm);
+	ret = boot_load(vm, err, errlen);
+	if (ret)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return ret;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	char name[16];
+
+	snprintf(name, sizeof(name), "v%d-%.12s", vcpu->id, vm->cfg.name);
+	pthread_setname_np(pthread_self(), name);
+	if (vm->accel->vcpu_init(vcpu)) {
+		vm_request_stop(vm, -1, true, "vCPU initialisation failed");
+	} else if (!atomic_load(&vcpu->stop)) {
+		vm->accel->vcpu_run(vcpu, vcpu_handle_exit);
+	}
+	pthread_mutex_lock(&vm->lock);
+	atomic_store(&vcpu->parked, true);
+	if (--vm->nr_running == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &vm->end_time);
+		if (vm->state == VM_RUNNING) {
+			/* every vCPU finished without an exit command */
+			vm->state = VM_STOPPING;
+			snprintf(vm->stop_reason, sizeof(vm->stop_reason), "all vCPUs halted");
+		}
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+int vm_start(struct vm *vm)
+{
+	int i, ret;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != VM_CREATED) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	vm->state = VM_RUNNING;
+	clock_gettime(CLOCK_MONOTONIC, &vm->start_time);
+	vm->end_time = vm->start_time;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		pthread_mutex_lock(&vm->lock);
+		vm->nr_running++;
+		pthread_mutex_unlock(&vm->lock);
+		ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (ret) {
+			pthread_mutex_lock(&vm->lock);
+			vm->nr_running--;
+			pthread_mutex_unlock(&vm->lock);
+			vm_request_stop(vm, -1, true, "cannot start vCPU thread");
+			return -ret;
+		}
+		vm->vcpus[i].thread_started = true;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, int exit_code, bool crashed, const char *reason)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == VM_RUNNING || (vm->state == VM_STOPPING && !vm->stop_reason[0])) {
+		vm->state = VM_STOPPING;
+		vm->exit_code = exit_code;
+		vm->crashed = crashed;
+		snprintf(vm->stop_reason, sizeof(vm->stop_reason), "%s", reason);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (atomic_exchange(&v->stop, true))
+			continue; /* already asked (or parking by itself) */
+		if (v->thread_started && !atomic_load(&v->parked) && !pthread_equal(v->thread, pthread_self()))
+			vm->accel->vcpu_kick(v);
+	}
+}
+
+bool vm_is_stopped(struct vm *vm)
+{
+	bool stopped;
+
+	pthread_mutex_lock(&vm->lock);
+	stopped = vm->state != VM_CREATED && vm->nr_running == 0;
+	pthread_mutex_unlock(&vm->lock);
+	return stopped;
+}
+
+/* A kick can race with a vCPU just leaving an exit; re-kick every 20 ms
+ * until each vCPU has parked. */
+void vm_wait(struct vm *vm)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nr_running > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &ts) == ETIMEDOUT) {
+			for (i = 0; i < vm->nr_vcpus; i++) {
+				struct vcpu *v = &vm->vcpus[i];
+
+				if (atomic_load(&v->stop) && v->thread_started && !atomic_load(&v->parked))
+					vm->accel->vcpu_kick(v);
+			}
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != VM_CREATED)
+		vm->state = VM_STOPPED;
+	pthread_mutex_unlock(&vm->lock);
+	vm_sample_resident(vm);
+}
+
+uint64_t vm_sample_resident(struct vm *vm)
+{
+	uint64_t now = guest_mem_resident_bytes(&vm->mem);
+
+	pthread_mutex_lock(&vm->lock);
+	if (now > vm->peak_resident_bytes)
+		vm->peak_resident_bytes = now;
+	pthread_mutex_unlock(&vm->lock);
+	return now;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	int i;
+
+	if (!vm)
+		return;
+	if (vm->state == VM_RUNNING || vm->state == VM_STOPPING) {
+		vm_request_stop(vm, -1, false, "destroyed");
+		vm_wait(vm);
+	}
+	if (vm->vcpus) {
+		for (i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].accel_priv)
+				vm->accel->vcpu_destroy(&vm->vcpus[i]);
+	}
+	if (vm->accel_priv)
+		vm->accel->vm_destroy(vm);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	guest_mem_destroy(&vm->mem);
+	console_close(&vm->console);
+	free(vm->vcpus);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+void vm_add_result(struct vm *vm, const char *key, const char *value)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	for (i = 0; i < vm->nr_results; i++)
+		if (!strcmp(vm->results[i].key, key))
+			break;
+	if (i < VM_MAX_RESULTS) {
+		snprintf(vm->results[i].key, sizeof(vm->results[i].key), "%s", key);
+		snprintf(vm->results[i].value, sizeof(vm->results[i].value), "%s", value);
+		if (i == vm->nr_results)
+			vm->nr_results++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+const char *vm_result(struct vm *vm, const char *key)
+{
+	for (int i = 0; i < vm->nr_results; i++)
+		if (!strcmp(vm->results[i].key, key))
+			return vm->results[i].value;
+	return NULL;
+}
+
+double vm_run_seconds(struct vm *vm)
+{
+	struct timespec end = vm->end_time;
+
+	if (vm->state == VM_RUNNING || vm->state == VM_STOPPING)
+		clock_gettime(CLOCK_MONOTONIC, &end);
+	return (end.tv_sec - vm->start_time.tv_sec) + (end.tv_nsec - vm->start_time.tv_nsec) / 1e9;
+}

@@ -1,0 +1,133 @@
+/*
+ * A guest: its memory, devices, vCPUs and lifecycle. One struct vm per guest;
+ * several live in one gmm process, each stopped without disturbing others.
+ *
+ * Locking: vm->lock protects state, nr_running, the exit fields and
+ * results[]; it is never held while a vCPU runs guest code or while a device
+ * handler runs. Counters are atomics.
+ */
+#ifndef GMM_VMM_VM_H
+#define GMM_VMM_VM_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "devices/bus.h"
+#include "devices/testdev.h"
+#include "devices/uart.h"
+#include "guest/abi.h"
+#include "vmm/accel.h"
+#include "vmm/console.h"
+#include "vmm/guest_mem.h"
+
+#define VM_NAME_MAX     64
+#define VM_MAX_RESULTS  64
+
+struct vm_config {
+	char name[VM_NAME_MAX];
+	uint64_t mem_bytes;
+	int vcpus;
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX];         /* Linux only; empty: none */
+	char cmdline[GMM_CMDLINE_MAX];
+	char console[PATH_MAX];        /* empty or "-": gmm's stderr */
+};
+
+enum vm_state {
+	VM_CREATED,
+	VM_RUNNING,
+	VM_STOPPING,   /* a stop was requested; vCPUs are parking */
+	VM_STOPPED,    /* all vCPUs parked and joined */
+};
+
+enum guest_kind {
+	GUEST_TEST,    /* gmm's test guest ELF (static PIE) */
+	GUEST_LINUX,   /* vmlinux ELF or bzImage */
+};
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	pthread_t thread;
+	bool thread_started;
+	void *accel_priv;
+	atomic_bool stop;      /* set by vm_request_stop; the run loop parks */
+	atomic_bool parked;
+	struct vcpu_regs entry; /* registers at entry, set by the loader */
+};
+
+struct vm_result {
+	char key[64];
+	char value[256];
+};
+
+struct vm_counters {
+	atomic_ulong exits_io;
+	atomic_ulong exits_mmio;
+	atomic_ulong pio_unhandled;   /* ports nobody owns: reads all ones */
+	atomic_ulong mmio_unhandled;  /* gpas nobody owns */
+	atomic_ulong bad_accesses;    /* odd sizes, straddles */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int id;
+	const struct accel_ops *accel;
+	void *accel_priv;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct console console;
+	struct uart uart;
+	struct testdev tdev;
+	enum guest_kind kind;
+	uint64_t tsc_hz;
+	int nr_vcpus;
+	struct vcpu *vcpus;
+	struct vm_counters stat;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;          /* signalled when a vCPU parks */
+	enum vm_state state;
+	int nr_running;
+	bool exited;                  /* the guest exited by itself */
+	bool crashed;
+	int exit_code;
+	char stop_reason[160];
+	struct vm_result results[VM_MAX_RESULTS];
+	int nr_results;
+	struct timespec start_time, end_time;
+	uint64_t peak_resident_bytes;
+};
+
+/* Build a guest from its config: memory, devices, accelerator state, and
+ * the loaded kernel. Nothing runs yet. On error returns -errno with a
+ * one-line reason in err. */
+int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id,
+	      struct vm **out, char *err, size_t errlen);
+/* Start one thread per vCPU. */
+int vm_start(struct vm *vm);
+/* Ask every vCPU to park; the guest stops with exit_code. Idempotent: the
+ * first reason wins. Safe from any thread, including a vCPU's own. */
+void vm_request_stop(struct vm *vm, int exit_code, bool crashed, const char *reason);
+/* Wait until every vCPU has parked, join the threads; state becomes STOPPED. */
+void vm_wait(struct vm *vm);
+/* True once all vCPUs have parked (without blocking). */
+bool vm_is_stopped(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+void vm_add_result(struct vm *vm, const char *key, const char *value);
+/* NULL if the guest did not report key. Call after vm_wait. */
+const char *vm_result(struct vm *vm, const char *key);
+double vm_run_seconds(struct vm *vm);
+const char *vm_state_name(enum vm_state s);
+/* Sample host memory held by the guest's RAM, keeping the peak. */
+uint64_t vm_sample_resident(struct vm *vm);
+
+/* The exit dispatcher both accelerators use (vcpu.c). */
+enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu, struct vcpu_exit *exit);
+
+#endif
