@@ -1,0 +1,119 @@
+"""Shared helpers for gmm's integration tests: they boot real guests.
+
+Every test that takes the `accel` fixture runs once per accelerator. The
+native one runs everywhere; the kvm one runs whenever /dev/kvm opens (then a
+failure is a failure) and is skipped, with the reason named, when it does not.
+"""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GMM = os.path.join(ROOT, os.environ.get("GMM", "build/san/gmm"))
+GMM_RELEASE = os.path.join(ROOT, os.environ.get("GMM_RELEASE", "build/gmm"))
+GUEST = os.path.join(ROOT, os.environ.get("GMM_GUEST", "build/guest/gmm-guest.elf"))
+
+# ASan: gmm installs its own SIGSEGV handler for the native accelerator and
+# chains to ASan's for faults that are not the guest's.
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allow_user_segv_handler=1",
+           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+
+
+def kvm_available():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError as e:
+        return False, f"/dev/kvm cannot be opened ({e.strerror})"
+    os.close(fd)
+    return True, ""
+
+
+ACCELS = ["native", "kvm"]
+
+
+@pytest.fixture(params=ACCELS)
+def accel(request):
+    if request.param == "kvm":
+        ok, why = kvm_available()
+        if not ok:
+            pytest.skip(f"needs /dev/kvm: {why}")
+    return request.param
+
+
+@pytest.fixture
+def kvm():
+    ok, why = kvm_available()
+    if not ok:
+        pytest.skip(f"needs /dev/kvm: {why}")
+
+
+class Run:
+    """A finished gmm run: exit code, stdout JSON lines by guest, stderr."""
+
+    def __init__(self, proc, stdout, stderr):
+        self.returncode = proc.returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.guests = {}
+        for line in stdout.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                obj = json.loads(line)
+                self.guests[obj["guest"]] = obj
+
+    def __repr__(self):
+        return f"<gmm rc={self.returncode}\nstdout={self.stdout}\nstderr={self.stderr[-4000:]}>"
+
+
+def gmm_run(args, timeout=120, binary=None, check_sanitizers=True):
+    proc = subprocess.Popen([binary or GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"gmm run {args} did not finish in {timeout}s\n{err[-4000:]}")
+    run = Run(proc, out, err)
+    if check_sanitizers:
+        assert "AddressSanitizer" not in err and "runtime error" not in err, run
+    return run
+
+
+def guest_spec(name, mem="64M", vcpus=1, cmdline="", kernel=None, **extra):
+    parts = [f"name={name}", f"mem={mem}", f"vcpus={vcpus}", f"kernel={kernel or GUEST}"]
+    if cmdline:
+        parts.append(f'cmdline="{cmdline}"')
+    for k, v in extra.items():
+        parts.append(f"{k}={v}")
+    return ",".join(parts)
+
+
+def control(path, request, timeout=5):
+    """One request on the control socket, one reply."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall((json.dumps(request) + "\n").encode() if isinstance(request, dict) else request)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf) if buf else None
+
+
+def wait_for(pred, timeout=30, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return None

@@ -1,0 +1,60 @@
+"""Boot the test guest and check what it saw: every workload with 1 and 2
+vCPUs on every accelerator, verify on, pages touched as asked."""
+import pytest
+
+from conftest import gmm_run, guest_spec
+
+SIZE_MB = 32
+PAGES = SIZE_MB * 256
+
+WORKLOADS = {
+    "touch": f"workload=touch size={SIZE_MB}M verify=1",
+    "random": f"workload=random size={SIZE_MB}M iters=200000 verify=1",
+    "zipf": f"workload=zipf size={SIZE_MB}M iters=200000 theta=0.99 verify=1",
+}
+
+
+@pytest.mark.parametrize("vcpus", [1, 2])
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+def test_workload_runs_verified_on_each_accelerator(accel, workload, vcpus):
+    run = gmm_run(["--accel", accel, "--guest",
+                   guest_spec("w", mem="96M", vcpus=vcpus, cmdline=WORKLOADS[workload])])
+    assert run.returncode == 0, run
+    g = run.guests["w"]
+    assert g["accel"] == accel
+    assert g["state"] == "exited", run
+    assert g["exit_code"] == 0, run
+    assert g["verify_failures"] == 0, run
+    assert g["pages_touched"] == PAGES, run
+    assert g["ops_per_sec"] > 0, run
+    assert g["results"]["vcpus"] == vcpus, run
+    assert g["peak_rss_bytes"] >= PAGES * 4096, run
+    assert g["run_seconds"] > 0
+
+
+def test_hog_keeps_touching_until_stopped(accel):
+    run = gmm_run(["--accel", accel, "--timeout", "1.5", "--guest",
+                   guest_spec("hog", mem="64M", cmdline="workload=hog")])
+    g = run.guests["hog"]
+    assert g["state"] == "stopped", run
+    assert g["stop_reason"] == "timeout", run
+    assert run.returncode == 1, run  # a guest that did not exit 0
+    # it touched all its free RAM (it wraps around and goes on)
+    assert g["peak_rss_bytes"] > 48 << 20, run
+
+
+def test_bad_command_line_exits_with_the_guest_code(accel):
+    run = gmm_run(["--accel", accel, "--guest", guest_spec("b", cmdline="workload=nosuch")])
+    g = run.guests["b"]
+    assert g["state"] == "exited"
+    assert g["exit_code"] == 3, run  # GMM_EXIT_BAD_CMDLINE
+    assert run.returncode == 1
+
+
+def test_guest_above_the_device_hole_boots(accel):
+    # 3.25 GiB: RAM continues at 4 GiB; the workload stays low, but memslots,
+    # page tables and the window must cover both sides.
+    run = gmm_run(["--accel", accel, "--guest",
+                   guest_spec("big", mem="3328M", cmdline="workload=touch size=16M verify=1")])
+    assert run.guests["big"]["exit_code"] == 0, run
+    assert run.guests["big"]["verify_failures"] == 0, run

@@ -1,0 +1,192 @@
+/* Config parsing: sizes, the key table, guest flags, cross-field rules. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/config.h"
+#include "vmm/size.h"
+
+Test(size, parses_suffixes_and_bytes)
+{
+	uint64_t b;
+
+	cr_assert_eq(size_parse("4096", &b), 0);
+	cr_assert_eq(b, 4096);
+	cr_assert_eq(size_parse("512M", &b), 0);
+	cr_assert_eq(b, 512ULL << 20);
+	cr_assert_eq(size_parse("2G", &b), 0);
+	cr_assert_eq(b, 2ULL << 30);
+	cr_assert_eq(size_parse("64KiB", &b), 0);
+	cr_assert_eq(b, 64ULL << 10);
+	cr_assert_eq(size_parse("1t", &b), 0);
+	cr_assert_eq(b, 1ULL << 40);
+}
+
+Test(size, rejects_garbage_and_overflow)
+{
+	uint64_t b;
+
+	cr_assert_neq(size_parse("", &b), 0);
+	cr_assert_neq(size_parse("12Q", &b), 0);
+	cr_assert_neq(size_parse("-5M", &b), 0);
+	cr_assert_neq(size_parse("1.5G", &b), 0);
+	cr_assert_neq(size_parse("99999999999999999999", &b), 0);
+	cr_assert_neq(size_parse("99999999999T", &b), 0);
+	cr_assert_neq(size_parse(NULL, &b), 0);
+}
+
+static char *write_tmp(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	strcpy(path, "/tmp/gmm-cfg-XXXXXX");
+	close(mkstemp(path));
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static int load(const char *json, struct gmm_config *cfg, char *err)
+{
+	char *p = write_tmp(json);
+	int ret;
+
+	config_init(cfg);
+	ret = config_load_file(cfg, p, err, CONFIG_ERR_MAX);
+	if (!ret)
+		ret = config_finish(cfg, "/bin/sh", err, CONFIG_ERR_MAX);
+	unlink(p);
+	return ret;
+}
+
+static struct gmm_config cfg;
+
+Test(config, loads_host_and_guests)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_eq(load("{\"host\":{\"accel\":\"native\"},\"guests\":[{\"name\":\"a\",\"mem\":\"64M\","
+			  "\"vcpus\":2,\"cmdline\":\"workload=touch\"},{\"mem\":33554432}]}", &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.host.accel, "native");
+	cr_assert_eq(cfg.nr_guests, 2);
+	cr_assert_str_eq(cfg.guests[0].name, "a");
+	cr_assert_eq(cfg.guests[0].mem_bytes, 64ULL << 20);
+	cr_assert_eq(cfg.guests[0].vcpus, 2);
+	cr_assert_str_eq(cfg.guests[0].kernel, "/bin/sh");
+	cr_assert_str_eq(cfg.guests[1].name, "guest1");
+	cr_assert_eq(cfg.guests[1].mem_bytes, 32ULL << 20);
+}
+
+Test(config, unknown_key_is_refused_with_its_path)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"name\":\"a\"},{\"name\":\"b\",\"memory\":\"1G\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[1].memory: unknown key"), "%s", err);
+}
+
+Test(config, bad_size_names_the_field)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"12Q\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].mem") && strstr(err, "12Q"), "%s", err);
+}
+
+Test(config, vcpus_out_of_range_is_refused)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"vcpus\":0}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].vcpus"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"vcpus\":65}]}", &cfg, err), 0);
+	cr_assert_neq(load("{\"guests\":[{\"vcpus\":\"two\"}]}", &cfg, err), 0);
+}
+
+Test(config, duplicate_names_and_bad_names_are_refused)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "already used"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"name\":\"a b\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].name"), "%s", err);
+}
+
+Test(config, memory_limits_are_checked)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"1M\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].mem"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"100G\"}]}", &cfg, err), 0);
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"16781313\"}]}", &cfg, err), 0); /* not 4K aligned */
+}
+
+Test(config, missing_kernel_names_the_path)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"kernel\":\"/nonexistent/k.elf\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].kernel") && strstr(err, "/nonexistent/k.elf"), "%s", err);
+}
+
+Test(config, json_syntax_error_gives_line_and_column)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\": [\n  {\"name\": }\n]}", &cfg, err), 0);
+	cr_assert(strstr(err, ":2:"), "%s", err);
+}
+
+Test(config, wrong_types_are_refused)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":{\"name\":\"a\"}}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"name\":5}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].name"), "%s", err);
+	cr_assert_neq(load("[1,2]", &cfg, err), 0);
+	cr_assert_neq(load("{\"host\":{\"accel\":\"tcg\"},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.accel"), "%s", err);
+}
+
+Test(config, guest_flag_parses_quoted_values_with_commas)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	config_init(&cfg);
+	cr_assert_eq(config_add_guest_flag(&cfg, "name=a,mem=512M,vcpus=2,cmdline=\"workload=zipf size=64M, x=1\"",
+					   err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.guests[0].name, "a");
+	cr_assert_eq(cfg.guests[0].mem_bytes, 512ULL << 20);
+	cr_assert_eq(cfg.guests[0].vcpus, 2);
+	cr_assert_str_eq(cfg.guests[0].cmdline, "workload=zipf size=64M, x=1");
+}
+
+Test(config, guest_flag_errors_name_the_key)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	config_init(&cfg);
+	cr_assert_neq(config_add_guest_flag(&cfg, "name=a,color=blue", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "color"), "%s", err);
+	cr_assert_neq(config_add_guest_flag(&cfg, "name=a,mem", err, sizeof(err)), 0);
+	cr_assert_neq(config_add_guest_flag(&cfg, "cmdline=\"open", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "unterminated"), "%s", err);
+	cr_assert_neq(config_add_guest_flag(&cfg, "vcpus=x", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "vcpus"), "%s", err);
+}
+
+Test(config, no_guests_is_an_error)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	config_init(&cfg);
+	cr_assert_neq(config_finish(&cfg, "/bin/sh", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "no guests"), "%s", err);
+}
