@@ -28,17 +28,25 @@ LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(SAN)/obj/%.o)
 
 UNIT_SRCS  ?= $(wildcard tests/unit/*.c)
-BENCH_SRCS := $(wildcard bench/*.c)
+# bench/bare_runner.c is gmm-bare, linked from the guest objects (guest/module.mk)
+BENCH_SRCS := $(filter-out bench/bare_runner.c,$(wildcard bench/*.c))
 
 GMM      := $(BUILD)/gmm
 SAN_GMM  := $(SAN)/gmm
 GUEST    := $(BUILD)/guest/gmm-guest.elf
 
+# Kernel-style quiet build: `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 .PHONY: all san deps run test unit integration fuzz-regress clean \
         bench-guest bench-alloc
 .DEFAULT_GOAL := all
 
-all: $(GMM) $(GUEST) $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 san: $(SAN_GMM) $(SAN)/tests/unit/unit_tests
 
 deps:
@@ -46,37 +54,43 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -c $< -o $@
+	@echo '  CC      $@'
+	$(Q)$(CC) $(REL_CFLAGS) -c $< -o $@
 
 $(SAN)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -c $< -o $@
+	@echo '  CC      $@'
+	$(Q)$(CC) $(SAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/libgmm.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(SAN)/libgmm.a: $(SAN_LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(GMM): $(BUILD)/obj/vmm/main.o $(BUILD)/libgmm.a
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
 
 $(SAN_GMM): $(SAN)/obj/vmm/main.o $(SAN)/libgmm.a
-	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 
 # All unit tests link into one Criterion binary: one summary line.
 $(SAN)/tests/unit/unit_tests: $(UNIT_SRCS:%.c=$(SAN)/obj/%.o) $(SAN)/libgmm.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -o $@ $^ -lcriterion $(LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(SAN_CFLAGS) -o $@ $^ -lcriterion $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libgmm.a
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
 
 # The test guest: freestanding, its own flags (guest/module.mk).
--include guest/module.mk
+include guest/module.mk
 
 run: deps
 	$(MAKE) all

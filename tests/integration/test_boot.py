@@ -58,3 +58,22 @@ def test_guest_above_the_device_hole_boots(accel):
                    guest_spec("big", mem="3328M", cmdline="workload=touch size=16M verify=1")])
     assert run.guests["big"]["exit_code"] == 0, run
     assert run.guests["big"]["verify_failures"] == 0, run
+
+
+def test_verify_catches_corrupted_pages(accel):
+    # corrupt=N flips N words behind the workload's back: verify must report
+    # exactly those, and the guest must fail (the check can fail).
+    run = gmm_run(["--accel", accel, "--guest",
+                   guest_spec("c", mem="96M", cmdline=f"workload=random size={SIZE_MB}M iters=10000 verify=1 corrupt=3")])
+    g = run.guests["c"]
+    assert g["verify_failures"] == 3, run
+    assert g["exit_code"] == 2, run  # GMM_EXIT_VERIFY_FAILED
+    assert run.returncode == 1
+
+
+def test_ioexit_measures_the_port_io_round_trip(accel):
+    run = gmm_run(["--accel", accel, "--guest", guest_spec("io", cmdline="workload=ioexit iters=5000")])
+    g = run.guests["io"]
+    assert g["exit_code"] == 0, run
+    assert g["exits_io"] >= 5000, run
+    assert 0 < g["results"]["io_exit_us"] < 1000, run

@@ -1,0 +1,125 @@
+/*
+ * What the memory workloads share: the first touch of a page, the prefill
+ * phase, the read/write op loop random and zipf run with their own page
+ * picker, and the closing verify pass.
+ */
+#include "guest/plat.h"
+#include "guest/verify.h"
+#include "guest/workload.h"
+
+/* A page's first write: the whole stamp under verify, else one word (enough
+ * to make the VMM back the page). */
+void wl_first_touch(struct wl_ctl *c, uint64_t *page)
+{
+	if (c->p->verify)
+		verify_stamp(c, page);
+	else
+		*(volatile uint64_t *)page = wset_gfn(&c->set, page) | 1;
+	c->r.pages_touched++;
+}
+
+void wl_prefill(struct wl_ctl *c)
+{
+	c->r.prefill_start = plat_now_tsc();
+	for (const struct wset_seg *s = c->set.seg; s < c->set.seg + c->set.nr_segs; s++)
+		for (uint64_t i = 0; i < s->pages; i++) {
+			wl_first_touch(c, (uint64_t *)(s->gva + (i << PAGE_SHIFT)));
+			c->stamped++;
+		}
+	c->r.prefill_end = plat_now_tsc();
+}
+
+/* Page i for an op: with prefill=0 its first use touches (stamps) it. */
+static inline uint64_t *op_page(struct wl_ctl *c, uint64_t i)
+{
+	uint64_t *page = wset_page(&c->set, i);
+
+	if (c->touched && !wl_is_touched(c, i)) {
+		wl_first_touch(c, page);
+		wl_mark_touched(c, i);
+	}
+	return page;
+}
+
+/* One op: r's low 9 bits pick the word, bits 16+ decide read or write.
+ * Returns what a plain read read (0 otherwise): the caller folds it into a
+ * local, so reads stay reads without a store per op. */
+static inline uint64_t op(struct wl_ctl *c, uint64_t *page, uint64_t r, unsigned write_pct)
+{
+	unsigned w = (unsigned)(r & (WORDS_PER_PAGE - 1));
+	bool write = (unsigned)((r >> 16) % 100) < write_pct;
+
+	if (c->p->verify) {
+		uint64_t key = verify_key(wset_gfn(&c->set, page), c->p->seed);
+
+		if (write)
+			page[w] = verify_word(key, w);
+		else
+			verify_check_word(c, page, key, w);
+	} else if (write) {
+		page[w] = r;
+	} else {
+		return *(volatile uint64_t *)&page[w];
+	}
+	return 0;
+}
+
+int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg), void *arg)
+{
+	const struct wl_params *p = c->p;
+	uint64_t since_pass = 0, verify_cycles, sink = 0;
+
+	if (p->prefill)
+		wl_prefill(c);
+	wl_sync(c, 1);
+	c->r.t_start = plat_now_tsc();
+	verify_cycles = c->r.verify_cycles;
+	for (uint64_t n = 0; n < c->iters; n++) {
+		uint64_t i = pick(c, arg);
+
+		sink ^= op(c, op_page(c, i), rng_next(&c->rng), p->write_pct);
+		if (p->verify && p->verify_every && ++since_pass >= p->verify_every) {
+			verify_pass(c);
+			since_pass = 0;
+		}
+	}
+	c->r.ops = c->iters;
+	c->r.sink ^= sink;
+	c->r.t_end = wl_phase_end(c, verify_cycles);
+	return wl_finish(c);
+}
+
+/* corrupt=N: the checker's self-test. Flip one bit of a random word in N
+ * random stamped pages (on vCPU 0's slice), as a VMM that lost a write or
+ * returned the wrong page would; the final pass must then find them. With
+ * prefill=0 few pages may be stamped: give up after 64 tries per flip. */
+static void corrupt_pages(struct wl_ctl *c)
+{
+	uint64_t done = 0;
+
+	for (uint64_t tries = 0; done < c->p->corrupt && tries < 64 * c->p->corrupt; tries++) {
+		uint64_t i = rng_below(&c->rng, c->set.pages);
+		uint64_t *page = wset_page(&c->set, i);
+
+		if (c->touched ? !wl_is_touched(c, i) : i >= c->stamped)
+			continue;
+		page[rng_below(&c->rng, WORDS_PER_PAGE)] ^= 1ULL << rng_below(&c->rng, 64);
+		done++;
+	}
+}
+
+/* The end of a timed phase, moved back by the verify_every passes it ran:
+ * `seconds` times the workload, `verify_seconds` the checking. */
+uint64_t wl_phase_end(struct wl_ctl *c, uint64_t verify_cycles_at_start)
+{
+	return plat_now_tsc() - (c->r.verify_cycles - verify_cycles_at_start);
+}
+
+int wl_finish(struct wl_ctl *c)
+{
+	if (c->p->corrupt && c->cpu == 0)
+		corrupt_pages(c);
+	if (c->p->verify)
+		verify_pass(c);
+	return c->r.verify_failures ? GMM_EXIT_VERIFY_FAILED : GMM_EXIT_OK;
+}
