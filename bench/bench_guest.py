@@ -5,6 +5,8 @@ reference, interleaved (A B A B ...), side by side with their ratio.
 Reference: QEMU with KVM where /dev/kvm opens (the same ELF, PVH boot, the
 workload in ring 3 as under gmm), else the same workload code as a plain host
 process on anonymous memory (build/bench/gmm-bare, the no-VMM ceiling).
+Guest RAM is on host THP on every side (gmm thp=always, QEMU's own
+MADV_HUGEPAGE, gmm-bare --thp), so the ratios compare VMMs, not backings.
 Where both gmm accelerators exist the main keys are KVM's and the native
 figures follow with a _native suffix (native is compared with the bare
 process, its own ceiling). The last line is one JSON object.
@@ -47,7 +49,7 @@ def parse_results(text):
 
 def run_gmm(accel, cmdline):
     out = subprocess.run([GMM, "run", "--quiet", "--accel", accel, "--guest",
-                          f'name=b,mem={MEM_MB}M,kernel={GUEST},cmdline="{cmdline}"'],
+                          f'name=b,mem={MEM_MB}M,thp=always,kernel={GUEST},cmdline="{cmdline}"'],
                          capture_output=True, text=True, timeout=600)
     line = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if out.returncode != 0 or not line:
@@ -57,8 +59,8 @@ def run_gmm(accel, cmdline):
 
 
 def run_qemu(cmdline):
-    out = subprocess.run(["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-m", f"{MEM_MB}M",
-                          "-smp", "1", "-nographic", "-no-reboot", "-kernel", GUEST, "-append", cmdline,
+    out = subprocess.run(["qemu-system-x86_64", "-accel", "kvm", "-m", f"{MEM_MB}M",
+                          "-smp", "1", "-nographic", "-no-reboot", "-net", "none", "-kernel", GUEST, "-append", cmdline,
                           "-device", "isa-debug-exit,iobase=0xf4,iosize=4"],
                          capture_output=True, text=True, timeout=600)
     res = parse_results(out.stdout)
@@ -68,7 +70,7 @@ def run_qemu(cmdline):
 
 
 def run_bare(cmdline):
-    out = subprocess.run([BARE] + cmdline.split(), capture_output=True, text=True, timeout=600)
+    out = subprocess.run([BARE, "--thp"] + cmdline.split(), capture_output=True, text=True, timeout=600)
     res = parse_results(out.stdout)
     if out.returncode != 0 or "ops_per_sec" not in res:
         sys.exit(f"bench-guest: gmm-bare failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
@@ -103,7 +105,9 @@ def main():
     kvm = kvm_available()
     out = {}
     thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
-    print(f"bench-guest: guest RAM {MEM_MB}M, 1 vCPU, ring 3 on every side; host THP: {thp}")
+    print(f"bench-guest: guest RAM {MEM_MB}M, 1 vCPU, the workload in ring 3 on every side; host THP: {thp}")
+    print("  guest RAM on host huge pages on every side: gmm thp=always (MADV_HUGEPAGE), QEMU's default "
+          "MADV_HUGEPAGE, gmm-bare --thp")
     if kvm:
         fig = compare("gmm (kvm) vs QEMU -accel kvm", lambda c: run_gmm("kvm", c), run_qemu)
         out.update(accel="kvm", reference="qemu-kvm")

@@ -34,6 +34,7 @@ static const struct cfg_key guest_keys[] = {
 	STR(vm_config, initrd),
 	STR(vm_config, cmdline),
 	STR(vm_config, console),
+	STR(vm_config, thp),
 };
 
 static const struct cfg_key host_keys[] = {
@@ -138,6 +139,7 @@ void config_guest_defaults(struct vm_config *g)
 	memset(g, 0, sizeof(*g));
 	g->mem_bytes = 256ULL << 20;
 	g->vcpus = 1;
+	strcpy(g->thp, "always");
 }
 
 void config_init(struct gmm_config *cfg)
@@ -265,7 +267,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -326,6 +328,10 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	    g->mem_bytes > GUEST_MEM_MAX_SPAN - (GMM_GPA_HOLE_END - GMM_GPA_HOLE_START)) {
 		snprintf(err, errlen, "%s.mem: %s must be a multiple of 4K from 16M to 42G", path,
 			 size_format(g->mem_bytes, a));
+		return -EINVAL;
+	}
+	if (strcmp(g->thp, "always") && strcmp(g->thp, "never")) {
+		snprintf(err, errlen, "%s.thp: \"%s\" must be always or never", path, g->thp);
 		return -EINVAL;
 	}
 	if (!g->kernel[0]) {

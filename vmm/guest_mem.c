@@ -56,7 +56,7 @@ static void layout_slots(struct guest_mem *mem, uint64_t ram_bytes)
 	mem->span_bytes = (mem->span_bytes + SZ_2M - 1) & ~(SZ_2M - 1);
 }
 
-int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable)
+int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable, bool thp)
 {
 	int prot = PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0);
 	void *slot;
@@ -83,6 +83,7 @@ int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable)
 	mem->ram_bytes = ram_bytes;
 	mem->backend = GUEST_MEM_ANON;
 	mem->executable = executable;
+	mem->thp = thp;
 	for (i = 0; i < mem->nr_slots; i++) {
 		struct guest_mem_slot *s = &mem->slots[i];
 
@@ -94,6 +95,9 @@ int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable)
 			guest_mem_destroy(mem);
 			return err;
 		}
+		/* Advice only: a host with THP disabled says EINVAL, and 4 KiB
+		 * pages are then what it has. */
+		madvise(s->hva, s->bytes, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	}
 	return 0;
 }

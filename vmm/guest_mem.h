@@ -41,10 +41,13 @@ struct guest_mem {
 	int window_index;
 	enum guest_mem_backend backend;
 	bool executable;       /* mapped PROT_EXEC (native accelerator) */
+	bool thp;              /* MADV_HUGEPAGE on RAM, as QEMU does */
 };
 
-/* Reserve a window and back its RAM. Returns -errno. */
-int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable);
+/* Reserve a window and back its RAM; thp asks the host for transparent huge
+ * pages (MADV_HUGEPAGE), otherwise they are refused (MADV_NOHUGEPAGE) so
+ * the setting means the same whatever the host's THP mode. Returns -errno. */
+int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable, bool thp);
 void guest_mem_destroy(struct guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM slot,

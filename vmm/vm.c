@@ -100,7 +100,7 @@ int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id
 		vm->vcpus[i].vm = vm;
 		vm->vcpus[i].id = i;
 	}
-	ret = guest_mem_create(&vm->mem, cfg->mem_bytes, accel == &accel_native_ops);
+	ret = guest_mem_create(&vm->mem, cfg->mem_bytes, accel == &accel_native_ops, strcmp(cfg->thp, "never") != 0);
 	if (ret) {
 		snprintf(err, errlen, "guest memory (%llu bytes): %s", (unsigned long long)cfg->mem_bytes,
 			 strerror(-ret));

@@ -35,6 +35,7 @@ struct vm_config {
 	char initrd[PATH_MAX];         /* Linux only; empty: none */
 	char cmdline[GMM_CMDLINE_MAX];
 	char console[PATH_MAX];        /* empty or "-": gmm's stderr */
+	char thp[16];                  /* always | never: host huge pages for guest RAM */
 };
 
 enum vm_state {
