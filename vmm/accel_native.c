@@ -34,7 +34,6 @@ struct native_vcpu {
 	volatile sig_atomic_t in_guest;
 	vcpu_exit_fn handle;
 	csh cs;
-	void *altstack;
 	struct vcpu_regs trap_regs; /* state at the last trap, for reports */
 };
 
@@ -292,7 +291,7 @@ static int native_vcpu_init(struct vcpu *vcpu)
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &nv->cs) != CS_ERR_OK)
 		return -ENOMEM;
 	cs_option(nv->cs, CS_OPT_DETAIL, CS_OPT_ON);
-	ret = signals_altstack_setup(&nv->altstack);
+	ret = signals_altstack_setup();
 	if (ret)
 		return ret;
 	signals_unblock_kick();
@@ -306,8 +305,6 @@ static void native_vcpu_run(struct vcpu *vcpu, vcpu_exit_fn handle)
 	nv->handle = handle;
 	if (sigsetjmp(nv->leave, 1)) {
 		native_current = NULL;
-		signals_altstack_teardown(nv->altstack);
-		nv->altstack = NULL;
 		return;
 	}
 	native_current = vcpu;
@@ -336,7 +333,6 @@ static void native_vcpu_destroy(struct vcpu *vcpu)
 
 	if (nv->cs)
 		cs_close(&nv->cs);
-	free(nv->altstack); /* only if run never started */
 	free(nv);
 	vcpu->accel_priv = NULL;
 }

@@ -43,31 +43,47 @@ void signals_unblock_kick(void)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-int signals_altstack_setup(void **stack)
+/*
+ * The calling thread's own alternate stack and the one it replaced. The
+ * replaced one matters: ASan installs its own altstack on every thread and,
+ * at thread exit, unmaps whatever altstack is installed then. Leaving ours
+ * in place would have ASan munmap() malloc memory; so teardown puts the
+ * previous stack back, and the vCPU thread calls it on every exit path.
+ */
+static __thread void *altstack_own;
+static __thread stack_t altstack_prev;
+
+int signals_altstack_setup(void)
 {
 	stack_t ss;
 
+	if (altstack_own)
+		return 0;
 	ss.ss_sp = malloc(ALTSTACK_BYTES);
 	if (!ss.ss_sp)
 		return -ENOMEM;
 	ss.ss_size = ALTSTACK_BYTES;
 	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL)) {
+	if (sigaltstack(&ss, &altstack_prev)) {
 		int e = -errno;
 
 		free(ss.ss_sp);
 		return e;
 	}
-	*stack = ss.ss_sp;
+	altstack_own = ss.ss_sp;
 	return 0;
 }
 
-void signals_altstack_teardown(void *stack)
+void signals_altstack_teardown(void)
 {
-	stack_t ss = { .ss_flags = SS_DISABLE };
+	stack_t off = { .ss_flags = SS_DISABLE };
 
-	if (!stack)
+	if (!altstack_own)
 		return;
-	sigaltstack(&ss, NULL);
-	free(stack);
+	/* SS_ONSTACK in the saved flags only says where that thread was */
+	altstack_prev.ss_flags &= ~SS_ONSTACK;
+	if (sigaltstack(altstack_prev.ss_sp ? &altstack_prev : &off, NULL))
+		return; /* still on it: keep it rather than free a live stack */
+	free(altstack_own);
+	altstack_own = NULL;
 }

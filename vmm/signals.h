@@ -15,9 +15,11 @@
 void signals_init(void);
 /* On a vCPU thread: accept kicks (they are blocked elsewhere). */
 void signals_unblock_kick(void);
-/* Give the calling thread an alternate signal stack; returns -errno. */
-int signals_altstack_setup(void **stack);
-void signals_altstack_teardown(void *stack);
+/* Give the calling thread an alternate signal stack; returns -errno.
+ * Teardown restores the stack it replaced and frees ours; a thread that
+ * set one up must tear it down before it exits (vm.c's vCPU thread does). */
+int signals_altstack_setup(void);
+void signals_altstack_teardown(void);
 
 /* Called by the kick handler; the native accelerator leaves the guest if
  * the interrupted thread is running guest code. */

@@ -9,6 +9,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/log.h"
+#include "vmm/signals.h"
 
 const char *vm_state_name(enum vm_state s)
 {
@@ -140,6 +141,7 @@ static void *vcpu_thread(void *arg)
 	} else if (!atomic_load(&vcpu->stop)) {
 		vm->accel->vcpu_run(vcpu, vcpu_handle_exit);
 	}
+	signals_altstack_teardown(); /* whatever path we took: see signals.c */
 	pthread_mutex_lock(&vm->lock);
 	atomic_store(&vcpu->parked, true);
 	if (--vm->nr_running == 0) {
