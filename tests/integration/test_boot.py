@@ -32,9 +32,10 @@ def test_workload_runs_verified_on_each_accelerator(accel, workload, vcpus):
     assert g["run_seconds"] > 0
 
 
-def test_hog_keeps_touching_until_stopped(accel):
+@pytest.mark.parametrize("vcpus", [1, 2])
+def test_hog_keeps_touching_until_stopped(accel, vcpus):
     run = gmm_run(["--accel", accel, "--timeout", "1.5", "--guest",
-                   guest_spec("hog", mem="64M", cmdline="workload=hog")])
+                   guest_spec("hog", mem="64M", vcpus=vcpus, cmdline="workload=hog")])
     g = run.guests["hog"]
     assert g["state"] == "stopped", run
     assert g["stop_reason"] == "timeout", run
