@@ -94,6 +94,17 @@ static int kvm_vm_init(struct vm *vm)
 	return 0;
 }
 
+/* Hook for the Linux loader (boot.h): boot_linux_load() needs the VM fd to
+ * create the in-kernel irqchip and PIT. It runs from boot_load(), after
+ * kvm_vm_init() and before any vCPU exists (vCPUs are created on their
+ * threads at vm_start()), which is when KVM accepts them. */
+int kvm_vm_fd(const struct vm *vm)
+{
+	const struct kvm_vm *kv = vm->accel == &accel_kvm_ops ? vm->accel_priv : NULL;
+
+	return kv ? kv->fd : -1;
+}
+
 static void kvm_vm_destroy(struct vm *vm)
 {
 	struct kvm_vm *kv = vm->accel_priv;
@@ -187,11 +198,6 @@ static int kvm_setup_test_guest(struct vcpu *vcpu, struct kvm_vcpu *kc)
 	regs.r8 = e->r8; regs.r9 = e->r9;
 	if (ioctl(kc->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
-	if (getenv("GMM_DEBUG_KVM")) {
-		struct kvm_regs chk;
-		ioctl(kc->fd, KVM_GET_REGS, &chk);
-		fprintf(stderr, "set rflags %llx got %llx\n", regs.rflags, chk.rflags);
-	}
 	memset(&fpu, 0, sizeof(fpu));
 	fpu.fcw = 0x37f;
 	fpu.mxcsr = 0x1f80;

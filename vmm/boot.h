@@ -26,5 +26,10 @@ int boot_is_linux(const uint8_t *img, size_t len);
 /* Linux: load a vCPU's boot-protocol entry state into KVM (vcpu_fd). */
 struct vcpu;
 int kvm_linux_setup_vcpu(struct vcpu *vcpu, int vcpu_fd);
+/* Hook into accel_kvm.c for the Linux loader: the KVM VM fd, -1 if vm does
+ * not run on kvm. boot_linux_load() creates the in-kernel irqchip and PIT
+ * on it, which KVM accepts only before the first vCPU: vm_create() runs
+ * accel->vm_init() then boot_load(), and vCPUs are created at vm_start(). */
+int kvm_vm_fd(const struct vm *vm);
 
 #endif
