@@ -288,21 +288,23 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-/* A relative kernel path is tried as given, then next to the config file. */
-static int resolve_kernel(struct gmm_config *cfg, struct vm_config *g, const char *path, char *err, size_t errlen)
+/* A relative kernel or initrd path is tried as given, then next to the
+ * config file. file is g->kernel or g->initrd, key its name in errors. */
+static int resolve_path(struct gmm_config *cfg, char *file, size_t size, const char *path, const char *key,
+			char *err, size_t errlen)
 {
 	char alt[PATH_MAX * 2];
 
-	if (access(g->kernel, R_OK) == 0)
+	if (access(file, R_OK) == 0)
 		return 0;
-	if (g->kernel[0] != '/' && cfg->dir[0]) {
-		snprintf(alt, sizeof(alt), "%s/%s", cfg->dir, g->kernel);
-		if (access(alt, R_OK) == 0 && strlen(alt) < sizeof(g->kernel)) {
-			strcpy(g->kernel, alt);
+	if (file[0] != '/' && cfg->dir[0]) {
+		snprintf(alt, sizeof(alt), "%s/%s", cfg->dir, file);
+		if (access(alt, R_OK) == 0 && strlen(alt) < size) {
+			strcpy(file, alt);
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "%s.kernel: %s: %s", path, g->kernel, strerror(errno));
+	snprintf(err, errlen, "%s.%s: %s: %s", path, key, file, strerror(errno));
 	return -ENOENT;
 }
 
@@ -341,7 +343,9 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 		}
 		strcpy(g->kernel, default_kernel);
 	}
-	return resolve_kernel(cfg, g, path, err, errlen);
+	if (g->initrd[0] && resolve_path(cfg, g->initrd, sizeof(g->initrd), path, "initrd", err, errlen))
+		return -ENOENT;
+	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
 int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)

@@ -201,3 +201,28 @@ Test(config, no_guests_is_an_error)
 	cr_assert_neq(config_finish(&cfg, "/bin/sh", err, sizeof(err)), 0);
 	cr_assert(strstr(err, "no guests"), "%s", err);
 }
+
+Test(config, missing_initrd_names_the_field)
+{
+	struct gmm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_neq(load("{\"guests\":[{\"name\":\"a\",\"mem\":\"64M\",\"initrd\":\"no-such-initrd\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].initrd: no-such-initrd"), "%s", err);
+}
+
+Test(config, relative_initrd_is_found_next_to_the_config)
+{
+	struct gmm_config cfg;
+	char err[CONFIG_ERR_MAX], json[256], initrd[64];
+
+	strcpy(initrd, write_tmp("not really a cpio")); /* load() reuses the buffer */
+
+	/* write_tmp() puts both files in /tmp: name the initrd relative to it */
+	snprintf(json, sizeof(json), "{\"guests\":[{\"name\":\"a\",\"mem\":\"64M\",\"initrd\":\"%s\"}]}",
+		 strrchr(initrd, '/') + 1);
+	cr_assert(chdir("/") == 0);
+	cr_assert_eq(load(json, &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.guests[0].initrd, initrd);
+	unlink(initrd);
+}
