@@ -1,7 +1,8 @@
 /*
  * The control socket's command-line client: `gmm list`, `gmm stat NAME`,
- * `gmm stop NAME`, `gmm version`, each with --control PATH (or $GMM_CONTROL).
- * Prints the reply as indented JSON (--json: the raw reply line).
+ * `gmm stop NAME`, `gmm version`, `gmm cat [FILE]`, each with --control
+ * PATH (or $GMM_CONTROL). Prints the reply as indented JSON (--json: the
+ * raw reply line); `cat` prints the file's text as the kernel would.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -13,10 +14,53 @@
 #include "vmm/cmds.h"
 #include "vmm/control.h"
 
+/* The positional argument each command takes, and the request key it fills. */
+static const struct {
+	const char *cmd, *arg, *key;
+	bool required;
+} client_cmds[] = {
+	{ "list", "", NULL, false },
+	{ "version", "", NULL, false },
+	{ "stat", " NAME", "guest", true },
+	{ "stop", " NAME", "guest", true },
+	{ "cat", " [FILE]", "file", false },
+};
+
+static int client_cmd_find(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(client_cmds) / sizeof(client_cmds[0]); i++)
+		if (!strcmp(client_cmds[i].cmd, cmd))
+			return (int)i;
+	return -1;
+}
+
+bool cmd_client_known(const char *cmd)
+{
+	return client_cmd_find(cmd) >= 0;
+}
+
 static void usage_client(FILE *f, const char *cmd)
 {
-	fprintf(f, "usage: gmm %s%s --control PATH [--json]\n", cmd,
-		strcmp(cmd, "list") && strcmp(cmd, "version") ? " NAME" : "");
+	fprintf(f, "usage: gmm %s%s --control PATH [--json]\n", cmd, client_cmds[client_cmd_find(cmd)].arg);
+}
+
+/* Print a successful reply: `cat` as plain text, the rest as JSON. */
+static void print_reply(const char *cmd, json_t *reply, bool raw)
+{
+	json_t *text = json_object_get(reply, "text"), *files = json_object_get(reply, "files"), *v;
+	size_t i;
+
+	if (!raw && !strcmp(cmd, "cat") && json_is_string(text)) {
+		fwrite(json_string_value(text), 1, json_string_length(text), stdout);
+		return;
+	}
+	if (!raw && !strcmp(cmd, "cat") && json_is_array(files)) {
+		json_array_foreach(files, i, v)
+			printf("%s\n", json_string_value(v));
+		return;
+	}
+	json_dumpf(reply, stdout, raw ? JSON_COMPACT : JSON_INDENT(2));
+	fputc('\n', stdout);
 }
 
 int cmd_client(const char *cmd, int argc, char **argv)
@@ -25,8 +69,9 @@ int cmd_client(const char *cmd, int argc, char **argv)
 		{ "control", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	const char *path = getenv("GMM_CONTROL"), *guest = NULL;
-	bool needs_guest = strcmp(cmd, "list") && strcmp(cmd, "version"), raw = false;
+	const char *path = getenv("GMM_CONTROL"), *arg = NULL;
+	int ci = client_cmd_find(cmd);
+	bool raw = false;
 	json_t *req, *reply = NULL;
 	char err[512];
 	int c, ret;
@@ -40,17 +85,17 @@ int cmd_client(const char *cmd, int argc, char **argv)
 		default: usage_client(stderr, cmd); return 2;
 		}
 	}
-	if (needs_guest && optind < argc)
-		guest = argv[optind++];
-	if (optind < argc || (needs_guest && !guest) || !path) {
+	if (client_cmds[ci].key && optind < argc)
+		arg = argv[optind++];
+	if (optind < argc || (client_cmds[ci].required && !arg) || !path) {
 		if (!path)
 			fprintf(stderr, "gmm %s: no control socket: give --control PATH or set GMM_CONTROL\n", cmd);
 		usage_client(stderr, cmd);
 		return 2;
 	}
 	req = json_pack("{s:s}", "cmd", cmd);
-	if (guest)
-		json_object_set_new(req, "guest", json_string(guest));
+	if (arg)
+		json_object_set_new(req, client_cmds[ci].key, json_string(arg));
 	ret = control_call(path, req, &reply, err, sizeof(err));
 	json_decref(req);
 	if (ret) {
@@ -60,13 +105,12 @@ int cmd_client(const char *cmd, int argc, char **argv)
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
 
-		fprintf(stderr, "gmm %s: %s%s%s\n", cmd, guest ? guest : "", guest ? ": " : "",
+		fprintf(stderr, "gmm %s: %s%s%s\n", cmd, arg ? arg : "", arg ? ": " : "",
 			json_is_string(e) ? json_string_value(e) : "failed");
 		json_decref(reply);
 		return 1;
 	}
-	json_dumpf(reply, stdout, raw ? JSON_COMPACT : JSON_INDENT(2));
-	fputc('\n', stdout);
+	print_reply(cmd, reply, raw);
 	json_decref(reply);
 	return 0;
 }

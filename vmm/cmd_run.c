@@ -19,6 +19,7 @@
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/host.h"
+#include "vmm/host_pool.h"
 #include "vmm/log.h"
 #include "vmm/report.h"
 #include "vmm/signals.h"
@@ -226,6 +227,10 @@ int cmd_run(int argc, char **argv)
 	signal(SIGINT, on_term);
 	signal(SIGTERM, on_term);
 	host.accel = accel;
+	if (host_pool_create(&cfg->host.pool, &host.pool, err, sizeof(err))) {
+		fprintf(stderr, "gmm: %s\n", err);
+		goto out_free;
+	}
 	if (create_guests(cfg, &host, accel))
 		goto out_destroy;
 	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
@@ -242,6 +247,7 @@ out_destroy:
 	control_stop(&cs);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);
+	host_pool_destroy(host.pool);
 	free(cfg);
 	return ret;
 out_free:

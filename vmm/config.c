@@ -14,7 +14,7 @@
 
 #define GUEST_MIN_MEM (16ULL << 20)
 
-enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT };
+enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT, CFG_OBJ };
 
 struct cfg_key {
 	const char *key;
@@ -22,14 +22,16 @@ struct cfg_key {
 	size_t off;
 	size_t len;          /* CFG_STR: buffer size */
 	long long min, max;  /* CFG_INT */
+	const struct cfg_key *sub; /* CFG_OBJ: the nested object's keys */
+	size_t nsub;
 };
 
-#define STR(st, f)  { #f, CFG_STR, offsetof(struct st, f), sizeof(((struct st *)0)->f), 0, 0 }
+#define STR(st, f)  { #f, CFG_STR, offsetof(struct st, f), sizeof(((struct st *)0)->f), 0, 0, NULL, 0 }
 
 static const struct cfg_key guest_keys[] = {
-	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0 },
-	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0 },
-	{ "vcpus", CFG_INT, offsetof(struct vm_config, vcpus), 0, 1, GMM_MAX_VCPUS },
+	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0, NULL, 0 },
+	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0, NULL, 0 },
+	{ "vcpus", CFG_INT, offsetof(struct vm_config, vcpus), 0, 1, GMM_MAX_VCPUS, NULL, 0 },
 	STR(vm_config, kernel),
 	STR(vm_config, initrd),
 	STR(vm_config, cmdline),
@@ -37,12 +39,20 @@ static const struct cfg_key guest_keys[] = {
 	STR(vm_config, thp),
 };
 
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct cfg_key pool_keys[] = {
+	{ "size", CFG_SIZE, offsetof(struct pool_config, size_bytes), 0, 0, 0, NULL, 0 },
+	{ "nodes", CFG_INT, offsetof(struct pool_config, nodes), 0, 1, POOL_MAX_NODES, NULL, 0 },
+	{ "min_free", CFG_SIZE, offsetof(struct pool_config, min_free_bytes), 0, 0, 0, NULL, 0 },
+	{ "debug", CFG_INT, offsetof(struct pool_config, debug), 0, 0, 1, NULL, 0 },
+};
+
 static const struct cfg_key host_keys[] = {
 	STR(host_config, accel),
 	STR(host_config, control),
+	{ "pool", CFG_OBJ, offsetof(struct host_config, pool), 0, 0, 0, pool_keys, NKEYS(pool_keys) },
 };
-
-#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
 {
@@ -76,6 +86,9 @@ static int field_set_text(const struct cfg_key *k, void *base, const char *text,
 		}
 		memcpy(field, &bytes, sizeof(bytes));
 		return 0;
+	case CFG_OBJ:
+		snprintf(err, errlen, "%s: must be an object", path);
+		return -EINVAL;
 	case CFG_INT:
 		errno = 0;
 		v = strtoll(text, &end, 10);
@@ -90,10 +103,16 @@ static int field_set_text(const struct cfg_key *k, void *base, const char *text,
 	return -EINVAL;
 }
 
+static int apply_object(json_t *obj, const struct cfg_key *keys, size_t n, void *base, const char *path,
+			char *err, size_t errlen);
+
 static int field_set_json(const struct cfg_key *k, void *base, json_t *val, const char *path,
 			  char *err, size_t errlen)
 {
 	char text[64];
+
+	if (k->type == CFG_OBJ)
+		return apply_object(val, k->sub, k->nsub, (char *)base + k->off, path, err, errlen);
 
 	if (json_is_string(val))
 		return field_set_text(k, base, json_string_value(val), path, err, errlen);
@@ -146,6 +165,7 @@ void config_init(struct gmm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->host.accel, "auto");
+	cfg->host.pool.nodes = 1;
 }
 
 int config_guest_from_json(struct vm_config *g, const void *obj, const char *path, char *err, size_t errlen)
@@ -348,6 +368,35 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
+/* host.pool: default to every guest's RAM (no overcommit); each node is
+ * whole 2 MiB pageblocks. */
+static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
+{
+	struct pool_config *p = &cfg->host.pool;
+	uint64_t per_node, sum = 0;
+	char a[32];
+
+	if (!p->size_bytes) {
+		for (int i = 0; i < cfg->nr_guests; i++)
+			sum += cfg->guests[i].mem_bytes;
+		p->size_bytes = (sum + POOL_ALIGN_BYTES * p->nodes - 1) / (POOL_ALIGN_BYTES * p->nodes) *
+				(POOL_ALIGN_BYTES * p->nodes);
+	}
+	per_node = p->size_bytes / p->nodes;
+	if (p->size_bytes % POOL_ALIGN_BYTES || per_node % POOL_ALIGN_BYTES || per_node < POOL_MIN_NODE_BYTES ||
+	    p->size_bytes > POOL_MAX_BYTES) {
+		snprintf(err, errlen, "host.pool.size: %s must be whole 2M blocks, at least 32M per node (%d), "
+			 "at most 4T", size_format(p->size_bytes, a), p->nodes);
+		return -EINVAL;
+	}
+	if (p->min_free_bytes > p->size_bytes / 4) {
+		snprintf(err, errlen, "host.pool.min_free: %s is more than a quarter of the pool",
+			 size_format(p->min_free_bytes, a));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
 {
 	if (!cfg->nr_guests) {
@@ -364,5 +413,5 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return pool_finish(cfg, err, errlen);
 }

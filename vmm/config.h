@@ -15,9 +15,23 @@
 #define GMM_MAX_GUESTS 32
 #define CONFIG_ERR_MAX 512
 
+#define POOL_MAX_NODES 8
+#define POOL_ALIGN_BYTES (2ULL << 20)     /* a pageblock */
+#define POOL_MIN_NODE_BYTES (32ULL << 20)
+#define POOL_MAX_BYTES (4ULL << 40)
+
+/* host.pool: the host memory gmm manages (guestmm/ pool over a memfd). */
+struct pool_config {
+	uint64_t size_bytes;          /* 0: the sum of the guests' RAM */
+	int nodes;                    /* emulated NUMA nodes, 1..POOL_MAX_NODES */
+	uint64_t min_free_bytes;      /* min_free_kbytes' twin; 0: derived */
+	int debug;                    /* poison freed frames, check on alloc */
+};
+
 struct host_config {
 	char accel[16];               /* auto | kvm | native */
 	char control[PATH_MAX];       /* control socket path, empty: none */
+	struct pool_config pool;
 };
 
 struct gmm_config {

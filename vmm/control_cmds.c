@@ -3,10 +3,14 @@
  * object and returns the reply's payload or sets an error. Later mechanisms
  * (limits, balloon, stats views) add rows here.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/control.h"
 #include "vmm/host.h"
+#include "vmm/host_pool.h"
 #include "vmm/report.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
@@ -87,6 +91,45 @@ static json_t *cmd_stop(struct host *h, json_t *req, const char **err)
 	return json_object();
 }
 
+/* `cat FILE`: one of the pool's text views (buddyinfo, zoneinfo, ...), in
+ * the kernel's format; without "file", the list of files. */
+static json_t *cmd_cat(struct host *h, json_t *req, const char **err)
+{
+	const char *file = req_str(req, "file");
+	char *text = NULL;
+	size_t len = 0;
+	json_t *o;
+	FILE *f;
+	int ret;
+
+	if (!h->pool) {
+		*err = "this gmm has no host pool";
+		return NULL;
+	}
+	if (!file) {
+		json_t *arr = json_array();
+
+		for (int i = 0; gmm_pool_show_names[i]; i++)
+			json_array_append_new(arr, json_string(gmm_pool_show_names[i]));
+		return json_pack("{s:o}", "files", arr);
+	}
+	f = open_memstream(&text, &len);
+	if (!f) {
+		*err = "out of memory";
+		return NULL;
+	}
+	ret = gmm_pool_show(h->pool->mm, file, f);
+	fclose(f);
+	if (ret) {
+		free(text);
+		*err = ret == -ENOENT ? "no such file (gmm cat lists them)" : "could not produce the file";
+		return NULL;
+	}
+	o = json_pack("{s:s, s:s%}", "file", file, "text", text, len);
+	free(text);
+	return o;
+}
+
 static const struct {
 	const char *cmd;
 	control_fn fn;
@@ -95,6 +138,7 @@ static const struct {
 	{ "list", cmd_list },
 	{ "stat", cmd_stat },
 	{ "stop", cmd_stop },
+	{ "cat", cmd_cat },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

@@ -18,6 +18,7 @@
 #define HOST_MAX_GUESTS 64
 
 struct vm;
+struct host_pool;
 
 struct host_guest {
 	struct vm *vm;
@@ -31,6 +32,7 @@ struct host {
 	struct host_guest guests[HOST_MAX_GUESTS];
 	int nr_guests;
 	const struct accel_ops *accel;
+	struct host_pool *pool;   /* set before any guest or the control server starts */
 	atomic_bool shutdown;  /* SIGINT/SIGTERM or a control request */
 };
 

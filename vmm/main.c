@@ -14,6 +14,7 @@ static void usage(FILE *f)
 		"  stat     one guest's state and counters (gmm stat NAME --control PATH)\n"
 		"  stop     stop one guest, leaving the others running\n"
 		"  version  the version of a running gmm; --version prints this one's\n"
+		"  cat      a host memory view: buddyinfo, zoneinfo, vmstat, ... (gmm cat FILE)\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list") || !strcmp(cmd, "stat") || !strcmp(cmd, "stop") || !strcmp(cmd, "version"))
+	if (cmd_client_known(cmd))
 		return cmd_client(cmd, argc - 1, argv + 1);
 	fprintf(stderr, "gmm: unknown command \"%s\" (gmm --help)\n", cmd);
 	return 2;

@@ -38,7 +38,11 @@ def test_bad_flag_gets_one_clear_error(args, needle):
 BAD_FILES = [
     ('{"guests": [{"name": "a", "mem": "512Q"}]}', "guests[0].mem"),
     ('{"guests": [{"name": "a"}, {"name": "b", "memory": "1G"}]}', "guests[1].memory: unknown key"),
-    ('{"host": {"accel": "auto", "pool": "1G"}, "guests": [{}]}', "host.pool: unknown key"),
+    ('{"host": {"accel": "auto", "pool": "1G"}, "guests": [{}]}', "host.pool: must be an object"),
+    ('{"host": {"pool": {"size": "1000K"}}, "guests": [{}]}', "host.pool.size"),
+    ('{"host": {"pool": {"size": "64M", "nodes": 4}}, "guests": [{}]}', "host.pool.size"),
+    ('{"host": {"pool": {"nodes": 0}}, "guests": [{}]}', "host.pool.nodes"),
+    ('{"host": {"pool": {"hugepages": "2M"}}, "guests": [{}]}', "host.pool.hugepages: unknown key"),
     ('{"guests": [{"name": "a", "vcpus": "two"}]}', "guests[0].vcpus"),
     ('{"guests": [{"name": 7}]}', "guests[0].name"),
     ('{"guests": {"name": "a"}}', "guests: must be an array"),

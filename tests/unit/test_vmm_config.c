@@ -226,3 +226,35 @@ Test(config, relative_initrd_is_found_next_to_the_config)
 	cr_assert_str_eq(cfg.guests[0].initrd, initrd);
 	unlink(initrd);
 }
+
+Test(config, pool_defaults_to_the_guests_ram_in_whole_pageblocks)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"64M\"},{\"mem\":\"17M\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.nodes, 1);
+	cr_assert_eq(cfg.host.pool.size_bytes, 82ULL << 20);
+}
+
+Test(config, pool_section_is_parsed_and_checked)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(load("{\"host\":{\"pool\":{\"size\":\"1G\",\"nodes\":2,\"min_free\":\"8M\",\"debug\":1}},"
+			  "\"guests\":[{}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.size_bytes, 1ULL << 30);
+	cr_assert_eq(cfg.host.pool.nodes, 2);
+	cr_assert_eq(cfg.host.pool.min_free_bytes, 8ULL << 20);
+	cr_assert_eq(cfg.host.pool.debug, 1);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"size\":\"3M\"}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.size"), "%s", err);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"nodes\":9}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.nodes"), "%s", err);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"swap\":1}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.swap: unknown key"), "%s", err);
+	cr_assert_neq(load("{\"host\":{\"pool\":\"1G\"},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool: must be an object"), "%s", err);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"size\":\"64M\",\"min_free\":\"32M\"}},\"guests\":[{}]}",
+			   &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.min_free"), "%s", err);
+}
