@@ -54,6 +54,10 @@ pfn_t gmm_alloc_frames(struct gmm_pool *pool, unsigned order, gfp_t gfp, int nid
  */
 int gmm_free_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order);
 
+/* split_page(): an allocated order-n block (refcount 1) becomes 1 << n
+ * order-0 allocations freed one by one. -EINVAL if pfn is not such a block. */
+int gmm_split_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order);
+
 /* drain_all_pages(): return every pcp frame to the buddy (compaction,
  * memory offline, tests). */
 void gmm_drain_all_pages(struct gmm_pool *pool);

@@ -342,3 +342,37 @@ int gmm_free_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order)
 	free_frames_ok(pool, pfn, order);
 	return 0;
 }
+
+/*
+ * split_page(): an allocated order-n block becomes 1 << n order-0
+ * allocations, each with its own reference, to be freed one by one. The
+ * fault path takes a huge block and hands its frames to different guest
+ * pages; a guest giving one page back frees one frame, and the buddy
+ * merges them again as they come home.
+ */
+int gmm_split_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order)
+{
+	struct gmm_frame *f;
+
+	if (!pfn_valid(pool, pfn) || order > MAX_ORDER || (pfn & ((1UL << order) - 1)))
+		return -EINVAL;
+	f = pfn_to_frame(pool, pfn);
+	if (frame_ref_count(f) != 1 || frame_order(f) != order || frame_head(f) != f)
+		return -EINVAL;
+	for (unsigned long i = 1; i < (1UL << order); i++) {
+		struct gmm_frame *t = &f[i];
+
+		atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&t->mapcount, 0, memory_order_relaxed);
+		t->order = 0;
+		t->lru_next = t->lru_prev = FRAME_NIL;
+		t->gfn = GMM_GFN_NONE;
+		t->private = 0;
+		t->owner = f->owner;
+		t->memcg_id = f->memcg_id;
+		atomic_store_explicit(&t->refcount, 1, memory_order_release);
+	}
+	f->order = 0;
+	frame_clear_head(f);
+	return 0;
+}

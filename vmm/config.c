@@ -368,8 +368,8 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
-/* host.pool: default to every guest's RAM (no overcommit); each node is
- * whole 2 MiB pageblocks. */
+/* host.pool: default to every guest's RAM and its tables (no overcommit);
+ * each node is whole 2 MiB pageblocks. */
 static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 {
 	struct pool_config *p = &cfg->host.pool;
@@ -377,10 +377,17 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	char a[32];
 
 	if (!p->size_bytes) {
+		uint64_t unit = POOL_ALIGN_BYTES * p->nodes;
+
 		for (int i = 0; i < cfg->nr_guests; i++)
 			sum += cfg->guests[i].mem_bytes;
-		p->size_bytes = (sum + POOL_ALIGN_BYTES * p->nodes - 1) / (POOL_ALIGN_BYTES * p->nodes) *
-				(POOL_ALIGN_BYTES * p->nodes);
+		/* room for stage-2 table frames (1/512 of RAM, and upper levels)
+		 * and the VMM's own frames, so no guest is refused memory it was
+		 * given */
+		sum += sum / 64 + POOL_HEADROOM_BYTES;
+		if (sum < POOL_MIN_NODE_BYTES * p->nodes)
+			sum = POOL_MIN_NODE_BYTES * p->nodes;
+		p->size_bytes = (sum + unit - 1) / unit * unit;
 	}
 	per_node = p->size_bytes / p->nodes;
 	if (p->size_bytes % POOL_ALIGN_BYTES || per_node % POOL_ALIGN_BYTES || per_node < POOL_MIN_NODE_BYTES ||

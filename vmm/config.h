@@ -19,10 +19,11 @@
 #define POOL_ALIGN_BYTES (2ULL << 20)     /* a pageblock */
 #define POOL_MIN_NODE_BYTES (32ULL << 20)
 #define POOL_MAX_BYTES (4ULL << 40)
+#define POOL_HEADROOM_BYTES (16ULL << 20)
 
 /* host.pool: the host memory gmm manages (guestmm/ pool over a memfd). */
 struct pool_config {
-	uint64_t size_bytes;          /* 0: the sum of the guests' RAM */
+	uint64_t size_bytes;          /* 0: the guests' RAM added up, plus room for tables */
 	int nodes;                    /* emulated NUMA nodes, 1..POOL_MAX_NODES */
 	uint64_t min_free_bytes;      /* min_free_kbytes' twin; 0: derived */
 	int debug;                    /* poison freed frames, check on alloc */

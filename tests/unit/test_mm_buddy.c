@@ -226,3 +226,33 @@ Test(buddy, nodes_split_the_range_and_thisnode_does_not_fall_back)
 	tp_assert_consistent(&tp);
 	tp_destroy(&tp);
 }
+
+Test(buddy, split_block_frees_frame_by_frame_and_merges_back)
+{
+	struct test_pool tp = tp_create(small_cfg(), false);
+	struct gmm_zone *z = &tp.pool->zones[0];
+	unsigned long before = zone_nr_free(z, MAX_ORDER);
+	pfn_t p = gmm_alloc_frames(tp.pool, 9, __GFP_MOVABLE, 0);
+
+	cr_assert_neq(p, GMM_PFN_NONE);
+	cr_assert_eq(gmm_split_frames(tp.pool, p + 1, 9), -EINVAL, "not a head");
+	cr_assert_eq(gmm_split_frames(tp.pool, p, 8), -EINVAL, "wrong order");
+	cr_assert_eq(gmm_split_frames(tp.pool, p, 9), 0);
+	cr_assert_eq(gmm_split_frames(tp.pool, p, 9), -EINVAL, "already split");
+	for (int i = 0; i < 512; i++) {
+		struct gmm_frame *f = pfn_to_frame(tp.pool, p + i);
+
+		cr_assert_eq(frame_ref_count(f), 1);
+		cr_assert_eq(frame_order(f), 0);
+		cr_assert_not(frame_test_head(f));
+	}
+	cr_assert_eq(gmm_free_frames(tp.pool, p + 7, 9), -EINVAL, "each frame is order 0 now");
+	tp_assert_consistent(&tp);
+	for (int i = 511; i >= 0; i--)
+		cr_assert_eq(gmm_free_frames(tp.pool, p + i, 0), 0);
+	cr_assert_eq(gmm_free_frames(tp.pool, p, 0), -EALREADY);
+	gmm_drain_all_pages(tp.pool);
+	cr_assert_eq(zone_nr_free(z, MAX_ORDER), before, "merged back into the max-order block");
+	tp_assert_consistent(&tp);
+	tp_destroy(&tp);
+}

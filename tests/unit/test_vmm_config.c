@@ -233,7 +233,11 @@ Test(config, pool_defaults_to_the_guests_ram_in_whole_pageblocks)
 
 	cr_assert_eq(load("{\"guests\":[{\"mem\":\"64M\"},{\"mem\":\"17M\"}]}", &cfg, err), 0, "%s", err);
 	cr_assert_eq(cfg.host.pool.nodes, 1);
-	cr_assert_eq(cfg.host.pool.size_bytes, 82ULL << 20);
+	/* 81M of RAM + 81M/64 + 16M of headroom, rounded up to 2M */
+	cr_assert_eq(cfg.host.pool.size_bytes, 100ULL << 20);
+	cr_assert_eq(load("{\"host\":{\"pool\":{\"nodes\":2}},\"guests\":[{\"mem\":\"16M\"}]}", &cfg, err), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.host.pool.size_bytes, 64ULL << 20, "at least 32M a node");
 }
 
 Test(config, pool_section_is_parsed_and_checked)
