@@ -127,7 +127,7 @@ static int create_guests(struct gmm_config *cfg, struct host *host, const struct
 
 	for (int i = 0; i < cfg->nr_guests; i++) {
 		struct vm *vm;
-		int ret = vm_create(&cfg->guests[i], accel, i, &vm, err, sizeof(err));
+		int ret = vm_create(&cfg->guests[i], accel, host->pool, i, &vm, err, sizeof(err));
 
 		if (ret) {
 			fprintf(stderr, "gmm: guests[%d] (%s): %s\n", i, cfg->guests[i].name, err);

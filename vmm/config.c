@@ -37,6 +37,9 @@ static const struct cfg_key guest_keys[] = {
 	STR(vm_config, cmdline),
 	STR(vm_config, console),
 	STR(vm_config, thp),
+	STR(vm_config, backend),
+	{ "fault_around", CFG_SIZE, offsetof(struct vm_config, fault_around_bytes), 0, 0, 0, NULL, 0 },
+	{ "prefault", CFG_INT, offsetof(struct vm_config, prefault), 0, 0, 1, NULL, 0 },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -46,6 +49,7 @@ static const struct cfg_key pool_keys[] = {
 	{ "nodes", CFG_INT, offsetof(struct pool_config, nodes), 0, 1, POOL_MAX_NODES, NULL, 0 },
 	{ "min_free", CFG_SIZE, offsetof(struct pool_config, min_free_bytes), 0, 0, 0, NULL, 0 },
 	{ "debug", CFG_INT, offsetof(struct pool_config, debug), 0, 0, 1, NULL, 0 },
+	{ "reserve", CFG_SIZE, offsetof(struct pool_config, reserve_bytes), 0, 0, 0, NULL, 0 },
 };
 
 static const struct cfg_key host_keys[] = {
@@ -159,6 +163,8 @@ void config_guest_defaults(struct vm_config *g)
 	g->mem_bytes = 256ULL << 20;
 	g->vcpus = 1;
 	strcpy(g->thp, "always");
+	strcpy(g->backend, "pool");
+	g->fault_around_bytes = GUEST_DEFAULT_FAULT_AROUND;
 }
 
 void config_init(struct gmm_config *cfg)
@@ -166,6 +172,7 @@ void config_init(struct gmm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->host.accel, "auto");
 	cfg->host.pool.nodes = 1;
+	cfg->host.pool.reserve_bytes = POOL_RESERVE_UNSET;
 }
 
 int config_guest_from_json(struct vm_config *g, const void *obj, const char *path, char *err, size_t errlen)
@@ -287,7 +294,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -356,6 +363,16 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 		snprintf(err, errlen, "%s.thp: \"%s\" must be always or never", path, g->thp);
 		return -EINVAL;
 	}
+	if (strcmp(g->backend, "pool") && strcmp(g->backend, "anon")) {
+		snprintf(err, errlen, "%s.backend: \"%s\" must be pool or anon", path, g->backend);
+		return -EINVAL;
+	}
+	if (g->fault_around_bytes < 4096 || g->fault_around_bytes > (2ULL << 20) ||
+	    (g->fault_around_bytes & (g->fault_around_bytes - 1))) {
+		snprintf(err, errlen, "%s.fault_around: %s must be a power of two from 4K to 2M", path,
+			 size_format(g->fault_around_bytes, a));
+		return -EINVAL;
+	}
 	if (!g->kernel[0]) {
 		if (!default_kernel || strlen(default_kernel) >= sizeof(g->kernel)) {
 			snprintf(err, errlen, "%s.kernel: missing, and no default test guest was found", path);
@@ -394,6 +411,17 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	    p->size_bytes > POOL_MAX_BYTES) {
 		snprintf(err, errlen, "host.pool.size: %s must be whole 2M blocks, at least 32M per node (%d), "
 			 "at most 4T", size_format(p->size_bytes, a), p->nodes);
+		return -EINVAL;
+	}
+	if (p->reserve_bytes == POOL_RESERVE_UNSET) {
+		p->reserve_bytes = p->size_bytes / 8 / POOL_ALIGN_BYTES * POOL_ALIGN_BYTES;
+		if (p->reserve_bytes > POOL_DEFAULT_RESERVE_BYTES)
+			p->reserve_bytes = POOL_DEFAULT_RESERVE_BYTES;
+	}
+	if (p->reserve_bytes % POOL_ALIGN_BYTES || p->reserve_bytes > p->size_bytes / 4 ||
+	    p->reserve_bytes > (512ULL << 20)) {
+		snprintf(err, errlen, "host.pool.reserve: %s must be whole 2M blocks, at most 512M and a quarter "
+			 "of the pool", size_format(p->reserve_bytes, a));
 		return -EINVAL;
 	}
 	if (p->min_free_bytes > p->size_bytes / 4) {

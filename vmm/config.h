@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vmm/vm.h"
 
@@ -20,6 +21,9 @@
 #define POOL_MIN_NODE_BYTES (32ULL << 20)
 #define POOL_MAX_BYTES (4ULL << 40)
 #define POOL_HEADROOM_BYTES (16ULL << 20)
+#define POOL_DEFAULT_RESERVE_BYTES (32ULL << 20)  /* or an eighth of a smaller pool */
+#define POOL_RESERVE_UNSET UINT64_MAX
+#define GUEST_DEFAULT_FAULT_AROUND (64ULL << 10)
 
 /* host.pool: the host memory gmm manages (guestmm/ pool over a memfd). */
 struct pool_config {
@@ -27,6 +31,7 @@ struct pool_config {
 	int nodes;                    /* emulated NUMA nodes, 1..POOL_MAX_NODES */
 	uint64_t min_free_bytes;      /* min_free_kbytes' twin; 0: derived */
 	int debug;                    /* poison freed frames, check on alloc */
+	uint64_t reserve_bytes;       /* zeroed frames kept populated ahead, per kind */
 };
 
 struct host_config {

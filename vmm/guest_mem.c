@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "guest/abi.h"
+#include "vmm/stage2.h"
 
 #define SZ_2M (2ULL << 20)
 
@@ -56,11 +58,29 @@ static void layout_slots(struct guest_mem *mem, uint64_t ram_bytes)
 	mem->span_bytes = (mem->span_bytes + SZ_2M - 1) & ~(SZ_2M - 1);
 }
 
-int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable, bool thp)
+/* The pool backend: a stage-2 table and fault thread; RAM slots stay
+ * anonymous, not present, and registered for stage-2 faults. */
+static int pool_backend_init(struct guest_mem *mem, const struct guest_mem_config *cfg)
 {
-	int prot = PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0);
+	int ret;
+
+	mem->s2 = calloc(1, sizeof(*mem->s2));
+	if (!mem->s2)
+		return -ENOMEM;
+	ret = stage2_create(mem->s2, cfg->pool, mem, cfg->stage2);
+	for (int i = 0; i < mem->nr_slots && !ret; i++)
+		ret = stage2_register(mem->s2, mem->slots[i].hva, mem->slots[i].bytes);
+	if (!ret)
+		ret = stage2_start(mem->s2);
+	return ret;
+}
+
+int guest_mem_create(struct guest_mem *mem, const struct guest_mem_config *cfg)
+{
+	uint64_t ram_bytes = cfg->ram_bytes;
+	int prot = PROT_READ | PROT_WRITE | (cfg->executable ? PROT_EXEC : 0);
 	void *slot;
-	int idx, i;
+	int idx, i, ret;
 
 	memset(mem, 0, sizeof(*mem));
 	if (ram_bytes < GMM_GPA_IMAGE * 2 || ram_bytes % 4096)
@@ -81,9 +101,9 @@ int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable,
 	mem->window = slot;
 	mem->window_index = idx;
 	mem->ram_bytes = ram_bytes;
-	mem->backend = GUEST_MEM_ANON;
-	mem->executable = executable;
-	mem->thp = thp;
+	mem->backend = cfg->backend;
+	mem->executable = cfg->executable;
+	mem->thp = cfg->thp;
 	for (i = 0; i < mem->nr_slots; i++) {
 		struct guest_mem_slot *s = &mem->slots[i];
 
@@ -96,8 +116,17 @@ int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable,
 			return err;
 		}
 		/* Advice only: a host with THP disabled says EINVAL, and 4 KiB
-		 * pages are then what it has. */
-		madvise(s->hva, s->bytes, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+		 * pages are then what it has. The pool backend's anonymous
+		 * memory is never filled (it only catches faults). */
+		madvise(s->hva, s->bytes, cfg->thp && cfg->backend == GUEST_MEM_ANON ? MADV_HUGEPAGE :
+			MADV_NOHUGEPAGE);
+	}
+	if (cfg->backend == GUEST_MEM_POOL) {
+		ret = pool_backend_init(mem, cfg);
+		if (ret) {
+			guest_mem_destroy(mem);
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -106,7 +135,15 @@ void guest_mem_destroy(struct guest_mem *mem)
 {
 	if (!mem->window)
 		return;
+	if (mem->s2)
+		stage2_stop(mem->s2);
+	/* unmapped before any frame is punched or freed (DESIGN.md) */
 	munmap(mem->window, GUEST_MEM_SLOT_STRIDE);
+	if (mem->s2) {
+		stage2_destroy(mem->s2);
+		free(mem->s2);
+		mem->s2 = NULL;
+	}
 	atomic_store(&windows[mem->window_index], NULL);
 	mem->window = NULL;
 }
@@ -152,6 +189,8 @@ uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
 	unsigned char vec[1 << 16];
 	uint64_t pages = 0;
 
+	if (mem->s2)
+		return atomic_load(&mem->s2->resident_frames) << 12;
 	for (int i = 0; i < mem->nr_slots; i++) {
 		const struct guest_mem_slot *s = &mem->slots[i];
 		uint64_t npages = s->bytes / 4096;

@@ -6,9 +6,11 @@
  * guest's 1 TiB slot of address space stay PROT_NONE, so a wild access is a
  * fault, never another guest's memory.
  *
- * This is the one interface the rest of vmm/ uses for guest memory. The
- * backend behind it (plain anonymous memory now, the stage-2 pool later)
- * can change without the accelerators or devices noticing.
+ * This is the one interface the rest of vmm/ uses for guest memory. Two
+ * backends sit behind it, and the accelerators and devices cannot tell:
+ *   pool: RAM lives in frames of the host pool, mapped where the guest's
+ *         stage-2 table says, filled on demand (stage2.h);
+ *   anon: plain anonymous memory, what other VMMs do (for comparisons).
  */
 #ifndef GMM_VMM_GUEST_MEM_H
 #define GMM_VMM_GUEST_MEM_H
@@ -29,7 +31,21 @@ struct guest_mem_slot {
 };
 
 enum guest_mem_backend {
+	GUEST_MEM_POOL,        /* frames of the host pool behind a stage-2 table */
 	GUEST_MEM_ANON,        /* plain anonymous memory, what other VMMs use */
+};
+
+struct host_pool;
+struct stage2;
+struct stage2_config;
+
+struct guest_mem_config {
+	uint64_t ram_bytes;
+	bool executable;       /* PROT_EXEC (native accelerator) */
+	bool thp;              /* anon: MADV_HUGEPAGE; pool: 2 MiB frames */
+	enum guest_mem_backend backend;
+	struct host_pool *pool;                 /* backend pool */
+	const struct stage2_config *stage2;     /* backend pool */
 };
 
 struct guest_mem {
@@ -42,12 +58,16 @@ struct guest_mem {
 	enum guest_mem_backend backend;
 	bool executable;       /* mapped PROT_EXEC (native accelerator) */
 	bool thp;              /* MADV_HUGEPAGE on RAM, as QEMU does */
+	struct stage2 *s2;     /* backend pool: the stage-2 table and fault path */
 };
 
-/* Reserve a window and back its RAM; thp asks the host for transparent huge
- * pages (MADV_HUGEPAGE), otherwise they are refused (MADV_NOHUGEPAGE) so
- * the setting means the same whatever the host's THP mode. Returns -errno. */
-int guest_mem_create(struct guest_mem *mem, uint64_t ram_bytes, bool executable, bool thp);
+/* Reserve a window and back its RAM. anon: thp asks the host for
+ * transparent huge pages (MADV_HUGEPAGE), otherwise they are refused
+ * (MADV_NOHUGEPAGE) so the setting means the same whatever the host's THP
+ * mode. pool: the RAM is registered for stage-2 faults and the fault
+ * thread started (the loader's writes fault in like the guest's). */
+int guest_mem_create(struct guest_mem *mem, const struct guest_mem_config *cfg);
+/* Stop the fault thread, unmap the window, give every frame back. */
 void guest_mem_destroy(struct guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM slot,
@@ -57,7 +77,8 @@ bool guest_mem_is_ram(const struct guest_mem *mem, uint64_t gpa);
 /* True if hva lies in this guest's 1 TiB slot of address space. */
 bool guest_mem_owns_hva(const struct guest_mem *mem, uint64_t hva);
 
-/* Host memory the RAM holds now (for anon: resident pages by mincore). */
+/* Host memory the RAM holds now: pool, its frames; anon, resident pages
+ * by mincore. */
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
 
 /* Find the guest window that contains hva (native fault routing). */

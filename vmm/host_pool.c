@@ -2,13 +2,17 @@
 #include "vmm/host_pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guestmm/buddy.h"
 #include "vmm/log.h"
 
 static void pool_corruption(struct gmm_pool *pool, pfn_t pfn, const char *what, void *ctx)
@@ -22,6 +26,38 @@ static const struct gmm_mm_hooks host_pool_hooks = {
 	.corruption = pool_corruption,
 };
 
+/*
+ * The pool's file. On a tmpfs gmm mounts privately with huge=advise, a
+ * 2 MiB range populated through a MADV_HUGEPAGE mapping becomes one 2 MiB
+ * folio (THP-backed guest RAM), while 4 KiB frames stay 4 KiB folios and
+ * punching one frees it (huge=always would make every frame part of a
+ * 2 MiB folio). The mount is detached at once: the open file keeps it alive
+ * and nothing is left behind when gmm exits. Without mount rights (not
+ * root) the pool is a plain memfd, 4 KiB only.
+ */
+static int pool_open_backing(bool *shmem_thp)
+{
+	char dir[] = "/tmp/gmm-pool-XXXXXX", path[64];
+	int fd = -1;
+
+	*shmem_thp = false;
+	if (mkdtemp(dir)) {
+		if (!mount("gmm-pool", dir, "tmpfs", MS_NOSUID | MS_NODEV, "huge=advise,mode=0700")) {
+			snprintf(path, sizeof(path), "%s/pool", dir);
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (fd >= 0)
+				unlink(path);
+			umount2(dir, MNT_DETACH);
+		}
+		rmdir(dir);
+	}
+	if (fd >= 0) {
+		*shmem_thp = true;
+		return fd;
+	}
+	return memfd_create("gmm-pool", MFD_CLOEXEC);
+}
+
 int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char *err, size_t errlen)
 {
 	struct gmm_pool_config pc = { 0 };
@@ -30,12 +66,11 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 
 	if (!hp)
 		return -ENOMEM;
-	hp->memfd = -1;
 	hp->size_bytes = cfg->size_bytes;
-	hp->memfd = memfd_create("gmm-pool", MFD_CLOEXEC);
+	hp->memfd = pool_open_backing(&hp->shmem_thp);
 	if (hp->memfd < 0 || ftruncate(hp->memfd, (off_t)hp->size_bytes)) {
 		ret = -errno;
-		snprintf(err, errlen, "host.pool: memfd of %llu bytes: %s", (unsigned long long)hp->size_bytes,
+		snprintf(err, errlen, "host.pool: a file of %llu bytes: %s", (unsigned long long)hp->size_bytes,
 			 strerror(errno));
 		goto fail;
 	}
@@ -47,6 +82,8 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		snprintf(err, errlen, "host.pool: mapping it: %s", strerror(errno));
 		goto fail;
 	}
+	if (hp->shmem_thp)
+		madvise(hp->base, hp->size_bytes, MADV_HUGEPAGE);
 	pc.nr_frames = hp->size_bytes >> GMM_FRAME_SHIFT;
 	pc.nr_nodes = cfg->nodes;
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
@@ -56,6 +93,11 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 	ret = gmm_pool_create(&pc, &hp->mm);
 	if (ret) {
 		snprintf(err, errlen, "host.pool: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = zero_reserve_start(&hp->reserve, hp, cfg->reserve_bytes);
+	if (ret) {
+		snprintf(err, errlen, "host.pool.reserve: starting its thread: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = hp;
@@ -69,6 +111,7 @@ void host_pool_destroy(struct host_pool *hp)
 {
 	if (!hp)
 		return;
+	zero_reserve_stop(&hp->reserve);
 	if (hp->mm)
 		gmm_pool_destroy(hp->mm);
 	if (hp->base)
@@ -85,4 +128,78 @@ uint64_t host_pool_held_bytes(const struct host_pool *hp)
 	if (fstat(hp->memfd, &st))
 		return 0;
 	return (uint64_t)st.st_blocks * 512;
+}
+
+int host_pool_punch(struct host_pool *hp, pfn_t pfn, uint64_t nr)
+{
+	if (fallocate(hp->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(pfn << GMM_FRAME_SHIFT),
+		      (off_t)(nr << GMM_FRAME_SHIFT)))
+		return -errno;
+	atomic_fetch_add_explicit(&hp->punched_frames, nr, memory_order_relaxed);
+	return 0;
+}
+
+int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr, bool huge)
+{
+	int ret;
+
+	/* fallocate() allocates zeroed 4 KiB folios (no VMA, so huge=advise
+	 * gives no THP); a write-populate through the MADV_HUGEPAGE pool
+	 * mapping allocates one 2 MiB folio per aligned range. */
+	if (huge && hp->shmem_thp)
+		ret = madvise(frame_mem(hp->mm, pfn), nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE);
+	else
+		ret = fallocate(hp->memfd, 0, (off_t)(pfn << GMM_FRAME_SHIFT), (off_t)(nr << GMM_FRAME_SHIFT));
+	if (ret)
+		return -errno;
+	atomic_fetch_add_explicit(&hp->populated_frames, nr, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * A frame is unmapped from every window before it is punched or reused
+ * (DESIGN.md): a frame still mapped somewhere is not freed but reported
+ * and leaked, the safe failure. The realizer keeps mapcount.
+ */
+static bool still_mapped(struct host_pool *hp, pfn_t pfn)
+{
+	struct gmm_frame *f = pfn_to_frame(hp->mm, pfn);
+
+	if (!atomic_load_explicit(&f->mapcount, memory_order_relaxed))
+		return false;
+	atomic_fetch_add_explicit(&hp->mapped_free_refused, 1, memory_order_relaxed);
+	log_error("pool: frame %#llx is still mapped (guest %u gfn %#llx): not freed",
+		  (unsigned long long)pfn, f->owner, (unsigned long long)f->gfn);
+	return true;
+}
+
+int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order)
+{
+	if (!pfn_valid(hp->mm, pfn))
+		return -EINVAL;
+	if (still_mapped(hp, pfn))
+		return -EBUSY;
+	host_pool_punch(hp, pfn, 1ULL << order);
+	return gmm_free_frames(hp->mm, pfn, order);
+}
+
+void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		/* a run of contiguous, unmapped frames: one punch */
+		while (j < n && pfn_valid(hp->mm, pfns[j]) && (j == i || pfns[j] == pfns[j - 1] + 1) &&
+		       !still_mapped(hp, pfns[j]))
+			j++;
+		if (j == i) {
+			i++;
+			continue;
+		}
+		host_pool_punch(hp, pfns[i], j - i);
+		for (; i < j; i++)
+			gmm_free_frames(hp->mm, pfns[i], 0);
+	}
 }

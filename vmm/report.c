@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/stage2.h"
 #include "vmm/vm.h"
 
 /* A reported value as a JSON number when it is one, else a string. */
@@ -35,6 +36,30 @@ static const char *guest_outcome(const struct vm *vm)
 	if (vm->exited)
 		return "exited";
 	return vm->state == VM_STOPPING ? "stopping" : "stopped";
+}
+
+/* The stage-2 counters (docs/fault-path.md): frames, faults, latency, EPT. */
+static json_t *report_stage2_json(struct stage2 *s2)
+{
+	json_t *o = json_object(), *hist = json_array();
+	uint64_t faults = atomic_load(&s2->stat[S2_FAULTS]);
+
+	json_object_set_new(o, "resident_frames", json_integer((json_int_t)atomic_load(&s2->resident_frames)));
+	json_object_set_new(o, "peak_resident_frames",
+			    json_integer((json_int_t)atomic_load(&s2->peak_resident_frames)));
+	json_object_set_new(o, "table_frames", json_integer((json_int_t)atomic_load(&s2->table_frames)));
+	json_object_set_new(o, "fault_around_pages", json_integer(s2->cfg.fault_around_pages));
+	for (int i = 0; i < NR_S2_STATS; i++)
+		json_object_set_new(o, stage2_stat_names[i], json_integer((json_int_t)atomic_load(&s2->stat[i])));
+	for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
+		json_object_set_new(o, ept_stat_names[i], json_integer((json_int_t)ept_stat(s2->ept, i)));
+	json_object_set_new(o, "fault_p50_us", json_real(stage2_latency_quantile_us(s2, 0.50)));
+	json_object_set_new(o, "fault_p99_us", json_real(stage2_latency_quantile_us(s2, 0.99)));
+	json_object_set_new(o, "fault_mean_us", json_real(faults ? atomic_load(&s2->lat_sum_ns) / 1e3 / faults : 0));
+	for (int b = 0; b < STAGE2_LAT_BUCKETS; b++)
+		json_array_append_new(hist, json_integer((json_int_t)atomic_load(&s2->lat_hist[b])));
+	json_object_set_new(o, "fault_latency_log2_us", hist);
+	return o;
 }
 
 json_t *report_guest_json(struct vm *vm)
@@ -69,6 +94,9 @@ json_t *report_guest_json(struct vm *vm)
 	json_object_set_new(o, "pio_unhandled", json_integer((json_int_t)atomic_load(&vm->stat.pio_unhandled)));
 	json_object_set_new(o, "mmio_unhandled", json_integer((json_int_t)atomic_load(&vm->stat.mmio_unhandled)));
 	json_object_set_new(o, "testdev_bad", json_integer((json_int_t)atomic_load(&vm->tdev.nr_bad)));
+	json_object_set_new(o, "backend", json_string(vm->mem.backend == GUEST_MEM_POOL ? "pool" : "anon"));
+	if (vm->mem.s2)
+		json_object_set_new(o, "stage2", report_stage2_json(vm->mem.s2));
 	json_object_set_new(o, "results", results);
 	return o;
 }

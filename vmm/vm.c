@@ -10,6 +10,7 @@
 #include "vmm/boot.h"
 #include "vmm/log.h"
 #include "vmm/signals.h"
+#include "vmm/stage2.h"
 
 const char *vm_state_name(enum vm_state s)
 {
@@ -72,7 +73,39 @@ static int vm_init_devices(struct vm *vm)
 	return ret;
 }
 
-int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id,
+/* The pool could not back the guest: stop it, with the reason. */
+static void vm_stage2_oom(void *ctx, const char *why)
+{
+	vm_request_stop(ctx, -1, false, why);
+}
+
+static int vm_create_mem(struct vm *vm, struct host_pool *pool)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	struct stage2_config s2 = {
+		.fault_around_pages = (unsigned)(cfg->fault_around_bytes >> 12),
+		.thp = strcmp(cfg->thp, "never") != 0,
+		.prefault = cfg->prefault,
+		.owner = (uint32_t)vm->id + 1, /* 0 is the VMM's own frames */
+		.name = cfg->name,
+		.oom = vm_stage2_oom,
+		.ctx = vm,
+	};
+	struct guest_mem_config mc = {
+		.ram_bytes = cfg->mem_bytes,
+		.executable = vm->accel == &accel_native_ops,
+		.thp = s2.thp,
+		.backend = strcmp(cfg->backend, "anon") ? GUEST_MEM_POOL : GUEST_MEM_ANON,
+		.pool = pool,
+		.stage2 = &s2,
+	};
+
+	if (mc.backend == GUEST_MEM_POOL && !pool)
+		return -EINVAL;
+	return guest_mem_create(&vm->mem, &mc);
+}
+
+int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, struct host_pool *pool, int id,
 	      struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -101,7 +134,7 @@ int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id
 		vm->vcpus[i].vm = vm;
 		vm->vcpus[i].id = i;
 	}
-	ret = guest_mem_create(&vm->mem, cfg->mem_bytes, accel == &accel_native_ops, strcmp(cfg->thp, "never") != 0);
+	ret = vm_create_mem(vm, pool);
 	if (ret) {
 		snprintf(err, errlen, "guest memory (%llu bytes): %s", (unsigned long long)cfg->mem_bytes,
 			 strerror(-ret));

@@ -36,6 +36,9 @@ struct vm_config {
 	char cmdline[GMM_CMDLINE_MAX];
 	char console[PATH_MAX];        /* empty or "-": gmm's stderr */
 	char thp[16];                  /* always | never: host huge pages for guest RAM */
+	char backend[8];               /* pool | anon */
+	uint64_t fault_around_bytes;   /* pool: block mapped per stage-2 fault */
+	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */
 };
 
 enum vm_state {
@@ -107,7 +110,8 @@ struct vm {
 /* Build a guest from its config: memory, devices, accelerator state, and
  * the loaded kernel. Nothing runs yet. On error returns -errno with a
  * one-line reason in err. */
-int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, int id,
+struct host_pool;
+int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, struct host_pool *pool, int id,
 	      struct vm **out, char *err, size_t errlen);
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm);

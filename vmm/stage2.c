@@ -1,0 +1,488 @@
+/* The stage-2 fault path and realizer; see stage2.h and docs/fault-path.md. */
+#include "vmm/stage2.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "guestmm/buddy.h"
+#include "vmm/guest_mem.h"
+#include "vmm/host_pool.h"
+#include "vmm/log.h"
+
+#define HUGE_ORDER 9
+#define HUGE_FRAMES (1UL << HUGE_ORDER)
+#define PROT_GUEST (EPT_PROT_READ | EPT_PROT_WRITE | EPT_PROT_EXEC)
+
+const char *const stage2_stat_names[NR_S2_STATS] = {
+	[S2_FAULTS] = "faults",
+	[S2_FAULT_PRESENT] = "fault_present",
+	[S2_FAULTAROUND_PAGES] = "faultaround_pages",
+	[S2_FAULT_HUGE] = "fault_huge",
+	[S2_RESERVE_HITS] = "reserve_hits",
+	[S2_RESERVE_MISSES] = "reserve_misses",
+	[S2_PREFAULT_PAGES] = "prefault_pages",
+	[S2_OOM] = "oom",
+	[S2_BAD_FAULTS] = "bad_faults",
+};
+
+static void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n)
+{
+	atomic_fetch_add_explicit(&s2->stat[item], n, memory_order_relaxed);
+}
+
+static uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn)
+{
+	return (uint64_t)s2->mem->window + (gfn << GMM_FRAME_SHIFT);
+}
+
+/* --- table frames: unmovable, unevictable frames of the pool ------------- */
+
+static uint64_t s2_alloc_table(void *ctx)
+{
+	struct stage2 *s2 = ctx;
+	pfn_t pfn = gmm_alloc_frames(s2->hp->mm, 0, __GFP_ZERO | __GFP_HIGH | __GFP_NOWARN, 0);
+	struct gmm_frame *f;
+
+	if (pfn == GMM_PFN_NONE)
+		return EPT_PFN_NONE;
+	f = pfn_to_frame(s2->hp->mm, pfn);
+	f->owner = s2->cfg.owner;
+	frame_set_unevictable(f);
+	atomic_fetch_add_explicit(&s2->table_frames, 1, memory_order_relaxed);
+	return pfn;
+}
+
+static void s2_free_table(void *ctx, uint64_t pfn)
+{
+	struct stage2 *s2 = ctx;
+
+	host_pool_free(s2->hp, pfn, 0);
+	atomic_fetch_sub_explicit(&s2->table_frames, 1, memory_order_relaxed);
+}
+
+static void *s2_table_va(void *ctx, uint64_t pfn)
+{
+	struct stage2 *s2 = ctx;
+
+	return frame_mem(s2->hp->mm, pfn);
+}
+
+/* --- userfaultfd --------------------------------------------------------- */
+
+static int uffd_open(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID };
+	/* Not UFFD_USER_MODE_ONLY: under KVM the fault comes from the kernel
+	 * (get_user_pages on behalf of the vCPU). */
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int stage2_register(struct stage2 *s2, void *hva, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uint64_t)hva, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	struct uffdio_range r = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT };
+
+	ioctl(s2->uffd, UFFDIO_WAKE, &r);
+}
+
+/* A fault we cannot back with a frame (the guest is being stopped): give
+ * the waiter a zero page so no thread stays blocked, and let the stop
+ * finish. Not pool memory: the guest never runs on it. */
+static void uffd_zero_fill(struct stage2 *s2, gfn_t gfn)
+{
+	struct uffdio_zeropage z = {
+		.range = { .start = gfn_hva(s2, gfn), .len = GMM_FRAME_SIZE },
+	};
+
+	if (ioctl(s2->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
+		uffd_wake(s2, gfn, 1);
+}
+
+/* --- the realizer: the window follows the EPT ------------------------------ */
+
+/* Map pool frames [pfn, pfn+nr) at gfn in the window: one VMA, populated
+ * now (the frames are, so this only fills page tables). */
+static int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
+{
+	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
+	void *want = (void *)gfn_hva(s2, gfn);
+	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			 s2->hp->memfd, (off_t)(pfn << GMM_FRAME_SHIFT));
+
+	return got == MAP_FAILED ? -errno : 0;
+}
+
+/* Stamp the reverse map into the descriptors of a run now mapped at gfn. */
+static void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order)
+{
+	uint64_t step = 1ULL << order;
+
+	for (uint64_t i = 0; i < nr; i += step) {
+		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn + i);
+
+		f->owner = s2->cfg.owner;
+		f->gfn = gfn + i;
+		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
+		frame_set_swapbacked(f);
+		frame_set_uptodate(f);
+	}
+}
+
+static void resident_add(struct stage2 *s2, uint64_t nr)
+{
+	uint64_t now = atomic_fetch_add_explicit(&s2->resident_frames, nr, memory_order_relaxed) + nr;
+	uint64_t peak = atomic_load_explicit(&s2->peak_resident_frames, memory_order_relaxed);
+
+	while (now > peak && !atomic_compare_exchange_weak(&s2->peak_resident_frames, &peak, now))
+		;
+}
+
+/* --- frames for the fault path --------------------------------------------- */
+
+/* A populated 2 MiB block: the reserve's, else allocated and populated
+ * here (the slow path the reserve exists to avoid). */
+static pfn_t take_block(struct stage2 *s2, enum zero_kind kind)
+{
+	pfn_t pfn = zero_reserve_take(&s2->hp->reserve, kind);
+
+	if (pfn != GMM_PFN_NONE) {
+		s2_count(s2, S2_RESERVE_HITS, 1);
+		return pfn;
+	}
+	pfn = gmm_alloc_frames(s2->hp->mm, HUGE_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
+	if (pfn == GMM_PFN_NONE)
+		return pfn;
+	s2_count(s2, S2_RESERVE_MISSES, 1);
+	if (host_pool_populate(s2->hp, pfn, HUGE_FRAMES, kind == ZERO_HUGE)) {
+		host_pool_free(s2->hp, pfn, HUGE_ORDER);
+		return GMM_PFN_NONE;
+	}
+	return pfn;
+}
+
+static void cursor_release(struct stage2 *s2)
+{
+	pfn_t run[HUGE_FRAMES];
+
+	for (unsigned i = 0; i < s2->cur_left; i++)
+		run[i] = s2->cur_pfn + i;
+	host_pool_free_frames(s2->hp, run, s2->cur_left);
+	s2->cur_left = 0;
+}
+
+/*
+ * nr contiguous order-0 frames, zeroed and populated: from the current
+ * block (like a per-cpu page list, but per guest, so a guest's
+ * neighbouring gfns land in neighbouring frames and its window merges
+ * into few VMAs), refilled from the reserve. nr divides 512.
+ */
+static pfn_t take_frames(struct stage2 *s2, unsigned nr)
+{
+	pfn_t pfn;
+
+	if (s2->cur_left < nr) {
+		cursor_release(s2);
+		pfn = take_block(s2, ZERO_SMALL);
+		if (pfn == GMM_PFN_NONE) {
+			/* no 2 MiB block: just this run, populated on the spot */
+			unsigned order = (unsigned)__builtin_ctz(nr);
+
+			pfn = gmm_alloc_frames(s2->hp->mm, order, __GFP_MOVABLE | __GFP_NOWARN, 0);
+			if (pfn == GMM_PFN_NONE)
+				return pfn;
+			gmm_split_frames(s2->hp->mm, pfn, order);
+			host_pool_populate(s2->hp, pfn, nr, false);
+			return pfn;
+		}
+		gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
+		s2->cur_pfn = pfn;
+		s2->cur_left = HUGE_FRAMES;
+	}
+	pfn = s2->cur_pfn;
+	s2->cur_pfn += nr;
+	s2->cur_left -= nr;
+	return pfn;
+}
+
+/* --- the fault ---------------------------------------------------------- */
+
+/* True if [gfn, gfn+nr) is RAM in one slot and has nothing in the EPT. */
+static bool block_is_free(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	if (!guest_mem_gpa_to_hva(s2->mem, gfn << GMM_FRAME_SHIFT, nr << GMM_FRAME_SHIFT))
+		return false;
+	for (uint64_t i = 0; i < nr; i++) {
+		uint64_t e;
+		unsigned order;
+
+		if (ept_lookup(s2->ept, gfn + i, &e, &order) || e)
+			return false;
+	}
+	return true;
+}
+
+/* A whole 2 MiB frame for the 2 MiB range around gfn, if the range is
+ * RAM, holds nothing yet (no page table under it) and a huge frame is to
+ * be had. -EAGAIN: use 4 KiB frames. */
+static int fault_huge(struct stage2 *s2, gfn_t gfn)
+{
+	gfn_t g2 = gfn & ~(gfn_t)(HUGE_FRAMES - 1);
+	uint64_t e;
+	unsigned order;
+	pfn_t pfn;
+	int ret;
+
+	if (!guest_mem_gpa_to_hva(s2->mem, g2 << GMM_FRAME_SHIFT, HUGE_FRAMES << GMM_FRAME_SHIFT) ||
+	    ept_lookup(s2->ept, gfn, &e, &order) || e || order != HUGE_ORDER)
+		return -EAGAIN;
+	pfn = take_block(s2, ZERO_HUGE);
+	if (pfn == GMM_PFN_NONE)
+		return -EAGAIN;
+	ret = ept_map(s2->ept, g2, pfn, HUGE_ORDER, PROT_GUEST);
+	if (!ret) {
+		ret = realize_map(s2, g2, pfn, HUGE_FRAMES);
+		if (ret)
+			ept_unmap(s2->ept, g2, HUGE_ORDER, NULL);
+	}
+	if (ret) {
+		host_pool_free(s2->hp, pfn, HUGE_ORDER);
+		return ret;
+	}
+	rmap_add(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER);
+	resident_add(s2, HUGE_FRAMES);
+	s2_count(s2, S2_FAULT_HUGE, 1);
+	uffd_wake(s2, g2, HUGE_FRAMES);
+	return 0;
+}
+
+/* The fault-around block holding gfn, in 4 KiB frames; a single page
+ * when the block is not wholly free. */
+static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
+{
+	unsigned nr = s2->cfg.fault_around_pages;
+	gfn_t g0 = gfn & ~(gfn_t)(nr - 1);
+	pfn_t pfn;
+	int ret = 0;
+
+	if (nr > 1 && !block_is_free(s2, g0, nr)) {
+		nr = 1;
+		g0 = gfn;
+	}
+	pfn = take_frames(s2, nr);
+	if (pfn == GMM_PFN_NONE)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nr && !ret; i++)
+		ret = ept_map(s2->ept, g0 + i, pfn + i, 0, PROT_GUEST);
+	if (!ret)
+		ret = realize_map(s2, g0, pfn, nr);
+	if (ret) {
+		pfn_t run[HUGE_FRAMES];
+
+		for (unsigned i = 0; i < nr; i++) {
+			ept_unmap(s2->ept, g0 + i, 0, NULL);
+			run[i] = pfn + i;
+		}
+		host_pool_free_frames(s2->hp, run, nr);
+		return ret;
+	}
+	rmap_add(s2, g0, pfn, nr, 0);
+	resident_add(s2, nr);
+	*mapped = nr;
+	uffd_wake(s2, g0, nr);
+	return 0;
+}
+
+static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
+{
+	char why[160];
+
+	s2_count(s2, err == -ENOMEM ? S2_OOM : S2_BAD_FAULTS, 1);
+	if (!s2->dead) {
+		s2->dead = true;
+		snprintf(why, sizeof(why), err == -ENOMEM ?
+			 "out of memory: the host pool has no frame for gpa %#llx" :
+			 "cannot map gpa %#llx: %s", (unsigned long long)(gfn << GMM_FRAME_SHIFT), strerror(-err));
+		log_error("%s: %s", s2->cfg.name, why);
+		if (s2->cfg.oom)
+			s2->cfg.oom(s2->cfg.ctx, why);
+	}
+	uffd_zero_fill(s2, gfn);
+}
+
+int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
+{
+	gfn_t gfn = gpa >> GMM_FRAME_SHIFT;
+	uint64_t e, mapped = 0;
+	unsigned order;
+	int ret;
+
+	(void)write; /* every frame is mapped writable; write tracking is separate */
+	pthread_mutex_lock(&s2->lock);
+	s2_count(s2, S2_FAULTS, 1);
+	if (s2->dead || !guest_mem_is_ram(s2->mem, gpa)) {
+		if (!s2->dead)
+			s2_count(s2, S2_BAD_FAULTS, 1);
+		uffd_zero_fill(s2, gfn);
+		pthread_mutex_unlock(&s2->lock);
+		return -EFAULT;
+	}
+	if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
+		/* a racing vCPU's fault mapped it: wake, as crosvm does */
+		s2_count(s2, S2_FAULT_PRESENT, 1);
+		uffd_wake(s2, gfn, 1);
+		pthread_mutex_unlock(&s2->lock);
+		return 0;
+	}
+	ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
+	if (ret == -EAGAIN) {
+		ret = fault_small(s2, gfn, &mapped);
+		if (!ret && mapped > 1)
+			s2_count(s2, S2_FAULTAROUND_PAGES, mapped - 1);
+	}
+	if (ret)
+		fault_oom(s2, gfn, ret);
+	pthread_mutex_unlock(&s2->lock);
+	return ret;
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem, const struct stage2_config *cfg)
+{
+	int ret;
+
+	memset(s2, 0, sizeof(*s2));
+	s2->cfg = *cfg;
+	s2->hp = hp;
+	s2->mem = mem;
+	s2->uffd = s2->stop_fd = -1;
+	pthread_mutex_init(&s2->lock, NULL);
+	if (!cfg->fault_around_pages || cfg->fault_around_pages > HUGE_FRAMES ||
+	    (cfg->fault_around_pages & (cfg->fault_around_pages - 1)))
+		return -EINVAL;
+	s2->table_ops = (struct ept_table_ops){
+		.alloc_table = s2_alloc_table, .free_table = s2_free_table, .table_va = s2_table_va, .ctx = s2,
+	};
+	ret = ept_create(&s2->table_ops, &s2->ept);
+	if (ret)
+		return ret;
+	s2->uffd = uffd_open();
+	if (s2->uffd < 0)
+		return s2->uffd;
+	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s2->stop_fd < 0)
+		return -errno;
+	zero_reserve_want(&hp->reserve, ZERO_SMALL); /* 4 KiB frames, and THP's fallback */
+	if (cfg->thp)
+		zero_reserve_want(&hp->reserve, ZERO_HUGE);
+	return 0;
+}
+
+struct leaf_batch {
+	pfn_t *small;
+	size_t nr_small, cap_small;
+	pfn_t huge[64];
+	size_t nr_huge;
+};
+
+static int collect_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	struct leaf_batch *b = arg;
+
+	(void)gfn;
+	if (!ept_entry_present(entry))
+		return 0;
+	if (order == HUGE_ORDER) {
+		b->huge[b->nr_huge++] = ept_entry_pfn(entry);
+		return b->nr_huge == sizeof(b->huge) / sizeof(b->huge[0]) ? 1 : 0;
+	}
+	b->small[b->nr_small++] = ept_entry_pfn(entry);
+	return b->nr_small == b->cap_small ? 1 : 0;
+}
+
+static int cmp_pfn(const void *a, const void *b)
+{
+	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Unmap and free one batch of leaves; the window no longer maps them. */
+static void free_batch(struct stage2 *s2, struct leaf_batch *b)
+{
+	for (size_t i = 0; i < b->nr_small; i++) {
+		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, b->small[i]);
+
+		ept_unmap(s2->ept, f->gfn, 0, NULL);
+		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+	}
+	qsort(b->small, b->nr_small, sizeof(pfn_t), cmp_pfn);
+	host_pool_free_frames(s2->hp, b->small, b->nr_small);
+	for (size_t i = 0; i < b->nr_huge; i++) {
+		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, b->huge[i]);
+
+		ept_unmap(s2->ept, f->gfn, HUGE_ORDER, NULL);
+		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+		host_pool_free(s2->hp, b->huge[i], HUGE_ORDER);
+	}
+	atomic_fetch_sub_explicit(&s2->resident_frames, b->nr_small + b->nr_huge * HUGE_FRAMES,
+				  memory_order_relaxed);
+	b->nr_small = b->nr_huge = 0;
+}
+
+/*
+ * Give every frame and table back. The caller has stopped the fault
+ * thread and unmapped the whole window, so no mapping of these frames is
+ * left anywhere when they are punched and freed.
+ */
+void stage2_destroy(struct stage2 *s2)
+{
+	struct leaf_batch b = { .cap_small = 4096 };
+
+	if (s2->ept) {
+		b.small = malloc(b.cap_small * sizeof(pfn_t));
+		pthread_mutex_lock(&s2->lock);
+		while (b.small && ept_walk(s2->ept, 0, EPT_GFN_LIMIT, collect_leaf, &b) >= 0 &&
+		       (b.nr_small || b.nr_huge))
+			free_batch(s2, &b);
+		cursor_release(s2);
+		pthread_mutex_unlock(&s2->lock);
+		free(b.small);
+		ept_destroy(s2->ept);
+		s2->ept = NULL;
+	}
+	if (s2->uffd >= 0)
+		close(s2->uffd);
+	if (s2->stop_fd >= 0)
+		close(s2->stop_fd);
+	s2->uffd = s2->stop_fd = -1;
+	pthread_mutex_destroy(&s2->lock);
+}

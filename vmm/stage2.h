@@ -1,0 +1,114 @@
+/*
+ * A guest's RAM in the host pool: its stage-2 table (ept/), the realizer
+ * that makes the guest's window follow the table, and the fault path that
+ * fills it on demand (docs/fault-path.md).
+ *
+ *   vCPU touches a page that is not present
+ *     -> the window's anonymous memory there is registered with
+ *        userfaultfd: the access stops and the guest's fault thread reads
+ *        the stage-2 fault (KVM faults it in through get_user_pages, the
+ *        native accelerator touches it directly: the same path)
+ *     -> stage2_fault(): EPT lookup; a frame run from this guest's current
+ *        block (a zeroed, populated 2 MiB block from the reserve, split
+ *        into frames); EPT map; mmap of the pool range over the window
+ *        (MAP_FIXED | MAP_POPULATE) -> UFFDIO_WAKE.
+ *
+ * A fault maps an aligned fault-around block (default 16 frames, 64 KiB)
+ * with one mmap, or, on a THP guest, a whole 2 MiB frame. Every frame's
+ * descriptor records its owner and gfn (the reverse map).
+ *
+ * Locking: stage2->lock serializes every change to the window and the
+ * EPT (fault thread, prefault, teardown); DESIGN.md's order is guest
+ * lifecycle > window mmap > EPT > lruvec > zone. Counters are atomics,
+ * read unlocked.
+ */
+#ifndef GMM_VMM_STAGE2_H
+#define GMM_VMM_STAGE2_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ept/ept.h"
+#include "guestmm/frame.h"
+
+struct host_pool;
+struct guest_mem;
+
+#define STAGE2_LAT_BUCKETS 16  /* fault service time, log2 microseconds: <1, <2, <4 .. >=16384 */
+
+enum stage2_stat_item {
+	S2_FAULTS,              /* stage-2 faults served (userfaultfd messages) */
+	S2_FAULT_PRESENT,       /* already mapped by a racing fault: woken only */
+	S2_FAULTAROUND_PAGES,   /* pages mapped ahead of a fault, in its block */
+	S2_FAULT_HUGE,          /* faults served with a 2 MiB frame */
+	S2_RESERVE_HITS,        /* blocks taken populated from the reserve */
+	S2_RESERVE_MISSES,      /* blocks allocated and populated on the fault path */
+	S2_PREFAULT_PAGES,      /* pages mapped by prefault at start */
+	S2_OOM,                 /* the pool could not give a frame */
+	S2_BAD_FAULTS,          /* faults outside RAM or failing to map: counted, zero-filled */
+	NR_S2_STATS
+};
+extern const char *const stage2_stat_names[NR_S2_STATS];
+
+struct stage2_config {
+	unsigned fault_around_pages;  /* power of two, 1..512 */
+	bool thp;                     /* 2 MiB frames where a 2 MiB range is free */
+	bool prefault;                /* populate all RAM at start */
+	uint32_t owner;               /* guest id stamped into frame descriptors */
+	const char *name;             /* for messages */
+	/* called once when the pool cannot supply the guest: stop it */
+	void (*oom)(void *ctx, const char *why);
+	void *ctx;
+};
+
+struct stage2 {
+	struct stage2_config cfg;
+	struct host_pool *hp;
+	struct guest_mem *mem;
+	struct ept *ept;
+	struct ept_table_ops table_ops; /* table frames from the pool */
+	int uffd;
+	int stop_fd;                  /* eventfd: the fault thread exits */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;         /* window and EPT changes (see above) */
+	/* current block: order-0 frames left from a split 2 MiB block */
+	pfn_t cur_pfn;
+	unsigned cur_left;
+	bool dead;                    /* out of memory: faults are zero-filled until stop */
+	_Atomic uint64_t resident_frames;   /* guest frames mapped */
+	_Atomic uint64_t peak_resident_frames;
+	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
+	_Atomic uint64_t stat[NR_S2_STATS];
+	_Atomic uint64_t lat_hist[STAGE2_LAT_BUCKETS];
+	_Atomic uint64_t lat_sum_ns;
+};
+
+/* Create the EPT and userfaultfd for mem's RAM; mem's RAM slots are then
+ * registered with stage2_register(). Returns -errno. */
+int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem,
+		  const struct stage2_config *cfg);
+/* Register [hva, hva+len) (anonymous, not present) for stage-2 faults. */
+int stage2_register(struct stage2 *s2, void *hva, uint64_t len);
+/* Start the fault thread; with cfg.prefault, map all RAM first. */
+int stage2_start(struct stage2 *s2);
+/* Stop the fault thread. The window must be unmapped next, then
+ * stage2_destroy() gives every frame and table back to the pool. */
+void stage2_stop(struct stage2 *s2);
+void stage2_destroy(struct stage2 *s2);
+
+/* Serve one stage-2 fault at gpa (also used by tests and prefault). */
+int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write);
+
+/* Fault latency quantile q (0..1) from the histogram, in microseconds
+ * (the bucket's upper bound). */
+double stage2_latency_quantile_us(struct stage2 *s2, double q);
+/* Walk the EPT and the frame descriptors: every present gfn's frame is
+ * owned by this guest and records that gfn, counts agree. Returns the
+ * number of problems, each printed to f (may be NULL). */
+int stage2_check(struct stage2 *s2, FILE *f);
+
+#endif

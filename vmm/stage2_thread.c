@@ -1,0 +1,198 @@
+/* A guest's fault thread, prefault, and the stage-2 checks; see stage2.h. */
+#include "vmm/stage2.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guestmm/pool.h"
+#include "vmm/guest_mem.h"
+#include "vmm/host_pool.h"
+#include "vmm/log.h"
+
+#define FAULT_BATCH 32
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void latency_record(struct stage2 *s2, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	int b = 0;
+
+	while (us && b < STAGE2_LAT_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	atomic_fetch_add_explicit(&s2->lat_hist[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s2->lat_sum_ns, ns, memory_order_relaxed);
+}
+
+double stage2_latency_quantile_us(struct stage2 *s2, double q)
+{
+	uint64_t total = 0, seen = 0, h[STAGE2_LAT_BUCKETS];
+
+	for (int b = 0; b < STAGE2_LAT_BUCKETS; b++)
+		total += h[b] = atomic_load_explicit(&s2->lat_hist[b], memory_order_relaxed);
+	if (!total)
+		return 0;
+	for (int b = 0; b < STAGE2_LAT_BUCKETS; b++) {
+		seen += h[b];
+		if (seen >= q * (double)total)
+			return (double)(1ULL << b); /* bucket b holds [2^(b-1), 2^b) us */
+	}
+	return (double)(1ULL << (STAGE2_LAT_BUCKETS - 1));
+}
+
+/* One read() of up to FAULT_BATCH messages; each page fault served in
+ * turn. Other events (fork, remap, ...) are not requested. */
+static void serve_faults(struct stage2 *s2)
+{
+	struct uffd_msg msgs[FAULT_BATCH];
+	ssize_t n = read(s2->uffd, msgs, sizeof(msgs));
+
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+		struct uffd_msg *m = &msgs[i];
+		uint64_t t0 = now_ns(), gpa;
+
+		if (m->event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		gpa = m->arg.pagefault.address - (uint64_t)s2->mem->window;
+		stage2_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
+		latency_record(s2, now_ns() - t0);
+	}
+}
+
+static void *fault_thread(void *arg)
+{
+	struct stage2 *s2 = arg;
+	struct pollfd pfd[2] = { { s2->uffd, POLLIN, 0 }, { s2->stop_fd, POLLIN, 0 } };
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("%s: fault thread: poll: %s", s2->cfg.name, strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents & POLLIN)
+			serve_faults(s2);
+	}
+	return NULL;
+}
+
+/* -mem-prealloc: map every RAM block now, in fault-around blocks (or 2 MiB
+ * frames), through the fault path itself. */
+static void prefault_all(struct stage2 *s2)
+{
+	uint64_t step = (uint64_t)s2->cfg.fault_around_pages << 12;
+
+	for (int i = 0; i < s2->mem->nr_slots && !s2->dead; i++) {
+		const struct guest_mem_slot *sl = &s2->mem->slots[i];
+
+		for (uint64_t off = 0; off < sl->bytes && !s2->dead; off += step) {
+			uint64_t before = atomic_load(&s2->resident_frames);
+
+			stage2_fault(s2, sl->gpa + off, true);
+			atomic_fetch_add_explicit(&s2->stat[S2_PREFAULT_PAGES],
+						  atomic_load(&s2->resident_frames) - before, memory_order_relaxed);
+		}
+	}
+}
+
+int stage2_start(struct stage2 *s2)
+{
+	char name[16];
+
+	if (pthread_create(&s2->thread, NULL, fault_thread, s2))
+		return -EAGAIN;
+	snprintf(name, sizeof(name), "f-%.13s", s2->cfg.name);
+	pthread_setname_np(s2->thread, name);
+	s2->thread_started = true;
+	if (s2->cfg.prefault)
+		prefault_all(s2);
+	return 0;
+}
+
+void stage2_stop(struct stage2 *s2)
+{
+	uint64_t one = 1;
+
+	if (!s2->thread_started)
+		return;
+	if (write(s2->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("%s: stopping the fault thread: %s", s2->cfg.name, strerror(errno));
+	pthread_join(s2->thread, NULL);
+	s2->thread_started = false;
+}
+
+struct check_ctx {
+	struct stage2 *s2;
+	FILE *f;
+	int problems;
+	uint64_t frames;
+};
+
+static void problem(struct check_ctx *c, const char *fmt, unsigned long long a, unsigned long long b)
+{
+	c->problems++;
+	if (c->f) {
+		fprintf(c->f, "%s: stage2: ", c->s2->cfg.name);
+		fprintf(c->f, fmt, a, b);
+		fputc('\n', c->f);
+	}
+}
+
+static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	struct check_ctx *c = arg;
+	struct gmm_pool *mm = c->s2->hp->mm;
+	pfn_t pfn = ept_entry_pfn(entry);
+	struct gmm_frame *f;
+
+	if (!ept_entry_present(entry))
+		return 0;
+	if (!pfn_valid(mm, pfn)) {
+		problem(c, "gfn %#llx maps pfn %#llx outside the pool", gfn, pfn);
+		return 0;
+	}
+	f = pfn_to_frame(mm, pfn);
+	c->frames += 1ULL << order;
+	if (f->owner != c->s2->cfg.owner || f->gfn != gfn)
+		problem(c, "gfn %#llx: its frame's reverse map says gfn %#llx (or another owner)", gfn,
+			f->gfn);
+	if (frame_ref_count(f) < 1 || atomic_load(&f->mapcount) != 1)
+		problem(c, "gfn %#llx: frame %#llx is not allocated and mapped once", gfn, pfn);
+	if (order && f->order != order)
+		problem(c, "gfn %#llx: 2 MiB leaf over a frame of order %llu", gfn, f->order);
+	return 0;
+}
+
+int stage2_check(struct stage2 *s2, FILE *f)
+{
+	struct check_ctx c = { .s2 = s2, .f = f };
+	uint64_t resident, tables;
+
+	pthread_mutex_lock(&s2->lock);
+	ept_walk(s2->ept, 0, EPT_GFN_LIMIT, check_leaf, &c);
+	resident = atomic_load(&s2->resident_frames);
+	tables = atomic_load(&s2->table_frames);
+	if (c.frames != resident)
+		problem(&c, "the EPT maps %llu frames, resident_frames says %llu", c.frames, resident);
+	if (tables != ept_stat(s2->ept, EPT_TABLE_PAGES))
+		problem(&c, "table frames %llu, the EPT counts %llu", tables, ept_stat(s2->ept, EPT_TABLE_PAGES));
+	c.problems += ept_check(s2->ept, f);
+	pthread_mutex_unlock(&s2->lock);
+	return c.problems;
+}
