@@ -27,13 +27,20 @@ static const struct gmm_mm_hooks host_pool_hooks = {
 };
 
 /*
- * The pool's file. On a tmpfs gmm mounts privately with huge=advise, a
- * 2 MiB range populated through a MADV_HUGEPAGE mapping becomes one 2 MiB
- * folio (THP-backed guest RAM), while 4 KiB frames stay 4 KiB folios and
- * punching one frees it (huge=always would make every frame part of a
- * 2 MiB folio). The mount is detached at once: the open file keeps it alive
- * and nothing is left behind when gmm exits. Without mount rights (not
- * root) the pool is a plain memfd, 4 KiB only.
+ * The pool's file, on a tmpfs gmm mounts privately with huge=within_size:
+ * a whole 2 MiB block written with pwrite() becomes one 2 MiB folio, in
+ * about 0.6 us a page here (fallocate() leaves pages to be zeroed at first
+ * map, about 5 us a page; a write fault through a mapping costs 9-10 us).
+ * Such a block maps into a window as one huge mapping (THP guests) or in
+ * 64 KiB pieces of PTEs (4 KiB guests), and punching one 4 KiB frame out
+ * of it splits the folio and frees that frame. gmm's own view of the pool
+ * is MADV_NOHUGEPAGE, so what the VMM writes itself (stage-2 tables, slab)
+ * stays in 4 KiB folios: with huge=always, or a plain mapping, one byte
+ * would allocate 2 MiB. (DESIGN.md's huge=advise needs MADV_HUGEPAGE write
+ * faults to make huge folios, 5 us a page and under mmap_lock; measured
+ * in docs/fault-path.md.) The mount is detached at once: the open file
+ * keeps it alive and nothing is left behind. Without mount rights the
+ * pool is a plain memfd of 4 KiB folios.
  */
 static int pool_open_backing(bool *shmem_thp)
 {
@@ -42,7 +49,7 @@ static int pool_open_backing(bool *shmem_thp)
 
 	*shmem_thp = false;
 	if (mkdtemp(dir)) {
-		if (!mount("gmm-pool", dir, "tmpfs", MS_NOSUID | MS_NODEV, "huge=advise,mode=0700")) {
+		if (!mount("gmm-pool", dir, "tmpfs", MS_NOSUID | MS_NODEV, "huge=within_size,mode=0700")) {
 			snprintf(path, sizeof(path), "%s/pool", dir);
 			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			if (fd >= 0)
@@ -82,8 +89,8 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		snprintf(err, errlen, "host.pool: mapping it: %s", strerror(errno));
 		goto fail;
 	}
-	if (hp->shmem_thp)
-		madvise(hp->base, hp->size_bytes, MADV_HUGEPAGE);
+	/* gmm's own writes (tables, slab) stay 4 KiB folios (see above) */
+	madvise(hp->base, hp->size_bytes, MADV_NOHUGEPAGE);
 	pc.nr_frames = hp->size_bytes >> GMM_FRAME_SHIFT;
 	pc.nr_nodes = cfg->nodes;
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
@@ -139,21 +146,28 @@ int host_pool_punch(struct host_pool *hp, pfn_t pfn, uint64_t nr)
 	return 0;
 }
 
-int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr, bool huge)
-{
-	int ret;
+/* pwrite() source: never written, so it is the zero page when read */
+static const char zero_block[2UL << 20] __attribute__((aligned(4096)));
 
-	/* fallocate() allocates zeroed 4 KiB folios (no VMA, so huge=advise
-	 * gives no THP); a write-populate through the MADV_HUGEPAGE pool
-	 * mapping allocates one 2 MiB folio per aligned range. */
-	if (huge && hp->shmem_thp)
-		ret = madvise(frame_mem(hp->mm, pfn), nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE);
-	else
-		ret = fallocate(hp->memfd, 0, (off_t)(pfn << GMM_FRAME_SHIFT), (off_t)(nr << GMM_FRAME_SHIFT));
-	if (ret)
-		return -errno;
-	atomic_fetch_add_explicit(&hp->populated_frames, nr, memory_order_relaxed);
-	return 0;
+int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr)
+{
+	uint64_t bytes = nr << GMM_FRAME_SHIFT;
+	off_t off = (off_t)(pfn << GMM_FRAME_SHIFT);
+	int ret = 0;
+
+	if (bytes == sizeof(zero_block) && !(off & (off_t)(sizeof(zero_block) - 1))) {
+		ssize_t n = pwrite(hp->memfd, zero_block, bytes, off);
+
+		if (n != (ssize_t)bytes)
+			ret = n < 0 ? -errno : -EIO;
+	} else if (madvise(frame_mem(hp->mm, pfn), bytes, MADV_POPULATE_WRITE)) {
+		/* a part of a block: through gmm's 4 KiB view, so it does not
+		 * grow into a 2 MiB folio */
+		ret = -errno;
+	}
+	if (!ret)
+		atomic_fetch_add_explicit(&hp->populated_frames, nr, memory_order_relaxed);
+	return ret;
 }
 
 /*

@@ -24,7 +24,7 @@ struct host_pool {
 	int memfd;                   /* a file on gmm's private tmpfs, or a memfd */
 	char *base;                  /* the pool mapped into gmm, pfn 0 first */
 	uint64_t size_bytes;
-	bool shmem_thp;              /* backing can hold 2 MiB folios (tmpfs huge=advise) */
+	bool shmem_thp;              /* backing can hold 2 MiB folios (tmpfs huge=within_size) */
 	struct gmm_pool *mm;         /* guestmm: frames, buddy, zones, slab */
 	struct zero_reserve reserve; /* populated, zeroed 2 MiB blocks for the fault path */
 	_Atomic uint64_t punched_frames;   /* frames given back to the host */
@@ -43,9 +43,9 @@ uint64_t host_pool_held_bytes(const struct host_pool *hp);
  * mapped over a punched range would silently refault a fresh page. */
 int host_pool_punch(struct host_pool *hp, pfn_t pfn, uint64_t nr);
 /* Populate [pfn, pfn+nr) with zeroed host pages now, so mapping them later
- * costs no page allocation. huge: as 2 MiB folios (2 MiB-aligned ranges of
- * a shmem_thp pool), else 4 KiB pages. */
-int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr, bool huge);
+ * costs no allocation or zeroing: an aligned 2 MiB block becomes one 2 MiB
+ * folio (shmem_thp), anything else 4 KiB folios. */
+int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr);
 /* Free a block and give its memory back: punch, then gmm_free_frames(). */
 int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order);
 /* The same for n order-0 frames; runs of contiguous pfns are punched with

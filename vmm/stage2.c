@@ -169,9 +169,9 @@ static void resident_add(struct stage2 *s2, uint64_t nr)
 
 /* A populated 2 MiB block: the reserve's, else allocated and populated
  * here (the slow path the reserve exists to avoid). */
-static pfn_t take_block(struct stage2 *s2, enum zero_kind kind)
+static pfn_t take_block(struct stage2 *s2)
 {
-	pfn_t pfn = zero_reserve_take(&s2->hp->reserve, kind);
+	pfn_t pfn = zero_reserve_take(&s2->hp->reserve);
 
 	if (pfn != GMM_PFN_NONE) {
 		s2_count(s2, S2_RESERVE_HITS, 1);
@@ -181,7 +181,7 @@ static pfn_t take_block(struct stage2 *s2, enum zero_kind kind)
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	s2_count(s2, S2_RESERVE_MISSES, 1);
-	if (host_pool_populate(s2->hp, pfn, HUGE_FRAMES, kind == ZERO_HUGE)) {
+	if (host_pool_populate(s2->hp, pfn, HUGE_FRAMES)) {
 		host_pool_free(s2->hp, pfn, HUGE_ORDER);
 		return GMM_PFN_NONE;
 	}
@@ -210,7 +210,7 @@ static pfn_t take_frames(struct stage2 *s2, unsigned nr)
 
 	if (s2->cur_left < nr) {
 		cursor_release(s2);
-		pfn = take_block(s2, ZERO_SMALL);
+		pfn = take_block(s2);
 		if (pfn == GMM_PFN_NONE) {
 			/* no 2 MiB block: just this run, populated on the spot */
 			unsigned order = (unsigned)__builtin_ctz(nr);
@@ -219,7 +219,7 @@ static pfn_t take_frames(struct stage2 *s2, unsigned nr)
 			if (pfn == GMM_PFN_NONE)
 				return pfn;
 			gmm_split_frames(s2->hp->mm, pfn, order);
-			host_pool_populate(s2->hp, pfn, nr, false);
+			host_pool_populate(s2->hp, pfn, nr);
 			return pfn;
 		}
 		gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
@@ -263,7 +263,7 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	if (!guest_mem_gpa_to_hva(s2->mem, g2 << GMM_FRAME_SHIFT, HUGE_FRAMES << GMM_FRAME_SHIFT) ||
 	    ept_lookup(s2->ept, gfn, &e, &order) || e || order != HUGE_ORDER)
 		return -EAGAIN;
-	pfn = take_block(s2, ZERO_HUGE);
+	pfn = take_block(s2);
 	if (pfn == GMM_PFN_NONE)
 		return -EAGAIN;
 	ret = ept_map(s2->ept, g2, pfn, HUGE_ORDER, PROT_GUEST);
@@ -400,9 +400,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s2->stop_fd < 0)
 		return -errno;
-	zero_reserve_want(&hp->reserve, ZERO_SMALL); /* 4 KiB frames, and THP's fallback */
-	if (cfg->thp)
-		zero_reserve_want(&hp->reserve, ZERO_HUGE);
+	zero_reserve_want(&hp->reserve);
 	return 0;
 }
 

@@ -2,25 +2,25 @@
  * The reserve of zeroed frames: 2 MiB blocks taken from the buddy and
  * populated with zeroed host pages by a background thread, so the stage-2
  * fault path maps memory that is already there. On this machine the host's
- * first touch of a pool page costs about 10 us, populating ahead with
- * fallocate() about 1.4 us a page (docs/fault-path.md), and that work is
- * off the vCPU's path.
+ * first touch of a pool page through a mapping costs 9-10 us; a 2 MiB
+ * pwrite() populates a block in about 0.6 us a page, off the vCPU's path
+ * (docs/fault-path.md). A block is one 2 MiB folio on the tmpfs pool: a
+ * THP guest maps it whole, a 4 KiB guest splits it into frames.
  *
- * Two kinds of block: "small" (4 KiB folios, split into frames for 4 KiB
- * guest pages and fault-around) and "huge" (one 2 MiB shmem folio, mapped
- * whole into a THP-backed guest). Each kind is filled up to max_blocks
- * only once a guest has asked for it (zero_reserve_want()), and refilled
- * when it drops to half, like a watermark. Blocks in the reserve are
- * allocated frames: they count as held, never as free.
+ * The thread fills the reserve up to max_blocks once a guest has asked
+ * for it (zero_reserve_want()), rests when it is full and starts again
+ * when takes leave it at half, like a watermark. A take from an empty
+ * reserve waits a few ms for the thread rather than populate a block
+ * itself, unless the thread is failing (pool low). Blocks in the reserve are allocated frames: they
+ * count as held, never as free.
  *
- * Locking: lock protects the stacks and counters; the thread populates
+ * Locking: lock protects the stack and counters; the thread populates
  * with no lock held.
  */
 #ifndef GMM_VMM_ZERO_RESERVE_H
 #define GMM_VMM_ZERO_RESERVE_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,37 +28,34 @@
 
 struct host_pool;
 
-#define ZERO_RESERVE_MAX_BLOCKS 256   /* 512 MiB per kind at most */
-
-enum zero_kind { ZERO_SMALL, ZERO_HUGE, NR_ZERO_KINDS };
-
-struct zero_stack {
-	pfn_t blocks[ZERO_RESERVE_MAX_BLOCKS];
-	int nr;
-	bool wanted;
-	uint64_t hits, misses, refills;
-};
+#define ZERO_RESERVE_MAX_BLOCKS 256   /* 512 MiB at most */
 
 struct zero_reserve {
 	struct host_pool *hp;
-	int max_blocks;               /* per kind; 0: reserve off */
+	int max_blocks;               /* 0: reserve off */
 	pthread_mutex_t lock;
-	pthread_cond_t work;          /* a stack fell to half, or stop */
-	struct zero_stack kind[NR_ZERO_KINDS];
+	pthread_cond_t work;          /* fell to half, a guest wants it, or stop */
+	pthread_cond_t filled;        /* a block was added */
+	pfn_t blocks[ZERO_RESERVE_MAX_BLOCKS];
+	int nr;
+	bool wanted;
+	bool resting;                 /* was full: wait until half is taken */
+	bool failing;                 /* the last refill failed (pool low) */
 	bool stop;
 	bool started;
+	uint64_t hits, misses, waits, refills, refill_failures;
 	pthread_t thread;
 };
 
-/* reserve_bytes: per kind, rounded down to 2 MiB blocks (0: no reserve). */
+/* reserve_bytes rounded down to 2 MiB blocks (0: no reserve). */
 int zero_reserve_start(struct zero_reserve *zr, struct host_pool *hp, uint64_t reserve_bytes);
 /* Stop the thread and give every block back (punched and freed). */
 void zero_reserve_stop(struct zero_reserve *zr);
-/* A guest will take blocks of this kind: start keeping them. */
-void zero_reserve_want(struct zero_reserve *zr, enum zero_kind kind);
-/* A populated order-9 block of this kind, or GMM_PFN_NONE when the
- * reserve is empty (the caller then allocates and populates itself). */
-pfn_t zero_reserve_take(struct zero_reserve *zr, enum zero_kind kind);
+/* A guest will take blocks: start keeping them. */
+void zero_reserve_want(struct zero_reserve *zr);
+/* A populated order-9 block, or GMM_PFN_NONE when the reserve is empty
+ * (the caller then allocates and populates itself). */
+pfn_t zero_reserve_take(struct zero_reserve *zr);
 /* Bytes the reserve holds now. */
 uint64_t zero_reserve_bytes(struct zero_reserve *zr);
 
