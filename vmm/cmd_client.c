@@ -24,6 +24,8 @@ static const struct {
 	{ "stat", " NAME", "guest", true },
 	{ "stop", " NAME", "guest", true },
 	{ "cat", " [FILE]", "file", false },
+	{ "pool", "", NULL, false },
+	{ "check", "", NULL, false },
 };
 
 static int client_cmd_find(const char *cmd)

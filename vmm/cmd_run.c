@@ -161,6 +161,8 @@ static void wait_guests(struct host *host, double timeout)
 			vm_sample_resident(vm);
 			if (!vm_is_stopped(vm))
 				running++;
+			else
+				vm_release_memory(vm); /* a stopped guest's frames go back at once */
 		}
 		if (!running)
 			return;

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
 #include "vmm/report.h"
+#include "vmm/stage2.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
 
@@ -130,6 +132,92 @@ static json_t *cmd_cat(struct host *h, json_t *req, const char **err)
 	return o;
 }
 
+/* `pool`: the host pool at a glance: frames, what the host holds, the
+ * reserve, and the frees the realizer refused (a still-mapped frame). */
+static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
+{
+	struct host_pool *hp = h->pool;
+	uint64_t free_frames, pcp_frames;
+
+	(void)req;
+	if (!hp) {
+		*err = "this gmm has no host pool";
+		return NULL;
+	}
+	free_frames = gmm_pool_free_frames(hp->mm);
+	pcp_frames = gmm_pool_pcp_frames(hp->mm);
+	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "pool",
+			 "nr_frames", (json_int_t)hp->mm->nr_frames,
+			 "free_frames", (json_int_t)(free_frames + pcp_frames),
+			 "allocated_frames", (json_int_t)(hp->mm->nr_frames - free_frames - pcp_frames),
+			 "held_bytes", (json_int_t)host_pool_held_bytes(hp),
+			 "reserve_bytes", (json_int_t)zero_reserve_bytes(&hp->reserve),
+			 "populated_frames", (json_int_t)atomic_load(&hp->populated_frames),
+			 "punched_frames", (json_int_t)atomic_load(&hp->punched_frames),
+			 "mapped_free_refused", (json_int_t)atomic_load(&hp->mapped_free_refused),
+			 "size_bytes", (json_int_t)hp->size_bytes,
+			 "shmem_thp", hp->shmem_thp);
+}
+
+/* `translate`: where a guest page lives: its EPT entry, decoded. */
+static json_t *cmd_translate(struct host *h, json_t *req, const char **err)
+{
+	struct vm *vm = req_guest(h, req, err);
+	json_t *gpa_j = json_object_get(req, "gpa");
+	uint64_t entry = 0;
+	unsigned order = 0;
+	json_t *o = NULL;
+	int ret;
+
+	if (!vm)
+		return NULL;
+	if (!vm->mem.s2) {
+		*err = "the guest's RAM is not in the pool (backend anon)";
+	} else if (!json_is_integer(gpa_j) || json_integer_value(gpa_j) < 0) {
+		*err = "missing \"gpa\" (a guest-physical address)";
+	} else if ((ret = stage2_translate(vm->mem.s2, (uint64_t)json_integer_value(gpa_j), &entry, &order))) {
+		*err = ret == -ENODEV ? "the guest stopped: its memory went back to the pool" : "gpa is not guest RAM";
+	} else {
+		o = json_pack("{s:I, s:b, s:I, s:i, s:I}", "entry", (json_int_t)entry,
+			      "present", ept_entry_present(entry),
+			      "pfn", ept_entry_present(entry) ? (json_int_t)ept_entry_pfn(entry) : (json_int_t)-1,
+			      "order", (int)order, "state", (json_int_t)ept_entry_state(entry));
+	}
+	host_put_guest(h, vm);
+	return o;
+}
+
+/* `check`: the consistency checkers (guestmm's, and each guest's stage 2
+ * against its frame descriptors); the reply lists every problem. */
+static json_t *cmd_check(struct host *h, json_t *req, const char **err)
+{
+	struct vm *vms[HOST_MAX_GUESTS];
+	int n = host_get_all(h, vms, HOST_MAX_GUESTS), problems = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_t *o;
+
+	(void)req;
+	if (!f) {
+		for (int i = 0; i < n; i++)
+			host_put_guest(h, vms[i]);
+		*err = "out of memory";
+		return NULL;
+	}
+	if (h->pool)
+		problems += gmm_pool_check(h->pool->mm, f);
+	for (int i = 0; i < n; i++) {
+		if (vms[i]->mem.s2)
+			problems += stage2_check(vms[i]->mem.s2, f);
+		host_put_guest(h, vms[i]);
+	}
+	fclose(f);
+	o = json_pack("{s:i, s:s%}", "problems", problems, "report", text, len);
+	free(text);
+	return o;
+}
+
 static const struct {
 	const char *cmd;
 	control_fn fn;
@@ -139,6 +227,9 @@ static const struct {
 	{ "stat", cmd_stat },
 	{ "stop", cmd_stop },
 	{ "cat", cmd_cat },
+	{ "pool", cmd_pool },
+	{ "translate", cmd_translate },
+	{ "check", cmd_check },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

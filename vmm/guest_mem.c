@@ -131,6 +131,19 @@ int guest_mem_create(struct guest_mem *mem, const struct guest_mem_config *cfg)
 	return 0;
 }
 
+void guest_mem_release(struct guest_mem *mem)
+{
+	if (!mem->window || !mem->s2 || mem->released)
+		return;
+	stage2_stop(mem->s2);
+	/* Every pool mapping of the window goes before any frame is punched
+	 * or freed (DESIGN.md); the slot stays reserved, inaccessible. */
+	mmap(mem->window, GUEST_MEM_SLOT_STRIDE, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	stage2_release(mem->s2);
+	mem->released = true;
+}
+
 void guest_mem_destroy(struct guest_mem *mem)
 {
 	if (!mem->window)

@@ -59,6 +59,7 @@ struct guest_mem {
 	bool executable;       /* mapped PROT_EXEC (native accelerator) */
 	bool thp;              /* MADV_HUGEPAGE on RAM, as QEMU does */
 	struct stage2 *s2;     /* backend pool: the stage-2 table and fault path */
+	bool released;         /* guest_mem_release(): RAM given back */
 };
 
 /* Reserve a window and back its RAM. anon: thp asks the host for
@@ -69,6 +70,9 @@ struct guest_mem {
 int guest_mem_create(struct guest_mem *mem, const struct guest_mem_config *cfg);
 /* Stop the fault thread, unmap the window, give every frame back. */
 void guest_mem_destroy(struct guest_mem *mem);
+/* The same for a stopped guest whose record stays (its counters, its
+ * name in `gmm list`): the window stays reserved and inaccessible. */
+void guest_mem_release(struct guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM slot,
  * else NULL. Overflow-safe: safe on any values a guest supplies. */

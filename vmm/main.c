@@ -15,6 +15,8 @@ static void usage(FILE *f)
 		"  stop     stop one guest, leaving the others running\n"
 		"  version  the version of a running gmm; --version prints this one's\n"
 		"  cat      a host memory view: buddyinfo, zoneinfo, vmstat, ... (gmm cat FILE)\n"
+		"  pool     the host pool: frames, host memory held, the zeroed reserve\n"
+		"  check    run the consistency checkers (buddy, stage-2 tables, reverse map)\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

@@ -39,20 +39,32 @@ static const char *guest_outcome(const struct vm *vm)
 }
 
 /* The stage-2 counters (docs/fault-path.md): frames, faults, latency, EPT. */
+/* The stage-2 counters (docs/fault-path.md): frames, faults, latency, EPT.
+ * Once the guest's memory went back to the pool, the frame and EPT counts
+ * are those it held at that moment ("released": true). */
 static json_t *report_stage2_json(struct stage2 *s2)
 {
 	json_t *o = json_object(), *hist = json_array();
 	uint64_t faults = atomic_load(&s2->stat[S2_FAULTS]);
 
-	json_object_set_new(o, "resident_frames", json_integer((json_int_t)atomic_load(&s2->resident_frames)));
+	pthread_mutex_lock(&s2->lock); /* the EPT goes away when the memory is released */
+	json_object_set_new(o, "released", json_boolean(s2->released));
+	json_object_set_new(o, "resident_frames", json_integer((json_int_t)(s2->released ? s2->final_resident :
+						atomic_load(&s2->resident_frames))));
+	json_object_set_new(o, "table_frames", json_integer((json_int_t)(s2->released ? s2->final_tables :
+						atomic_load(&s2->table_frames))));
+	/* frames of the current block not mapped yet: allocated, the guest's */
+	json_object_set_new(o, "cursor_frames", json_integer(s2->released ? s2->final_cursor : s2->cur_left));
+	for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
+		json_object_set_new(o, ept_stat_names[i], json_integer((json_int_t)(s2->released ? s2->final_ept[i] :
+							ept_stat(s2->ept, i))));
+	pthread_mutex_unlock(&s2->lock);
 	json_object_set_new(o, "peak_resident_frames",
 			    json_integer((json_int_t)atomic_load(&s2->peak_resident_frames)));
-	json_object_set_new(o, "table_frames", json_integer((json_int_t)atomic_load(&s2->table_frames)));
+	json_object_set_new(o, "window", json_integer((json_int_t)(uintptr_t)s2->mem->window));
 	json_object_set_new(o, "fault_around_pages", json_integer(s2->cfg.fault_around_pages));
 	for (int i = 0; i < NR_S2_STATS; i++)
 		json_object_set_new(o, stage2_stat_names[i], json_integer((json_int_t)atomic_load(&s2->stat[i])));
-	for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
-		json_object_set_new(o, ept_stat_names[i], json_integer((json_int_t)ept_stat(s2->ept, i)));
 	json_object_set_new(o, "fault_p50_us", json_real(stage2_latency_quantile_us(s2, 0.50)));
 	json_object_set_new(o, "fault_p99_us", json_real(stage2_latency_quantile_us(s2, 0.99)));
 	json_object_set_new(o, "fault_mean_us", json_real(faults ? atomic_load(&s2->lat_sum_ns) / 1e3 / faults : 0));

@@ -461,26 +461,37 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
  * thread and unmapped the whole window, so no mapping of these frames is
  * left anywhere when they are punched and freed.
  */
-void stage2_destroy(struct stage2 *s2)
+void stage2_release(struct stage2 *s2)
 {
 	struct leaf_batch b = { .cap_small = 4096 };
 
 	if (s2->ept) {
 		b.small = malloc(b.cap_small * sizeof(pfn_t));
 		pthread_mutex_lock(&s2->lock);
+		for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
+			s2->final_ept[i] = ept_stat(s2->ept, i);
+		s2->final_resident = atomic_load(&s2->resident_frames);
+		s2->final_tables = atomic_load(&s2->table_frames);
+		s2->final_cursor = s2->cur_left;
+		s2->released = true;
 		while (b.small && ept_walk(s2->ept, 0, EPT_GFN_LIMIT, collect_leaf, &b) >= 0 &&
 		       (b.nr_small || b.nr_huge))
 			free_batch(s2, &b);
 		cursor_release(s2);
+		ept_destroy(s2->ept);
+		s2->ept = NULL; /* under the lock: stats and translate look at it */
 		pthread_mutex_unlock(&s2->lock);
 		free(b.small);
-		ept_destroy(s2->ept);
-		s2->ept = NULL;
 	}
 	if (s2->uffd >= 0)
 		close(s2->uffd);
 	if (s2->stop_fd >= 0)
 		close(s2->stop_fd);
 	s2->uffd = s2->stop_fd = -1;
+}
+
+void stage2_destroy(struct stage2 *s2)
+{
+	stage2_release(s2);
 	pthread_mutex_destroy(&s2->lock);
 }

@@ -83,6 +83,10 @@ struct stage2 {
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
 	_Atomic uint64_t stat[NR_S2_STATS];
+	/* what the guest held when its memory was released (the summary) */
+	bool released;
+	uint64_t final_ept[NR_EPT_STAT_ITEMS];
+	uint64_t final_resident, final_tables, final_cursor;
 	_Atomic uint64_t lat_hist[STAGE2_LAT_BUCKETS];
 	_Atomic uint64_t lat_sum_ns;
 };
@@ -96,12 +100,18 @@ int stage2_register(struct stage2 *s2, void *hva, uint64_t len);
 /* Start the fault thread; with cfg.prefault, map all RAM first. */
 int stage2_start(struct stage2 *s2);
 /* Stop the fault thread. The window must be unmapped next, then
- * stage2_destroy() gives every frame and table back to the pool. */
+ * stage2_release() gives every frame and table back to the pool; the
+ * counters stay readable until stage2_destroy(). */
 void stage2_stop(struct stage2 *s2);
+void stage2_release(struct stage2 *s2);
 void stage2_destroy(struct stage2 *s2);
 
 /* Serve one stage-2 fault at gpa (also used by tests and prefault). */
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write);
+
+/* gpa -> its EPT entry and order (under the EPT lock); -EINVAL for a gpa
+ * outside the guest's RAM, -ENODEV once the memory was released. */
+int stage2_translate(struct stage2 *s2, uint64_t gpa, uint64_t *entry, unsigned *order);
 
 /* Fault latency quantile q (0..1) from the histogram, in microseconds
  * (the bucket's upper bound). */

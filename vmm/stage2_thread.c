@@ -185,6 +185,10 @@ int stage2_check(struct stage2 *s2, FILE *f)
 	uint64_t resident, tables;
 
 	pthread_mutex_lock(&s2->lock);
+	if (!s2->ept) { /* released: nothing left to disagree */
+		pthread_mutex_unlock(&s2->lock);
+		return 0;
+	}
 	ept_walk(s2->ept, 0, EPT_GFN_LIMIT, check_leaf, &c);
 	resident = atomic_load(&s2->resident_frames);
 	tables = atomic_load(&s2->table_frames);
@@ -195,4 +199,16 @@ int stage2_check(struct stage2 *s2, FILE *f)
 	c.problems += ept_check(s2->ept, f);
 	pthread_mutex_unlock(&s2->lock);
 	return c.problems;
+}
+
+int stage2_translate(struct stage2 *s2, uint64_t gpa, uint64_t *entry, unsigned *order)
+{
+	int ret;
+
+	if (!guest_mem_is_ram(s2->mem, gpa))
+		return -EINVAL;
+	pthread_mutex_lock(&s2->lock);
+	ret = s2->ept ? ept_lookup(s2->ept, gpa >> GMM_FRAME_SHIFT, entry, order) : -ENODEV;
+	pthread_mutex_unlock(&s2->lock);
+	return ret;
 }

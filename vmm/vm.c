@@ -302,6 +302,14 @@ uint64_t vm_sample_resident(struct vm *vm)
 	return now;
 }
 
+void vm_release_memory(struct vm *vm)
+{
+	if (!vm_is_stopped(vm) || vm->mem.released)
+		return;
+	vm_wait(vm); /* every vCPU thread joined; state STOPPED; the peak sampled */
+	guest_mem_release(&vm->mem);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	int i;

@@ -123,6 +123,9 @@ void vm_wait(struct vm *vm);
 /* True once all vCPUs have parked (without blocking). */
 bool vm_is_stopped(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* A stopped guest gives its RAM back to the pool; its record stays for
+ * stat, list and the summary. No-op until every vCPU has parked. */
+void vm_release_memory(struct vm *vm);
 
 void vm_add_result(struct vm *vm, const char *key, const char *value);
 /* NULL if the guest did not report key. Call after vm_wait. */

@@ -1,0 +1,260 @@
+"""Guest RAM in the host pool behind gmm's stage-2 table: real guests on
+each accelerator, with every page verified, and what the host holds checked
+against the EPT, the frame descriptors and the pool file."""
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ENV, GMM, GUEST, Run, control, guest_spec, wait_for
+
+BACKINGS = {
+    # name: extra guest keys
+    "4k": dict(thp="never", fault_around="4K"),
+    "faultaround": dict(thp="never", fault_around="64K"),
+    "thp": dict(thp="always"),
+}
+
+
+def start(args):
+    return subprocess.Popen([GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    run = Run(proc, out, err)
+    assert "AddressSanitizer" not in err and "runtime error" not in err, run
+    return run
+
+
+def run_config(tmp_path, host, guests, timeout=120):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"host": host, "guests": guests}))
+    return finish(start(["--config", str(cfg)]), timeout)
+
+
+def stage2_consistent(s2):
+    assert s2["resident_frames"] == s2["ept_present_4k"] + 512 * s2["ept_present_2m"], s2
+    assert s2["table_frames"] == s2["ept_table_pages"], s2
+
+
+@pytest.mark.parametrize("backing", BACKINGS)
+@pytest.mark.parametrize("workload", ["touch", "random", "zipf"])
+def test_workload_verifies_every_page_on_each_backing(accel, backing, workload, tmp_path):
+    size = "48M"
+    cmd = f"workload={workload} size={size} verify=1"
+    if workload != "touch":
+        cmd += " iters=300000 verify_every=100000 prefill=0"
+    run = run_config(tmp_path, {"accel": accel}, [dict(name="g", mem="96M", vcpus=2, cmdline=cmd,
+                                                       **BACKINGS[backing])])
+    g = run.guests["g"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
+    assert g["results"]["verify_passes"] >= 1, run
+    if workload == "touch":
+        assert g["pages_touched"] == 48 * 256, run
+    s2 = g["stage2"]
+    stage2_consistent(s2)
+    assert s2["oom"] == 0 and s2["bad_faults"] == 0, s2
+    if backing == "4k":
+        assert s2["faultaround_pages"] == 0 and s2["ept_present_2m"] == 0, s2
+        # one page per fault: every resident frame came from its own fault
+        assert s2["faults"] - s2["fault_present"] == s2["resident_frames"], s2
+    elif backing == "faultaround":
+        assert s2["faultaround_pages"] > 0 and s2["ept_present_2m"] == 0, s2
+        assert s2["faults"] - s2["fault_present"] < s2["resident_frames"], s2
+    else:
+        assert s2["fault_huge"] > 0 and s2["ept_present_2m"] > 0, s2
+
+
+def wait_settled(sock, names):
+    """Stats of every guest once their fault counts stop moving."""
+    last = None
+    for _ in range(100):
+        cur = {n: control(sock, {"cmd": "stat", "guest": n})["stat"]["stage2"] for n in names}
+        key = {n: (s["faults"], s["cursor_frames"]) for n, s in cur.items()}
+        if key == last:
+            return cur
+        last = key
+        time.sleep(0.2)
+    raise AssertionError("faults never settled")
+
+
+def pool_snapshot(sock, names):
+    """(pool, stats) taken when neither moves: the reserve thread may be
+    refilling between two reads."""
+    for _ in range(50):
+        a = control(sock, {"cmd": "pool"})["pool"]
+        s = wait_settled(sock, names)
+        b = control(sock, {"cmd": "pool"})["pool"]
+        if a == b:
+            return a, s
+        time.sleep(0.2)
+    raise AssertionError("pool never settled")
+
+
+def guest_frames(s2):
+    return s2["resident_frames"] + s2["table_frames"] + s2["cursor_frames"]
+
+
+def hog(name, mem="64M", **extra):
+    return guest_spec(name, mem=mem, cmdline="workload=hog size=32M print_every=3600", **extra)
+
+
+def test_resident_frames_pool_blocks_and_ept_agree(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    proc = start(["--accel", accel, "--control", sock, "--guest", hog("a", thp="never"),
+                  "--guest", hog("b", thp="always")])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        pool, stats = pool_snapshot(sock, ["a", "b"])
+        for s2 in stats.values():
+            stage2_consistent(s2)
+            assert s2["resident_frames"] >= 32 * 256, s2
+        # every allocated frame is a guest's (mapped, a table, its current
+        # block) or the zeroed reserve's; each one is populated, every free
+        # frame punched: the pool file holds exactly the allocated frames
+        owned = sum(guest_frames(s) for s in stats.values()) + pool["reserve_bytes"] // 4096
+        assert pool["allocated_frames"] == owned, (pool, stats)
+        assert pool["held_bytes"] == pool["allocated_frames"] * 4096, pool
+        assert pool["mapped_free_refused"] == 0, pool
+        chk = control(sock, {"cmd": "check"})
+        assert chk["ok"] and chk["problems"] == 0, chk["report"]
+    finally:
+        for n in ("a", "b"):
+            control(sock, {"cmd": "stop", "guest": n})
+        finish(proc)
+
+
+def window_mappings(pid, window, span):
+    """(gpa, length, file offset) of every pool-file mapping in a window."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ (\d+)\s+(.*)$", line.strip())
+            if not m:
+                continue
+            start, end, off, inode, path = (int(m[1], 16), int(m[2], 16), int(m[3], 16), int(m[4]), m[5])
+            if window <= start < window + span and inode != 0 and "pool" in path:
+                out.append((start - window, end - start, off))
+    return out
+
+
+def test_window_maps_the_pool_offset_of_the_pfn_the_ept_records(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    # pages first touched in Zipf order (prefill=0, scattered ranks) and no
+    # fault-around: the buddy's frames land on gfns out of order
+    cmd = "workload=zipf size=32M iters=2000000000 prefill=0"
+    proc = start(["--accel", accel, "--control", sock, "--guest",
+                  guest_spec("z", mem="64M", cmdline=cmd, thp="never", fault_around="4K")])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        wait_for(lambda: control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]["resident_frames"] > 4000)
+        s2 = control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]
+        maps = window_mappings(proc.pid, s2["window"], 1 << 40)
+        assert len(maps) > 100, maps[:5]
+        out_of_order = 0
+        for gpa, length, off in maps:
+            for page in (0, length - 4096):
+                t = control(sock, {"cmd": "translate", "guest": "z", "gpa": gpa + page})
+                assert t["ok"] and t["present"], (gpa, t)
+                assert t["pfn"] * 4096 == off + page, (hex(gpa + page), t, hex(off))
+            out_of_order += off != gpa
+        assert out_of_order > len(maps) // 2, "frames should not simply follow gfns"
+        bad = control(sock, {"cmd": "translate", "guest": "z", "gpa": 3 << 30})
+        assert not bad["ok"] and "not guest RAM" in bad["error"]
+    finally:
+        control(sock, {"cmd": "stop", "guest": "z"})
+        finish(proc)
+
+
+def test_guest_stopped_mid_run_returns_every_frame_and_table(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    host = {"accel": accel, "control": sock, "pool": {"reserve": "0"}}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"host": host, "guests": [
+        dict(name="a", mem="64M", cmdline="workload=hog size=32M print_every=3600", thp="never"),
+        dict(name="b", mem="64M", cmdline="workload=hog size=32M print_every=3600", thp="always")]}))
+    proc = start(["--config", str(cfg)])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        before, stats = pool_snapshot(sock, ["a", "b"])
+        a_frames = guest_frames(stats["a"])
+        assert a_frames > 32 * 256
+        assert control(sock, {"cmd": "stop", "guest": "a"})["ok"]
+        assert wait_for(lambda: control(sock, {"cmd": "stat", "guest": "a"})["stat"]["state"] == "stopped")
+        # a stopped guest's frames go back when it is destroyed, at once
+        after, _ = pool_snapshot(sock, ["b"])
+        assert before["allocated_frames"] - after["allocated_frames"] == a_frames, (before, after, a_frames)
+        assert after["held_bytes"] == after["allocated_frames"] * 4096
+        assert control(sock, {"cmd": "stat", "guest": "b"})["stat"]["state"] == "running"
+        assert control(sock, {"cmd": "check"})["problems"] == 0
+    finally:
+        control(sock, {"cmd": "stop", "guest": "b"})
+        run = finish(proc)
+    assert run.guests["a"]["stop_reason"] == "stopped by control request"
+
+
+def test_exhausted_pool_stops_that_guest_with_a_clear_message(accel, tmp_path):
+    run = run_config(tmp_path, {"accel": accel, "pool": {"size": "96M", "reserve": "0"}}, [
+        dict(name="big", mem="256M", cmdline="workload=touch size=200M verify=1", thp="never"),
+        dict(name="small", mem="32M", cmdline="workload=touch size=16M verify=1")])
+    big, small = run.guests["big"], run.guests["small"]
+    assert big["state"] == "stopped" and "out of memory: the host pool has no frame" in big["stop_reason"], run
+    assert big["stage2"]["oom"] >= 1
+    assert small["exit_code"] == 0 and small["verify_failures"] == 0, run
+    assert run.returncode == 1
+
+
+def test_stopping_a_guest_while_it_faults_never_deadlocks(accel):
+    # stopped at different points of a fault storm: 2 vCPUs, 4 KiB faults
+    for i in range(4):
+        proc = start(["--accel", accel, "--timeout", str(0.1 + 0.15 * i), "--guest",
+                      guest_spec("t", mem="1G", vcpus=2, cmdline="workload=touch size=900M",
+                                 thp="never", fault_around="4K")])
+        run = finish(proc, timeout=60)
+        assert run.guests["t"]["state"] in ("stopped", "exited"), run
+
+
+def test_prefault_maps_all_ram_before_the_guest_runs(accel, tmp_path):
+    run = run_config(tmp_path, {"accel": accel}, [
+        dict(name="p", mem="64M", prefault=1, thp="never", cmdline="workload=touch size=32M verify=1")])
+    s2 = run.guests["p"]["stage2"]
+    assert run.guests["p"]["verify_failures"] == 0
+    assert s2["prefault_pages"] == 64 * 256 and s2["resident_frames"] == 64 * 256, s2
+    assert s2["faults"] == s2["prefault_pages"] // s2["fault_around_pages"], s2
+
+
+def test_thp_guest_is_mapped_with_2m_host_pages(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    proc = start(["--accel", accel, "--control", sock, "--guest", hog("h", thp="always")])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        pool = control(sock, {"cmd": "pool"})["pool"]
+        if not pool["shmem_thp"]:
+            pytest.skip("the pool is a plain memfd here (no tmpfs mount): no huge folios")
+        s2 = wait_settled(sock, ["h"])["h"]
+        assert s2["ept_present_2m"] >= 16, s2
+        window, pmd_kb = s2["window"], 0
+        with open(f"/proc/{proc.pid}/smaps") as f:
+            inside = False
+            for line in f:
+                m = re.match(r"([0-9a-f]+)-[0-9a-f]+ ", line)
+                if m:
+                    inside = window <= int(m[1], 16) < window + (1 << 40)
+                elif inside and line.startswith(("ShmemPmdMapped:", "FilePmdMapped:")):
+                    pmd_kb += int(line.split()[1])
+        assert pmd_kb >= 16 * 2048, f"only {pmd_kb} KiB PMD-mapped in the window"
+    finally:
+        control(sock, {"cmd": "stop", "guest": "h"})
+        finish(proc)
+
+
+def test_anon_backend_keeps_plain_memory(accel, tmp_path):
+    run = run_config(tmp_path, {"accel": accel}, [
+        dict(name="a", mem="64M", backend="anon", cmdline="workload=touch size=32M verify=1")])
+    g = run.guests["a"]
+    assert g["backend"] == "anon" and "stage2" not in g and g["verify_failures"] == 0, run
