@@ -1,0 +1,37 @@
+/*
+ * Inside the stage-2 module (stage2*.c) only: the realizer and the frame
+ * helpers the fault path, THP (split/collapse) and write tracking share.
+ * Every function here expects s2->lock held unless it says otherwise.
+ */
+#ifndef GMM_VMM_STAGE2_INTERNAL_H
+#define GMM_VMM_STAGE2_INTERNAL_H
+
+#include "vmm/stage2.h"
+
+#define HUGE_ORDER 9
+#define HUGE_FRAMES (1UL << HUGE_ORDER)
+#define PROT_GUEST (EPT_PROT_READ | EPT_PROT_WRITE | EPT_PROT_EXEC)
+
+void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n);
+/* Host address of gfn in the guest's window. */
+uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn);
+
+int uffd_open(void);
+/* Wake every thread waiting on a fault in [gfn, gfn+nr). */
+void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+/* Resolve a fault with the zero page (guest being stopped). */
+void uffd_zero_fill(struct stage2 *s2, gfn_t gfn);
+
+/* The window maps pool frames [pfn, pfn+nr) at gfn: one VMA, populated. */
+int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr);
+/* The window no longer maps [gfn, gfn+nr): anonymous memory registered
+ * for stage-2 faults again, so the next touch faults. */
+int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+/* Reverse map: the frames of a run now mapped at gfn (order: of each). */
+void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order);
+void resident_add(struct stage2 *s2, uint64_t nr);
+
+/* A populated, zeroed 2 MiB block (reserve first); GMM_PFN_NONE if none. */
+pfn_t take_block(struct stage2 *s2);
+
+#endif

@@ -1,0 +1,122 @@
+/* See stage2.h: the realizer, the window following the EPT. */
+#include "vmm/stage2.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "guestmm/pool.h"
+#include "vmm/guest_mem.h"
+#include "vmm/host_pool.h"
+#include "vmm/stage2_internal.h"
+
+void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n)
+{
+	atomic_fetch_add_explicit(&s2->stat[item], n, memory_order_relaxed);
+}
+
+uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn)
+{
+	return (uint64_t)s2->mem->window + (gfn << GMM_FRAME_SHIFT);
+}
+
+int uffd_open(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID };
+	/* Not UFFD_USER_MODE_ONLY: under KVM the fault comes from the kernel
+	 * (get_user_pages on behalf of the vCPU). */
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int stage2_register(struct stage2 *s2, void *hva, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uint64_t)hva, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	struct uffdio_range r = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT };
+
+	ioctl(s2->uffd, UFFDIO_WAKE, &r);
+}
+
+/* A fault we cannot back with a frame (the guest is being stopped): give
+ * the waiter a zero page so no thread stays blocked, and let the stop
+ * finish. Not pool memory: the guest never runs on it. */
+void uffd_zero_fill(struct stage2 *s2, gfn_t gfn)
+{
+	struct uffdio_zeropage z = {
+		.range = { .start = gfn_hva(s2, gfn), .len = GMM_FRAME_SIZE },
+	};
+
+	if (ioctl(s2->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
+		uffd_wake(s2, gfn, 1);
+}
+
+/* Map pool frames [pfn, pfn+nr) at gfn in the window: one VMA, populated
+ * now (the frames are, so this only fills page tables). */
+int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
+{
+	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
+	void *want = (void *)gfn_hva(s2, gfn);
+	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			 s2->hp->memfd, (off_t)(pfn << GMM_FRAME_SHIFT));
+
+	return got == MAP_FAILED ? -errno : 0;
+}
+
+/* Stamp the reverse map into the descriptors of a run now mapped at gfn. */
+void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order)
+{
+	uint64_t step = 1ULL << order;
+
+	for (uint64_t i = 0; i < nr; i += step) {
+		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn + i);
+
+		f->owner = s2->cfg.owner;
+		f->gfn = gfn + i;
+		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
+		frame_set_swapbacked(f);
+		frame_set_uptodate(f);
+	}
+}
+
+void resident_add(struct stage2 *s2, uint64_t nr)
+{
+	uint64_t now = atomic_fetch_add_explicit(&s2->resident_frames, nr, memory_order_relaxed) + nr;
+	uint64_t peak = atomic_load_explicit(&s2->peak_resident_frames, memory_order_relaxed);
+
+	while (now > peak && !atomic_compare_exchange_weak(&s2->peak_resident_frames, &peak, now))
+		;
+}
+
+int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
+	void *want = (void *)gfn_hva(s2, gfn);
+
+	if (mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+	    MAP_FAILED)
+		return -errno;
+	madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE);
+	return stage2_register(s2, want, nr << GMM_FRAME_SHIFT);
+}
