@@ -43,7 +43,7 @@ Q := @
 endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
-        bench-guest bench-alloc
+        bench-guest bench-fault bench-alloc
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -110,6 +110,9 @@ test: deps
 
 bench-guest: all
 	$(PYTHON) bench/bench_guest.py
+
+bench-fault: all
+	$(PYTHON) bench/bench_fault.py
 
 bench-alloc: $(BUILD)/bench/bench_alloc
 	$(BUILD)/bench/bench_alloc
