@@ -184,17 +184,50 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 
 /* The fault-around block holding gfn, in 4 KiB frames; a single page
  * when the block is not wholly free. */
-static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
+/*
+ * How much to map for a fault at gfn, like the kernel's readahead window
+ * on top of fault-around: a fault just past the previous block is a
+ * sequential stream, and the window doubles (to 2 MiB), starting at gfn
+ * and as large as gfn's alignment allows; any other fault maps the aligned
+ * fault_around block holding it. Powers of two that add up to 512 keep
+ * a guest's 2 MiB block of frames whole (take_frames()). fault_around=4K
+ * turns both off: one page per fault.
+ */
+static unsigned fault_window(struct stage2 *s2, gfn_t gfn, gfn_t *start)
 {
 	unsigned nr = s2->cfg.fault_around_pages;
-	gfn_t g0 = gfn & ~(gfn_t)(nr - 1);
+
+	if (nr > 1 && gfn == s2->fa_next && gfn) {
+		unsigned align = 1U << __builtin_ctzll(gfn);
+
+		s2->fa_window = s2->fa_window < HUGE_FRAMES ? s2->fa_window * 2 : HUGE_FRAMES;
+		nr = s2->fa_window < align ? s2->fa_window : align;
+		if (nr < s2->cfg.fault_around_pages)
+			nr = s2->cfg.fault_around_pages;
+	} else {
+		s2->fa_window = nr;
+	}
+	*start = gfn & ~(gfn_t)(nr - 1);
+	return nr;
+}
+
+static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
+{
+	gfn_t g0;
+	unsigned nr = fault_window(s2, gfn, &g0);
 	pfn_t pfn;
 	int ret = 0;
 
+	if (nr > s2->cfg.fault_around_pages && !block_is_free(s2, g0, nr)) {
+		nr = s2->cfg.fault_around_pages; /* the stream ran into mapped pages */
+		g0 = gfn & ~(gfn_t)(nr - 1);
+		s2->fa_window = nr;
+	}
 	if (nr > 1 && !block_is_free(s2, g0, nr)) {
 		nr = 1;
 		g0 = gfn;
 	}
+	s2->fa_next = g0 + nr;
 	pfn = take_frames(s2, nr);
 	if (pfn == GMM_PFN_NONE)
 		return -ENOMEM;

@@ -42,7 +42,7 @@ struct guest_mem;
 enum stage2_stat_item {
 	S2_FAULTS,              /* stage-2 faults served (userfaultfd messages) */
 	S2_FAULT_PRESENT,       /* already mapped by a racing fault: woken only */
-	S2_FAULTAROUND_PAGES,   /* pages mapped ahead of a fault, in its block */
+	S2_FAULTAROUND_PAGES,   /* fault-around hits: pages mapped ahead of a fault, in its block */
 	S2_FAULT_HUGE,          /* faults served with a 2 MiB frame */
 	S2_RESERVE_HITS,        /* blocks taken populated from the reserve */
 	S2_RESERVE_MISSES,      /* blocks allocated and populated on the fault path */
@@ -78,6 +78,10 @@ struct stage2 {
 	/* current block: order-0 frames left from a split 2 MiB block */
 	pfn_t cur_pfn;
 	unsigned cur_left;
+	/* sequential fault detection (fault_window()): the gfn after the last
+	 * block mapped, and the window a stream has grown to */
+	gfn_t fa_next;
+	unsigned fa_window;
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
 	_Atomic uint64_t peak_resident_frames;
