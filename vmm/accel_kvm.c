@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,9 +394,29 @@ static enum vcpu_action kvm_dispatch(struct vcpu *vcpu, struct kvm_vcpu *kc, vcp
 	}
 }
 
+/*
+ * EFAULT from KVM_RUN while the realizer has a RAM range PROT_NONE
+ * (realize_unmap()'s bridge, microseconds long): enter again. Anything
+ * else, or a bridge that never ends, is a failure.
+ */
+#define KVM_BRIDGE_MAX_RETRIES (1U << 20)
+
+static bool kvm_ram_bridge(struct vcpu *vcpu, struct kvm_vcpu *kc, unsigned *retries)
+{
+	const struct gmm_kvm_memory_fault *mf = (const void *)kc->run->padding;
+
+	if (kc->run->exit_reason == KVM_EXIT_MEMORY_FAULT && !guest_mem_is_ram(&vcpu->vm->mem, mf->gpa))
+		return false;
+	if (++*retries > KVM_BRIDGE_MAX_RETRIES)
+		return false;
+	sched_yield();
+	return true;
+}
+
 static void kvm_vcpu_run(struct vcpu *vcpu, vcpu_exit_fn handle)
 {
 	struct kvm_vcpu *kc = vcpu->accel_priv;
+	unsigned efault_retries = 0;
 
 	for (;;) {
 		if (atomic_load(&vcpu->stop))
@@ -405,11 +426,14 @@ static void kvm_vcpu_run(struct vcpu *vcpu, vcpu_exit_fn handle)
 				kc->run->immediate_exit = 0;
 				continue;
 			}
+			if (errno == EFAULT && kvm_ram_bridge(vcpu, kc, &efault_retries))
+				continue;
 			if (kvm_fail(vcpu, handle, errno == EFAULT ? "KVM_RUN: bad guest memory (EFAULT)" :
 				     "KVM_RUN failed", errno) != VCPU_CONTINUE)
 				return;
 			continue;
 		}
+		efault_retries = 0;
 		if (kvm_dispatch(vcpu, kc, handle) != VCPU_CONTINUE)
 			return;
 	}

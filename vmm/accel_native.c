@@ -219,6 +219,10 @@ static void native_trap(int sig, siginfo_t *si, void *uc_)
 		chain(old_action(sig), sig, si, uc_);
 		return;
 	}
+	if (signals_ram_bridge_retry(si)) {
+		errno = saved; /* the realizer is swapping this page's mapping */
+		return;
+	}
 	nv->in_guest = 0;
 	regs_from_uc(&nv->trap_regs, uc);
 	if (!native_classify(vcpu, nv, sig, si, uc, &insn, &exit)) {

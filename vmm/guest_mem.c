@@ -196,6 +196,14 @@ struct guest_mem *guest_mem_lookup_hva(uint64_t hva)
 	return atomic_load(&windows[idx]);
 }
 
+bool guest_mem_hva_is_ram(uint64_t hva)
+{
+	struct guest_mem *mem = guest_mem_lookup_hva(hva);
+
+	return mem && hva - (uint64_t)mem->window < mem->span_bytes &&
+	       guest_mem_is_ram(mem, hva - (uint64_t)mem->window);
+}
+
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
 {
 	static const size_t chunk = 1 << 16; /* pages per mincore call */

@@ -87,5 +87,8 @@ uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
 
 /* Find the guest window that contains hva (native fault routing). */
 struct guest_mem *guest_mem_lookup_hva(uint64_t hva);
+/* True if hva is guest RAM in some window. Async-signal-safe: the access
+ * fault guard (signals.c) asks it about a PROT_NONE bridge. */
+bool guest_mem_hva_is_ram(uint64_t hva);
 
 #endif

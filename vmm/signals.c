@@ -3,8 +3,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "vmm/guest_mem.h"
 
 #define ALTSTACK_BYTES (1 << 20) /* room for ASan and the exit dispatch */
 
@@ -18,10 +22,62 @@ static void kick_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+/* A bridge lasts microseconds; a million retries at one address is not
+ * a bridge any more. */
+#define RAM_BRIDGE_MAX_RETRIES (1U << 20)
+
+static __thread uintptr_t bridge_addr;
+static __thread unsigned bridge_retries;
+
+bool signals_ram_bridge_retry(const siginfo_t *si)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr;
+
+	if (si->si_signo != SIGSEGV || si->si_code != SEGV_ACCERR || !guest_mem_hva_is_ram(addr))
+		return false;
+	if (addr != bridge_addr) {
+		bridge_addr = addr;
+		bridge_retries = 0;
+	}
+	if (++bridge_retries > RAM_BRIDGE_MAX_RETRIES)
+		return false;
+	sched_yield();
+	return true;
+}
+
+static struct sigaction segv_prev;
+
+/* gmm's own code touching guest RAM (boot loaders, the mailbox, the
+ * instruction decoder) during a bridge waits it out; any other SIGSEGV
+ * goes where it went before. */
+static void segv_guard(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (signals_ram_bridge_retry(si)) {
+		errno = saved;
+		return;
+	}
+	if (segv_prev.sa_flags & SA_SIGINFO && segv_prev.sa_sigaction) {
+		segv_prev.sa_sigaction(sig, si, uc);
+	} else if (segv_prev.sa_handler != SIG_DFL && segv_prev.sa_handler != SIG_IGN && segv_prev.sa_handler) {
+		segv_prev.sa_handler(sig);
+	} else {
+		signal(sig, SIG_DFL); /* returning re-faults: dies with a core */
+	}
+	errno = saved;
+}
+
 void signals_init(void)
 {
 	struct sigaction sa;
 	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_guard;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &segv_prev);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = kick_handler;

@@ -109,14 +109,27 @@ void resident_add(struct stage2 *s2, uint64_t nr)
 		;
 }
 
+/*
+ * Put anonymous memory registered with userfaultfd back under
+ * [gfn, gfn+nr), so the next touch is a stage-2 fault. The new mapping
+ * starts PROT_NONE and is opened only once registered: a vCPU touching it
+ * in between would otherwise fault in a private zero page behind the
+ * fault thread's back (a read of zeros, a write lost). A touch of the
+ * PROT_NONE bridge is retried by the accelerator (EFAULT from KVM_RUN,
+ * SEGV_ACCERR on RAM under native) until the bridge is gone.
+ */
 int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 {
 	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
 	void *want = (void *)gfn_hva(s2, gfn);
+	size_t len = nr << GMM_FRAME_SHIFT;
+	int ret;
 
-	if (mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
-	    MAP_FAILED)
+	if (mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return -errno;
-	madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE);
-	return stage2_register(s2, want, nr << GMM_FRAME_SHIFT);
+	madvise(want, len, MADV_NOHUGEPAGE);
+	ret = stage2_register(s2, want, len);
+	if (ret)
+		return ret;
+	return mprotect(want, len, prot) ? -errno : 0;
 }
