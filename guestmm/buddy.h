@@ -57,6 +57,11 @@ int gmm_free_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order);
 /* split_page(): an allocated order-n block (refcount 1) becomes 1 << n
  * order-0 allocations freed one by one. -EINVAL if pfn is not such a block. */
 int gmm_split_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order);
+/* The inverse, for collapsing in place (khugepaged finding a guest's 512
+ * frames already contiguous): 1 << order order-0 allocations, each with
+ * one reference, aligned, become one order-n block with its head's
+ * reference. -EINVAL (nothing changed) unless every frame is such. */
+int gmm_merge_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order);
 
 /* drain_all_pages(): return every pcp frame to the buddy (compaction,
  * memory offline, tests). */

@@ -376,3 +376,36 @@ int gmm_split_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order)
 	frame_clear_head(f);
 	return 0;
 }
+
+int gmm_merge_frames(struct gmm_pool *pool, pfn_t pfn, unsigned order)
+{
+	struct gmm_frame *f;
+
+	if (!pfn_valid(pool, pfn) || order == 0 || order > MAX_ORDER || (pfn & ((1UL << order) - 1)) ||
+	    !pfn_valid(pool, pfn + (1UL << order) - 1))
+		return -EINVAL;
+	f = pfn_to_frame(pool, pfn);
+	for (unsigned long i = 0; i < (1UL << order); i++) {
+		uint64_t fl = atomic_load_explicit(&f[i].flags, memory_order_relaxed);
+
+		if (frame_ref_count(&f[i]) != 1 || f[i].order != 0 ||
+		    (fl & (FRAME_FLAG_MASK(FRAME_head) | FRAME_FLAG_MASK(FRAME_buddy) | FRAME_FLAG_MASK(FRAME_pcp) |
+			   FRAME_FLAG_MASK(FRAME_slab))) ||
+		    f[i].zone_id != f->zone_id)
+			return -EINVAL;
+	}
+	/* tails go back to the clean state prep_new_frames() leaves them in */
+	for (unsigned long i = 1; i < (1UL << order); i++) {
+		atomic_store_explicit(&f[i].refcount, 0, memory_order_relaxed);
+		atomic_store_explicit(&f[i].flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&f[i].mapcount, 0, memory_order_relaxed);
+		f[i].gfn = GMM_GFN_NONE;
+		f[i].private = 0;
+		f[i].owner = 0;
+		f[i].memcg_id = 0;
+		f[i].lru_next = f[i].lru_prev = FRAME_NIL;
+	}
+	f->order = order;
+	frame_set_head(f);
+	return 0;
+}

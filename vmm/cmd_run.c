@@ -20,6 +20,7 @@
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
+#include "vmm/khugepaged.h"
 #include "vmm/log.h"
 #include "vmm/report.h"
 #include "vmm/signals.h"
@@ -202,6 +203,7 @@ int cmd_run(int argc, char **argv)
 	struct gmm_config *cfg = calloc(1, sizeof(*cfg));
 	struct host host;
 	struct control_server cs = { .listen_fd = -1 };
+	struct khugepaged khugepaged = { .started = false };
 	const struct accel_ops *accel;
 	const char *why;
 	char err[CONFIG_ERR_MAX];
@@ -242,10 +244,14 @@ int cmd_run(int argc, char **argv)
 	log_info("running %d guest(s) on accel=%s", host.nr_guests, accel->name);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_start(host.guests[i].vm);
+	if (khugepaged_start(&khugepaged, &host))
+		log_warn("khugepaged: cannot start its thread: no collapsing");
 	wait_guests(&host, timeout);
+	khugepaged_stop(&khugepaged);
 	control_stop(&cs);
 	ret = finish_guests(&host);
 out_destroy:
+	khugepaged_stop(&khugepaged);
 	control_stop(&cs);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);

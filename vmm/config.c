@@ -359,8 +359,8 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 			 size_format(g->mem_bytes, a));
 		return -EINVAL;
 	}
-	if (strcmp(g->thp, "always") && strcmp(g->thp, "never")) {
-		snprintf(err, errlen, "%s.thp: \"%s\" must be always or never", path, g->thp);
+	if (strcmp(g->thp, "always") && strcmp(g->thp, "madvise") && strcmp(g->thp, "never")) {
+		snprintf(err, errlen, "%s.thp: \"%s\" must be always, madvise or never", path, g->thp);
 		return -EINVAL;
 	}
 	if (strcmp(g->backend, "pool") && strcmp(g->backend, "anon")) {

@@ -30,6 +30,11 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_PREFAULT_PAGES] = "prefault_pages",
 	[S2_OOM] = "oom",
 	[S2_BAD_FAULTS] = "bad_faults",
+	[S2_THP_SPLIT] = "thp_split_page",
+	[S2_THP_COLLAPSE_INPLACE] = "thp_collapse_inplace",
+	[S2_THP_COLLAPSE_COPY] = "thp_collapse_alloc",
+	[S2_THP_COLLAPSE_FAILED] = "thp_collapse_alloc_failed",
+	[S2_KHUGEPAGED_FULL_SCANS] = "khugepaged_full_scans",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */
@@ -358,7 +363,7 @@ static int collect_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 	return b->nr_small == b->cap_small ? 1 : 0;
 }
 
-static int cmp_pfn(const void *a, const void *b)
+int stage2_cmp_pfn(const void *a, const void *b)
 {
 	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
 
@@ -374,7 +379,7 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 		ept_unmap(s2->ept, f->gfn, 0, NULL);
 		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
 	}
-	qsort(b->small, b->nr_small, sizeof(pfn_t), cmp_pfn);
+	qsort(b->small, b->nr_small, sizeof(pfn_t), stage2_cmp_pfn);
 	host_pool_free_frames(s2->hp, b->small, b->nr_small);
 	for (size_t i = 0; i < b->nr_huge; i++) {
 		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, b->huge[i]);

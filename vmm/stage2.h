@@ -49,13 +49,19 @@ enum stage2_stat_item {
 	S2_PREFAULT_PAGES,      /* pages mapped by prefault at start */
 	S2_OOM,                 /* the pool could not give a frame */
 	S2_BAD_FAULTS,          /* faults outside RAM or failing to map: counted, zero-filled */
+	S2_THP_SPLIT,           /* 2 MiB frames split into 4 KiB (thp_split_page) */
+	S2_THP_COLLAPSE_INPLACE,/* 512 frames already one block, merged (thp_collapse_alloc's twin) */
+	S2_THP_COLLAPSE_COPY,   /* 512 scattered frames copied into a new block (thp_collapse_alloc) */
+	S2_THP_COLLAPSE_FAILED, /* a candidate range that could not be collapsed */
+	S2_KHUGEPAGED_FULL_SCANS, /* passes over the whole guest (khugepaged_full_scans) */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
 
 struct stage2_config {
 	unsigned fault_around_pages;  /* power of two, 1..512 */
-	bool thp;                     /* 2 MiB frames where a 2 MiB range is free */
+	bool thp;                     /* 2 MiB frames at fault time where a 2 MiB range is free */
+	bool thp_collapse;            /* khugepaged may collapse full 2 MiB ranges */
 	bool prefault;                /* populate all RAM at start */
 	uint32_t owner;               /* guest id stamped into frame descriptors */
 	const char *name;             /* for messages */
@@ -82,7 +88,9 @@ struct stage2 {
 	 * block mapped, and the window a stream has grown to */
 	gfn_t fa_next;
 	unsigned fa_window;
+	gfn_t khugepaged_next;        /* where the next collapse scan starts */
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
+	bool stopping;                /* stage2_stop() began: no more window changes */
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
@@ -112,6 +120,22 @@ void stage2_destroy(struct stage2 *s2);
 
 /* Serve one stage-2 fault at gpa (also used by tests and prefault). */
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write);
+
+/*
+ * Huge frames after the fault (stage2_thp.c), each taking s2->lock:
+ *   stage2_split(): the 2 MiB frame over gfn becomes 512 4 KiB frames;
+ *   stage2_unmap_range(): give [gfn, gfn+nr) back to the pool (whole
+ *     huge frames whole, partly covered ones split first); returns pages
+ *     freed; the next touch is a fresh zero page;
+ *   stage2_collapse(): the 2 MiB range around gfn, if all 512 pages are
+ *     present as 4 KiB frames, becomes one 2 MiB frame (-EAGAIN if not);
+ *   stage2_khugepaged_scan(): look at up to max_ranges ranges from where
+ *     the last scan stopped and collapse the candidates (thp_collapse).
+ */
+int stage2_split(struct stage2 *s2, gfn_t gfn);
+long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+int stage2_collapse(struct stage2 *s2, gfn_t gfn);
+long stage2_khugepaged_scan(struct stage2 *s2, long max_ranges);
 
 /* gpa -> its EPT entry and order (under the EPT lock); -EINVAL for a gpa
  * outside the guest's RAM, -ENODEV once the memory was released. */

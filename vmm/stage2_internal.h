@@ -31,6 +31,9 @@ int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order);
 void resident_add(struct stage2 *s2, uint64_t nr);
 
+/* qsort() order for pfns (free runs in order: fewer punches). */
+int stage2_cmp_pfn(const void *a, const void *b);
+
 /* A populated, zeroed 2 MiB block (reserve first); GMM_PFN_NONE if none. */
 pfn_t take_block(struct stage2 *s2);
 

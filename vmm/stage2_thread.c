@@ -129,6 +129,11 @@ void stage2_stop(struct stage2 *s2)
 {
 	uint64_t one = 1;
 
+	/* from here on nobody maps into the window: khugepaged and unmap
+	 * callers see stopping under the lock (the window goes next) */
+	pthread_mutex_lock(&s2->lock);
+	s2->stopping = true;
+	pthread_mutex_unlock(&s2->lock);
 	if (!s2->thread_started)
 		return;
 	if (write(s2->stop_fd, &one, sizeof(one)) != sizeof(one))

@@ -84,7 +84,8 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 	const struct vm_config *cfg = &vm->cfg;
 	struct stage2_config s2 = {
 		.fault_around_pages = (unsigned)(cfg->fault_around_bytes >> 12),
-		.thp = strcmp(cfg->thp, "never") != 0,
+		.thp = strcmp(cfg->thp, "always") == 0,
+		.thp_collapse = strcmp(cfg->thp, "never") != 0,
 		.prefault = cfg->prefault,
 		.owner = (uint32_t)vm->id + 1, /* 0 is the VMM's own frames */
 		.name = cfg->name,
@@ -94,7 +95,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,
 		.executable = vm->accel == &accel_native_ops,
-		.thp = s2.thp,
+		.thp = strcmp(cfg->thp, "never") != 0, /* anon: MADV_HUGEPAGE */
 		.backend = strcmp(cfg->backend, "anon") ? GUEST_MEM_POOL : GUEST_MEM_ANON,
 		.pool = pool,
 		.stage2 = &s2,

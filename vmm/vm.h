@@ -35,7 +35,7 @@ struct vm_config {
 	char initrd[PATH_MAX];         /* Linux only; empty: none */
 	char cmdline[GMM_CMDLINE_MAX];
 	char console[PATH_MAX];        /* empty or "-": gmm's stderr */
-	char thp[16];                  /* always | never: host huge pages for guest RAM */
+	char thp[16];                  /* always | madvise | never: huge frames (docs/thp.md) */
 	char backend[8];               /* pool | anon */
 	uint64_t fault_around_bytes;   /* pool: block mapped per stage-2 fault */
 	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */

@@ -258,3 +258,17 @@ def test_anon_backend_keeps_plain_memory(accel, tmp_path):
         dict(name="a", mem="64M", backend="anon", cmdline="workload=touch size=32M verify=1")])
     g = run.guests["a"]
     assert g["backend"] == "anon" and "stage2" not in g and g["verify_failures"] == 0, run
+
+
+def test_khugepaged_collapses_a_running_guest_without_losing_a_page(accel, tmp_path):
+    # thp=madvise: 4 KiB frames at fault time, collapsed in the background
+    # while the guest keeps reading and writing and verifying its pages
+    cmd = "workload=zipf size=32M iters=30000000 verify=1 verify_every=3000000"
+    run = run_config(tmp_path, {"accel": accel}, [dict(name="m", mem="64M", thp="madvise", cmdline=cmd)])
+    g = run.guests["m"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0 and g["results"]["verify_passes"] > 1, run
+    s2 = g["stage2"]
+    assert s2["fault_huge"] == 0, s2
+    assert s2["thp_collapse_inplace"] + s2["thp_collapse_alloc"] >= 8, s2
+    assert s2["ept_present_2m"] >= 8, s2
+    stage2_consistent(s2)

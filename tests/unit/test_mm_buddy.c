@@ -256,3 +256,38 @@ Test(buddy, split_block_frees_frame_by_frame_and_merges_back)
 	tp_assert_consistent(&tp);
 	tp_destroy(&tp);
 }
+
+Test(buddy, merge_joins_split_frames_back_into_one_block)
+{
+	struct test_pool tp = tp_create(small_cfg(), false);
+	struct gmm_zone *z = &tp.pool->zones[0];
+	unsigned long before = zone_nr_free(z, MAX_ORDER);
+	pfn_t p = gmm_alloc_frames(tp.pool, 9, __GFP_MOVABLE, 0);
+
+	cr_assert_eq(gmm_split_frames(tp.pool, p, 9), 0);
+	cr_assert_eq(gmm_free_frames(tp.pool, p + 3, 0), 0);
+	cr_assert_eq(gmm_merge_frames(tp.pool, p, 9), -EINVAL, "a frame of the block is free");
+	cr_assert_eq(frame_ref_count(pfn_to_frame(tp.pool, p + 4)), 1, "refused merges change nothing");
+	/* get p+3 back (from whichever cpu's list holds it) */
+	pfn_t got[64];
+	int n = 0;
+
+	gmm_drain_all_pages(tp.pool);
+	do {
+		got[n] = gmm_alloc_frames(tp.pool, 0, __GFP_MOVABLE, 0);
+	} while (got[n] != p + 3 && ++n < 64);
+	cr_assert_lt(n, 64, "p+3 came back");
+	for (int i = 0; i < n; i++)
+		gmm_free_frames(tp.pool, got[i], 0);
+	cr_assert_eq(gmm_merge_frames(tp.pool, p + 1, 9), -EINVAL, "not aligned");
+	cr_assert_eq(gmm_merge_frames(tp.pool, p, 9), 0);
+	cr_assert(frame_test_head(pfn_to_frame(tp.pool, p)));
+	cr_assert_eq(frame_order(pfn_to_frame(tp.pool, p)), 9);
+	cr_assert_eq(gmm_free_frames(tp.pool, p + 5, 0), -EINVAL, "a tail now");
+	tp_assert_consistent(&tp);
+	cr_assert_eq(gmm_free_frames(tp.pool, p, 9), 0);
+	gmm_drain_all_pages(tp.pool);
+	cr_assert_eq(zone_nr_free(z, MAX_ORDER), before);
+	tp_assert_consistent(&tp);
+	tp_destroy(&tp);
+}

@@ -182,13 +182,14 @@ Test(config, guest_flag_errors_name_the_key)
 	cr_assert(strstr(err, "vcpus"), "%s", err);
 }
 
-Test(config, thp_takes_always_or_never)
+Test(config, thp_takes_always_madvise_or_never)
 {
 	char err[CONFIG_ERR_MAX] = "";
 
 	cr_assert_eq(load("{\"guests\":[{\"thp\":\"never\"},{}]}", &cfg, err), 0, "%s", err);
 	cr_assert_str_eq(cfg.guests[0].thp, "never");
 	cr_assert_str_eq(cfg.guests[1].thp, "always");
+	cr_assert_eq(load("{\"guests\":[{\"thp\":\"madvise\"}]}", &cfg, err), 0, "%s", err);
 	cr_assert_neq(load("{\"guests\":[{\"thp\":\"sometimes\"}]}", &cfg, err), 0);
 	cr_assert(strstr(err, "guests[0].thp"), "%s", err);
 }

@@ -1,0 +1,225 @@
+/*
+ * The stage-2 fault path, split, unmap and collapse on a real host pool
+ * and a real guest window, without a vCPU: the test thread touches the
+ * window itself, so its faults go through the guest's userfaultfd and
+ * fault thread exactly as a vCPU's would.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "guestmm/buddy.h"
+#include "vmm/guest_mem.h"
+#include "vmm/host_pool.h"
+#include "vmm/stage2.h"
+
+#define MB (1ULL << 20)
+
+struct rig {
+	struct host_pool *hp;
+	struct guest_mem mem;
+};
+
+static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
+{
+	/* no reserve thread: frame counts stay still between two reads */
+	struct pool_config pc = { .size_bytes = 128 * MB, .nodes = 1, .reserve_bytes = 0 };
+	struct stage2_config sc = {
+		.fault_around_pages = fault_around_pages,
+		.thp = !strcmp(thp, "always"),
+		.thp_collapse = strcmp(thp, "never") != 0,
+		.owner = 7,
+		.name = "t",
+	};
+	struct guest_mem_config mc = {
+		.ram_bytes = 64 * MB, .backend = GUEST_MEM_POOL, .thp = sc.thp, .stage2 = &sc,
+	};
+	char err[256];
+
+	cr_assert_eq(host_pool_create(&pc, &r->hp, err, sizeof(err)), 0, "%s", err);
+	mc.pool = r->hp;
+	cr_assert_eq(guest_mem_create(&r->mem, &mc), 0);
+}
+
+static void rig_down(struct rig *r)
+{
+	guest_mem_destroy(&r->mem);
+	cr_assert_eq(gmm_pool_free_frames(r->hp->mm) + gmm_pool_pcp_frames(r->hp->mm) +
+		     zero_reserve_bytes(&r->hp->reserve) / 4096, r->hp->mm->nr_frames,
+		     "every frame and table came back");
+	cr_assert_eq(gmm_pool_check(r->hp->mm, stderr), 0);
+	host_pool_destroy(r->hp);
+}
+
+static uint64_t *page(struct rig *r, gfn_t gfn)
+{
+	return (uint64_t *)((char *)r->mem.window + (gfn << 12));
+}
+
+/* Write a stamp into each page (faulting it in), in the given order. */
+static void stamp(struct rig *r, gfn_t first, uint64_t nr, bool reverse)
+{
+	for (uint64_t i = 0; i < nr; i++) {
+		gfn_t g = reverse ? first + nr - 1 - i : first + i;
+
+		page(r, g)[0] = 0x5eed0000 + g;
+		page(r, g)[511] = ~g;
+	}
+}
+
+static void expect_stamps(struct rig *r, gfn_t first, uint64_t nr, gfn_t except)
+{
+	for (gfn_t g = first; g < first + nr; g++) {
+		if (g == except)
+			continue;
+		cr_assert_eq(page(r, g)[0], 0x5eed0000 + g, "gfn %#lx lost its data", (unsigned long)g);
+		cr_assert_eq(page(r, g)[511], ~g);
+	}
+}
+
+static uint64_t stat(struct rig *r, enum stage2_stat_item i)
+{
+	return atomic_load(&r->mem.s2->stat[i]);
+}
+
+static uint64_t ept(struct rig *r, enum ept_stat_item i)
+{
+	return ept_stat(r->mem.s2->ept, i);
+}
+
+static uint64_t allocated(struct rig *r)
+{
+	return r->hp->mm->nr_frames - gmm_pool_free_frames(r->hp->mm) - gmm_pool_pcp_frames(r->hp->mm);
+}
+
+#define G(mb) ((gfn_t)(mb) * 256)   /* gfn of a MiB offset, above the boot area */
+
+Test(stage2, first_touch_of_a_thp_guest_maps_a_2m_frame)
+{
+	struct rig r;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 1024, false);
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 2);
+	cr_assert_eq(stat(&r, S2_FAULT_HUGE), 2);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, partial_unmap_splits_the_huge_frame_and_frees_one_page)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 512, false);
+	before = allocated(&r);
+	cr_assert_eq(stage2_unmap_range(r.mem.s2, G(8) + 5, 1), 1);
+	cr_assert_eq(stat(&r, S2_THP_SPLIT), 1);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 0);
+	cr_assert_eq(ept(&r, EPT_PRESENT_4K), 511);
+	/* the page table the split needed is one more allocated frame */
+	cr_assert_eq(allocated(&r), before - 1 + 1);
+	cr_assert_eq(page(&r, G(8) + 5)[0], 0, "an unmapped page comes back as a fresh zero page");
+	expect_stamps(&r, G(8), 512, G(8) + 5);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, unmapping_a_whole_huge_frame_frees_it_without_a_split)
+{
+	struct rig r;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 1024, false);
+	cr_assert_eq(stage2_unmap_range(r.mem.s2, G(8), 512), 512);
+	cr_assert_eq(stat(&r, S2_THP_SPLIT), 0);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 1);
+	expect_stamps(&r, G(10), 512, GMM_GFN_NONE);
+	cr_assert_eq(page(&r, G(8))[0], 0);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, collapse_merges_a_guest_block_in_place)
+{
+	struct rig r;
+
+	rig_up(&r, "madvise", 16);
+	stamp(&r, G(8), 512, false);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 0, "madvise: no huge frame at fault time");
+	cr_assert_eq(stage2_collapse(r.mem.s2, G(8)), 0);
+	cr_assert_eq(stat(&r, S2_THP_COLLAPSE_INPLACE) + stat(&r, S2_THP_COLLAPSE_COPY), 1);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 1);
+	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, collapse_copies_scattered_frames_into_a_new_block)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "madvise", 1);
+	stamp(&r, G(8), 512, true); /* last page first: frames in reverse gfn order */
+	before = allocated(&r);
+	cr_assert_eq(stage2_collapse(r.mem.s2, G(8)), 0);
+	cr_assert_eq(stat(&r, S2_THP_COLLAPSE_COPY), 1);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 1);
+	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
+	/* 512 old frames and the page table went back; the new block came
+	 * from the reserve or the buddy */
+	cr_assert_leq(allocated(&r), before);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, collapse_refuses_a_range_with_a_hole)
+{
+	struct rig r;
+
+	rig_up(&r, "madvise", 1);
+	stamp(&r, G(8), 511, false);
+	cr_assert_eq(stage2_collapse(r.mem.s2, G(8)), -EAGAIN);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 0);
+	rig_down(&r);
+}
+
+Test(stage2, khugepaged_collapses_full_ranges_and_leaves_the_rest)
+{
+	struct rig r;
+	long n = 0;
+
+	rig_up(&r, "madvise", 16);
+	stamp(&r, G(8), 1024, false);
+	stamp(&r, G(12), 100, false);
+	for (int i = 0; i < 8 && !stat(&r, S2_KHUGEPAGED_FULL_SCANS); i++)
+		n += stage2_khugepaged_scan(r.mem.s2, 8);
+	cr_assert_geq(n, 2);
+	cr_assert_geq(ept(&r, EPT_PRESENT_2M), 2);
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	expect_stamps(&r, G(12), 100, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_still_mapped_frame_is_never_freed)
+{
+	struct rig r;
+	uint64_t e;
+	unsigned order;
+	pfn_t pfn;
+
+	rig_up(&r, "never", 16);
+	stamp(&r, G(8), 1, false);
+	cr_assert_eq(stage2_translate(r.mem.s2, G(8) << 12, &e, &order), 0);
+	pfn = ept_entry_pfn(e);
+	cr_assert_eq(host_pool_free(r.hp, pfn, 0), -EBUSY, "mapped in the window: refused");
+	cr_assert_eq(atomic_load(&r.hp->mapped_free_refused), 1);
+	expect_stamps(&r, G(8), 1, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
