@@ -85,6 +85,11 @@ struct accel_ops {
 	void (*vcpu_destroy)(struct vcpu *vcpu);
 	/* The guest's TSC frequency in Hz. */
 	uint64_t (*tsc_hz)(struct vm *vm);
+	/* The accelerator's own dirty log of RAM slot `slot` (guest_mem's
+	 * slot index), NULL if it has none: turn it on or off; fetch the
+	 * bitmap of pages written since the last fetch, re-arming it. */
+	int (*dirty_log_enable)(struct vm *vm, int slot, bool on);
+	int (*dirty_log_fetch)(struct vm *vm, int slot, uint64_t *bitmap);
 };
 
 extern const struct accel_ops accel_kvm_ops;

@@ -61,6 +61,41 @@ bool accel_kvm_available(void)
 	return kvm_fd >= 0;
 }
 
+/* Memslot i over guest_mem slot i; flags: KVM_MEM_LOG_DIRTY_PAGES or 0.
+ * Changing only the flags of a slot is allowed while vCPUs run. */
+static int kvm_set_slot(struct vm *vm, int i, uint32_t flags)
+{
+	struct kvm_vm *kv = vm->accel_priv;
+	struct kvm_userspace_memory_region r = {
+		.slot = (uint32_t)i,
+		.flags = flags,
+		.guest_phys_addr = vm->mem.slots[i].gpa,
+		.memory_size = vm->mem.slots[i].bytes,
+		.userspace_addr = (uint64_t)vm->mem.slots[i].hva,
+	};
+
+	return ioctl(kv->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+static int kvm_dirty_log_enable(struct vm *vm, int slot, bool on)
+{
+	if (slot < 0 || slot >= vm->mem.nr_slots)
+		return -EINVAL;
+	return kvm_set_slot(vm, slot, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+/* KVM_GET_DIRTY_LOG without manual protect: copy and clear, and KVM
+ * write-protects the pages again. */
+static int kvm_dirty_log_fetch(struct vm *vm, int slot, uint64_t *bitmap)
+{
+	struct kvm_vm *kv = vm->accel_priv;
+	struct kvm_dirty_log log = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+
+	if (slot < 0 || slot >= vm->mem.nr_slots)
+		return -EINVAL;
+	return ioctl(kv->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+}
+
 static int kvm_vm_init(struct vm *vm)
 {
 	struct kvm_vm *kv;
@@ -82,15 +117,10 @@ static int kvm_vm_init(struct vm *vm)
 	/* Intel needs a TSS area for real mode; harmless elsewhere. */
 	ioctl(kv->fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
 	for (i = 0; i < vm->mem.nr_slots; i++) {
-		struct kvm_userspace_memory_region r = {
-			.slot = i,
-			.guest_phys_addr = vm->mem.slots[i].gpa,
-			.memory_size = vm->mem.slots[i].bytes,
-			.userspace_addr = (uint64_t)vm->mem.slots[i].hva,
-		};
+		int ret = kvm_set_slot(vm, i, 0);
 
-		if (ioctl(kv->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			return -errno;
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -460,4 +490,6 @@ const struct accel_ops accel_kvm_ops = {
 	.vcpu_get_regs = kvm_vcpu_get_regs,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.tsc_hz = kvm_tsc_hz,
+	.dirty_log_enable = kvm_dirty_log_enable,
+	.dirty_log_fetch = kvm_dirty_log_fetch,
 };

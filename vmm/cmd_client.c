@@ -1,9 +1,12 @@
 /*
  * The control socket's command-line client: `gmm list`, `gmm stat NAME`,
- * `gmm stop NAME`, `gmm version`, `gmm cat [FILE]`, each with --control
- * PATH (or $GMM_CONTROL). Prints the reply as indented JSON (--json: the
- * raw reply line); `cat` prints the file's text as the kernel would.
+ * `gmm stop NAME`, `gmm version`, `gmm cat [FILE]`, `gmm pool`, `gmm
+ * check`, `gmm translate NAME GPA`, `gmm dirty-log NAME [OP]`, each with
+ * --control PATH (or $GMM_CONTROL). Prints the reply as indented JSON
+ * (--json: the raw reply line); `cat` prints the file's text as the
+ * kernel would.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <jansson.h>
@@ -15,17 +18,25 @@
 #include "vmm/control.h"
 
 /* The positional argument each command takes, and the request key it fills. */
+enum arg2_kind { ARG2_NONE, ARG2_STRING, ARG2_INTEGER };
+
 static const struct {
 	const char *cmd, *arg, *key;
 	bool required;
+	const char *key2;       /* a second positional argument, optional unless ARG2_INTEGER */
+	enum arg2_kind kind2;
+	const char *request;    /* the socket command, if it is spelled differently */
 } client_cmds[] = {
-	{ "list", "", NULL, false },
-	{ "version", "", NULL, false },
-	{ "stat", " NAME", "guest", true },
-	{ "stop", " NAME", "guest", true },
-	{ "cat", " [FILE]", "file", false },
-	{ "pool", "", NULL, false },
-	{ "check", "", NULL, false },
+	{ "list", "", NULL, false, NULL, ARG2_NONE, NULL },
+	{ "version", "", NULL, false, NULL, ARG2_NONE, NULL },
+	{ "stat", " NAME", "guest", true, NULL, ARG2_NONE, NULL },
+	{ "stop", " NAME", "guest", true, NULL, ARG2_NONE, NULL },
+	{ "cat", " [FILE]", "file", false, NULL, ARG2_NONE, NULL },
+	{ "pool", "", NULL, false, NULL, ARG2_NONE, NULL },
+	{ "check", "", NULL, false, NULL, ARG2_NONE, NULL },
+	{ "translate", " NAME GPA", "guest", true, "gpa", ARG2_INTEGER, NULL },
+	{ "dirty-log", " NAME [start|stop|harvest|status] [--runs]", "guest", true, "op", ARG2_STRING,
+	  "dirty_log" },
 };
 
 static int client_cmd_find(const char *cmd)
@@ -69,11 +80,13 @@ int cmd_client(const char *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "runs", no_argument, 0, 'r' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	const char *path = getenv("GMM_CONTROL"), *arg = NULL;
+	const char *path = getenv("GMM_CONTROL"), *arg = NULL, *arg2 = NULL;
 	int ci = client_cmd_find(cmd);
-	bool raw = false;
+	bool raw = false, runs = false;
+	unsigned long long num = 0;
+	char *end;
 	json_t *req, *reply = NULL;
 	char err[512];
 	int c, ret;
@@ -83,21 +96,38 @@ int cmd_client(const char *cmd, int argc, char **argv)
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'j': raw = true; break;
+		case 'r': runs = true; break;
 		case 'h': usage_client(stdout, cmd); return 0;
 		default: usage_client(stderr, cmd); return 2;
 		}
 	}
 	if (client_cmds[ci].key && optind < argc)
 		arg = argv[optind++];
-	if (optind < argc || (client_cmds[ci].required && !arg) || !path) {
+	if (client_cmds[ci].key2 && optind < argc)
+		arg2 = argv[optind++];
+	if (arg2 && client_cmds[ci].kind2 == ARG2_INTEGER) {
+		errno = 0;
+		num = strtoull(arg2, &end, 0);
+		if (errno || end == arg2 || *end) {
+			fprintf(stderr, "gmm %s: %s: not a number (decimal or 0x hex)\n", cmd, arg2);
+			return 2;
+		}
+	}
+	if (optind < argc || (client_cmds[ci].required && !arg) ||
+	    (client_cmds[ci].kind2 == ARG2_INTEGER && !arg2) || !path) {
 		if (!path)
 			fprintf(stderr, "gmm %s: no control socket: give --control PATH or set GMM_CONTROL\n", cmd);
 		usage_client(stderr, cmd);
 		return 2;
 	}
-	req = json_pack("{s:s}", "cmd", cmd);
+	req = json_pack("{s:s}", "cmd", client_cmds[ci].request ? client_cmds[ci].request : cmd);
 	if (arg)
 		json_object_set_new(req, client_cmds[ci].key, json_string(arg));
+	if (arg2)
+		json_object_set_new(req, client_cmds[ci].key2, client_cmds[ci].kind2 == ARG2_INTEGER ?
+				    json_integer((json_int_t)num) : json_string(arg2));
+	if (runs)
+		json_object_set_new(req, "runs", json_true());
 	ret = control_call(path, req, &reply, err, sizeof(err));
 	json_decref(req);
 	if (ret) {

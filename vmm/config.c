@@ -40,6 +40,7 @@ static const struct cfg_key guest_keys[] = {
 	STR(vm_config, backend),
 	{ "fault_around", CFG_SIZE, offsetof(struct vm_config, fault_around_bytes), 0, 0, 0, NULL, 0 },
 	{ "prefault", CFG_INT, offsetof(struct vm_config, prefault), 0, 0, 1, NULL, 0 },
+	{ "dirty_log", CFG_INT, offsetof(struct vm_config, dirty_log), 0, 0, 1, NULL, 0 },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -294,7 +295,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -365,6 +366,10 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	}
 	if (strcmp(g->backend, "pool") && strcmp(g->backend, "anon")) {
 		snprintf(err, errlen, "%s.backend: \"%s\" must be pool or anon", path, g->backend);
+		return -EINVAL;
+	}
+	if (g->dirty_log && strcmp(g->backend, "pool")) {
+		snprintf(err, errlen, "%s.dirty_log: write tracking needs backend=pool", path);
 		return -EINVAL;
 	}
 	if (g->fault_around_bytes < 4096 || g->fault_around_bytes > (2ULL << 20) ||

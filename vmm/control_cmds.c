@@ -159,6 +159,18 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			 "shmem_thp", hp->shmem_thp);
 }
 
+/* The flags of the frame at pfn (of its head, for a huge frame). */
+static json_t *frame_flags_json(struct stage2 *s2, pfn_t pfn)
+{
+	struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn);
+	json_t *arr = json_array();
+
+	for (int b = 0; b < NR_FRAME_FLAGS; b++)
+		if (frame_test_flag(f, (enum frame_flag_bit)b))
+			json_array_append_new(arr, json_string(frame_flag_names[b]));
+	return arr;
+}
+
 /* `translate`: where a guest page lives: its EPT entry, decoded. */
 static json_t *cmd_translate(struct host *h, json_t *req, const char **err)
 {
@@ -182,6 +194,98 @@ static json_t *cmd_translate(struct host *h, json_t *req, const char **err)
 			      "present", ept_entry_present(entry),
 			      "pfn", ept_entry_present(entry) ? (json_int_t)ept_entry_pfn(entry) : (json_int_t)-1,
 			      "order", (int)order, "state", (json_int_t)ept_entry_state(entry));
+		if (ept_entry_present(entry))
+			json_object_set_new(o, "frame_flags", frame_flags_json(vm->mem.s2, ept_entry_pfn(entry)));
+	}
+	host_put_guest(h, vm);
+	return o;
+}
+
+/* `dirty_log`: write tracking of one guest ("op": start, stop, harvest
+ * or status). A harvest replies with the pages written since the last
+ * one and, with "runs": true, the runs [gpa, pages] (at most max_runs). */
+struct runs_ctx {
+	json_t *runs;
+	size_t max;
+	bool truncated;
+};
+
+static void add_run(void *arg, gfn_t gfn, uint64_t nr)
+{
+	struct runs_ctx *c = arg;
+
+	if (json_array_size(c->runs) >= c->max) {
+		c->truncated = true;
+		return;
+	}
+	json_array_append_new(c->runs, json_pack("[I, I]", (json_int_t)(gfn << 12), (json_int_t)nr));
+}
+
+#define DIRTY_LOG_MAX_RUNS 4096
+
+static json_t *dirty_log_status(struct stage2 *s2)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:f}", "mode", stage2_dirty_mode_name(s2->dirty_mode),
+			 "harvests", (json_int_t)atomic_load(&s2->stat[S2_DIRTY_HARVESTS]),
+			 "pages", (json_int_t)atomic_load(&s2->stat[S2_DIRTY_PAGES]),
+			 "last_harvest_pages", (json_int_t)s2->dirty_last_pages,
+			 "last_harvest_us", (double)s2->dirty_last_ns / 1000.0);
+}
+
+static json_t *cmd_dirty_log(struct host *h, json_t *req, const char **err)
+{
+	struct vm *vm = req_guest(h, req, err);
+	const char *op = req_str(req, "op");
+	struct runs_ctx rc = { .max = DIRTY_LOG_MAX_RUNS };
+	struct stage2 *s2;
+	json_t *o = NULL;
+	long ret = 0;
+
+	if (!vm)
+		return NULL;
+	s2 = vm->mem.s2;
+	if (!op)
+		op = "status";
+	if (!s2) {
+		*err = "the guest's RAM is not in the pool (backend anon)";
+	} else if (!strcmp(op, "status")) {
+		o = dirty_log_status(s2);
+	} else if (!strcmp(op, "start") || !strcmp(op, "stop")) {
+		bool start = !strcmp(op, "start");
+
+		ret = start ? stage2_dirty_start(s2) : stage2_dirty_stop(s2);
+		if (ret == -EALREADY)
+			*err = start ? "write tracking is already on" : "write tracking is off";
+		else if (ret == -EOPNOTSUPP)
+			*err = "no write tracking here: the kernel lacks userfaultfd WP_ASYNC (Linux 6.7)";
+		else if (ret == -ENODEV)
+			*err = "the guest stopped: its memory went back to the pool";
+		else if (ret)
+			*err = "write tracking failed (see gmm's log)";
+		else
+			o = dirty_log_status(s2);
+	} else if (!strcmp(op, "harvest")) {
+		bool want_runs = json_is_true(json_object_get(req, "runs"));
+
+		rc.runs = json_array();
+		ret = stage2_dirty_harvest(s2, want_runs ? add_run : NULL, &rc);
+		if (ret == -ENOTCONN)
+			*err = "write tracking is off (op start)";
+		else if (ret == -ENODEV)
+			*err = "the guest stopped: its memory went back to the pool";
+		else if (ret < 0)
+			*err = "harvest failed (see gmm's log)";
+		else {
+			o = json_pack("{s:s, s:I, s:f}", "mode", stage2_dirty_mode_name(s2->dirty_mode),
+				      "pages", (json_int_t)ret, "harvest_us", (double)s2->dirty_last_ns / 1000.0);
+			if (want_runs) {
+				json_object_set(o, "runs", rc.runs);
+				json_object_set_new(o, "runs_truncated", json_boolean(rc.truncated));
+			}
+		}
+		json_decref(rc.runs);
+	} else {
+		*err = "\"op\" must be start, stop, harvest or status";
 	}
 	host_put_guest(h, vm);
 	return o;
@@ -230,6 +334,7 @@ static const struct {
 	{ "pool", cmd_pool },
 	{ "translate", cmd_translate },
 	{ "check", cmd_check },
+	{ "dirty_log", cmd_dirty_log },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

@@ -17,6 +17,8 @@ static void usage(FILE *f)
 		"  cat      a host memory view: buddyinfo, zoneinfo, vmstat, ... (gmm cat FILE)\n"
 		"  pool     the host pool: frames, host memory held, the zeroed reserve\n"
 		"  check    run the consistency checkers (buddy, stage-2 tables, reverse map)\n"
+		"  translate  where a guest page lives: its EPT entry and frame (gmm translate NAME GPA)\n"
+		"  dirty-log  write tracking: gmm dirty-log NAME start|harvest|stop|status [--runs]\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

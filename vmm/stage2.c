@@ -23,6 +23,8 @@
 const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_FAULTS] = "faults",
 	[S2_FAULT_PRESENT] = "fault_present",
+	[S2_DIRTY_HARVESTS] = "dirty_harvests",
+	[S2_DIRTY_PAGES] = "dirty_pages",
 	[S2_FAULTAROUND_PAGES] = "faultaround_pages",
 	[S2_FAULT_HUGE] = "fault_huge",
 	[S2_RESERVE_HITS] = "reserve_hits",
@@ -320,7 +322,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->cfg = *cfg;
 	s2->hp = hp;
 	s2->mem = mem;
-	s2->uffd = s2->stop_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	if (!cfg->fault_around_pages || cfg->fault_around_pages > HUGE_FRAMES ||
 	    (cfg->fault_around_pages & (cfg->fault_around_pages - 1)))
@@ -331,7 +333,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	ret = ept_create(&s2->table_ops, &s2->ept);
 	if (ret)
 		return ret;
-	s2->uffd = uffd_open();
+	s2->uffd = uffd_open(&s2->uffd_features);
 	if (s2->uffd < 0)
 		return s2->uffd;
 	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -424,7 +426,10 @@ void stage2_release(struct stage2 *s2)
 		close(s2->uffd);
 	if (s2->stop_fd >= 0)
 		close(s2->stop_fd);
-	s2->uffd = s2->stop_fd = -1;
+	if (s2->pagemap_fd >= 0)
+		close(s2->pagemap_fd);
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
+	s2->dirty_mode = STAGE2_DIRTY_OFF;
 }
 
 void stage2_destroy(struct stage2 *s2)

@@ -54,9 +54,33 @@ enum stage2_stat_item {
 	S2_THP_COLLAPSE_COPY,   /* 512 scattered frames copied into a new block (thp_collapse_alloc) */
 	S2_THP_COLLAPSE_FAILED, /* a candidate range that could not be collapsed */
 	S2_KHUGEPAGED_FULL_SCANS, /* passes over the whole guest (khugepaged_full_scans) */
+	S2_DIRTY_HARVESTS,      /* write-tracking harvests */
+	S2_DIRTY_PAGES,         /* pages harvested as written, summed over harvests */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
+
+/*
+ * Write tracking (stage2_dirty.c, docs/write-tracking.md): which pages the
+ * guest wrote since the last harvest. Under KVM, KVM's dirty log on the
+ * memslots (the accelerator supplies it as stage2_dirty_ops); elsewhere,
+ * userfaultfd write-protect in its asynchronous mode on the window, read
+ * back and re-armed with one PAGEMAP_SCAN walk.
+ */
+enum stage2_dirty_mode {
+	STAGE2_DIRTY_OFF,
+	STAGE2_DIRTY_KVM,      /* KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG */
+	STAGE2_DIRTY_UFFD_WP,  /* UFFD_FEATURE_WP_ASYNC + PAGEMAP_SCAN */
+};
+
+struct stage2_dirty_ops {
+	/* turn the dirty log of RAM slot `slot` on or off */
+	int (*enable)(void *ctx, int slot, bool on);
+	/* copy slot's bitmap (bit i: the slot's page i was written) and
+	 * clear it, re-arming tracking; bitmap is zeroed by the caller */
+	int (*fetch)(void *ctx, int slot, uint64_t *bitmap);
+	void *ctx;
+};
 
 struct stage2_config {
 	unsigned fault_around_pages;  /* power of two, 1..512 */
@@ -68,6 +92,8 @@ struct stage2_config {
 	/* called once when the pool cannot supply the guest: stop it */
 	void (*oom)(void *ctx, const char *why);
 	void *ctx;
+	/* the accelerator's dirty log, NULL if it has none (native) */
+	const struct stage2_dirty_ops *dirty_ops;
 };
 
 struct stage2 {
@@ -77,6 +103,7 @@ struct stage2 {
 	struct ept *ept;
 	struct ept_table_ops table_ops; /* table frames from the pool */
 	int uffd;
+	uint64_t uffd_features;       /* what UFFDIO_API granted */
 	int stop_fd;                  /* eventfd: the fault thread exits */
 	pthread_t thread;
 	bool thread_started;
@@ -91,6 +118,10 @@ struct stage2 {
 	gfn_t khugepaged_next;        /* where the next collapse scan starts */
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	bool stopping;                /* stage2_stop() began: no more window changes */
+	enum stage2_dirty_mode dirty_mode;
+	int pagemap_fd;               /* /proc/self/pagemap while uffd-wp tracks */
+	uint64_t dirty_last_pages;    /* the last harvest: pages and time */
+	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
@@ -136,6 +167,20 @@ int stage2_split(struct stage2 *s2, gfn_t gfn);
 long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 int stage2_collapse(struct stage2 *s2, gfn_t gfn);
 long stage2_khugepaged_scan(struct stage2 *s2, long max_ranges);
+
+/*
+ * Write tracking. start: from now on writes are recorded (-EOPNOTSUPP if
+ * neither mechanism is available, -EALREADY if on). harvest: the pages
+ * written since start or the previous harvest; each one present gets its
+ * frame marked dirty and referenced (the folio flags reclaim reads) and
+ * its EPT leaf accessed and dirty; run(arg, gfn, nr) is called for each
+ * run of written pages (may be NULL). Returns pages, or -errno. stop:
+ * writes are no longer recorded or trapped.
+ */
+int stage2_dirty_start(struct stage2 *s2);
+long stage2_dirty_harvest(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, uint64_t nr), void *arg);
+int stage2_dirty_stop(struct stage2 *s2);
+const char *stage2_dirty_mode_name(enum stage2_dirty_mode mode);
 
 /* gpa -> its EPT entry and order (under the EPT lock); -EINVAL for a gpa
  * outside the guest's RAM, -ENODEV once the memory was released. */

@@ -16,7 +16,9 @@ void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n);
 /* Host address of gfn in the guest's window. */
 uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn);
 
-int uffd_open(void);
+/* A userfaultfd with the write-protect features when the kernel has them;
+ * *features says what was granted. */
+int uffd_open(uint64_t *features);
 /* Wake every thread waiting on a fault in [gfn, gfn+nr). */
 void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 /* Resolve a fault with the zero page (guest being stopped). */

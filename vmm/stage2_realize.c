@@ -12,6 +12,7 @@
 #include "guestmm/pool.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
+#include "vmm/kvm_compat.h"
 #include "vmm/stage2_internal.h"
 
 void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n)
@@ -24,9 +25,9 @@ uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn)
 	return (uint64_t)s2->mem->window + (gfn << GMM_FRAME_SHIFT);
 }
 
-int uffd_open(void)
+static int uffd_open_with(uint64_t want, uint64_t *features)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID };
+	struct uffdio_api api = { .api = UFFD_API, .features = want };
 	/* Not UFFD_USER_MODE_ONLY: under KVM the fault comes from the kernel
 	 * (get_user_pages on behalf of the vCPU). */
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -39,14 +40,26 @@ int uffd_open(void)
 		close(fd);
 		return e;
 	}
+	*features = api.features;
 	return fd;
+}
+
+int uffd_open(uint64_t *features)
+{
+	/* write-protect on the pool's shmem mappings, resolved by the kernel
+	 * (write tracking); a kernel before 6.7 refuses the set: go without */
+	int fd = uffd_open_with(UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC,
+				features);
+
+	return fd >= 0 ? fd : uffd_open_with(UFFD_FEATURE_THREAD_ID, features);
 }
 
 int stage2_register(struct stage2 *s2, void *hva, uint64_t len)
 {
 	struct uffdio_register reg = {
 		.range = { .start = (uint64_t)hva, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
+		.mode = UFFDIO_REGISTER_MODE_MISSING |
+			(s2->dirty_mode == STAGE2_DIRTY_UFFD_WP ? UFFDIO_REGISTER_MODE_WP : 0),
 	};
 
 	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
@@ -81,7 +94,13 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
 			 s2->hp->memfd, (off_t)(pfn << GMM_FRAME_SHIFT));
 
-	return got == MAP_FAILED ? -errno : 0;
+	if (got == MAP_FAILED)
+		return -errno;
+	/* uffd-wp tracking needs every VMA of the window registered; a new
+	 * mapping starts unprotected, so the harvest reports it written */
+	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)
+		return stage2_register(s2, want, nr << GMM_FRAME_SHIFT);
+	return 0;
 }
 
 /* Stamp the reverse map into the descriptors of a run now mapped at gfn. */

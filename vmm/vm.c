@@ -79,6 +79,20 @@ static void vm_stage2_oom(void *ctx, const char *why)
 	vm_request_stop(ctx, -1, false, why);
 }
 
+static int vm_dirty_log_enable(void *ctx, int slot, bool on)
+{
+	struct vm *vm = ctx;
+
+	return vm->accel->dirty_log_enable(vm, slot, on);
+}
+
+static int vm_dirty_log_fetch(void *ctx, int slot, uint64_t *bitmap)
+{
+	struct vm *vm = ctx;
+
+	return vm->accel->dirty_log_fetch(vm, slot, bitmap);
+}
+
 static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 {
 	const struct vm_config *cfg = &vm->cfg;
@@ -91,6 +105,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.name = cfg->name,
 		.oom = vm_stage2_oom,
 		.ctx = vm,
+		.dirty_ops = vm->accel->dirty_log_fetch ? &vm->dirty_ops : NULL,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,
@@ -103,6 +118,9 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 
 	if (mc.backend == GUEST_MEM_POOL && !pool)
 		return -EINVAL;
+	vm->dirty_ops = (struct stage2_dirty_ops){
+		.enable = vm_dirty_log_enable, .fetch = vm_dirty_log_fetch, .ctx = vm,
+	};
 	return guest_mem_create(&vm->mem, &mc);
 }
 
@@ -155,6 +173,13 @@ int vm_create(const struct vm_config *cfg, const struct accel_ops *accel, struct
 	ret = boot_load(vm, err, errlen);
 	if (ret)
 		goto fail;
+	if (cfg->dirty_log) {
+		ret = stage2_dirty_start(vm->mem.s2);
+		if (ret) {
+			snprintf(err, errlen, "dirty_log: cannot start write tracking: %s", strerror(-ret));
+			goto fail;
+		}
+	}
 	*out = vm;
 	return 0;
 fail:

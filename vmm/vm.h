@@ -23,6 +23,7 @@
 #include "vmm/accel.h"
 #include "vmm/console.h"
 #include "vmm/guest_mem.h"
+#include "vmm/stage2.h"
 
 #define VM_NAME_MAX     64
 #define VM_MAX_RESULTS  64
@@ -39,6 +40,7 @@ struct vm_config {
 	char backend[8];               /* pool | anon */
 	uint64_t fault_around_bytes;   /* pool: block mapped per stage-2 fault */
 	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */
+	int dirty_log;                 /* pool: write tracking on from the start */
 };
 
 enum vm_state {
@@ -83,6 +85,7 @@ struct vm {
 	const struct accel_ops *accel;
 	void *accel_priv;
 	struct guest_mem mem;
+	struct stage2_dirty_ops dirty_ops; /* the accelerator's dirty log, for stage2 */
 	struct bus pio, mmio;
 	struct console console;
 	struct uart uart;

@@ -24,6 +24,8 @@ BAD_FLAGS = [
     (["--guest", "name=a,fault_around=48K"], "guests[0].fault_around"),
     (["--guest", "name=a,fault_around=4M"], "guests[0].fault_around"),
     (["--guest", "name=a,prefault=2"], "--guest prefault"),
+    (["--guest", "name=a,dirty_log=yes"], "--guest dirty_log"),
+    (["--guest", "name=a,backend=anon,dirty_log=1"], "guests[0].dirty_log"),
     (["--guest", "name=a,kernel=/etc/hostname"], "kernel"),
     (["--guest", "name=a,kernel=/dev/null"], "kernel"),
 ]
