@@ -144,9 +144,18 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 		*err = "this gmm has no host pool";
 		return NULL;
 	}
+	struct zero_reserve *zr = &hp->reserve;
+	json_t *o, *reserve;
+
 	free_frames = gmm_pool_free_frames(hp->mm);
 	pcp_frames = gmm_pool_pcp_frames(hp->mm);
-	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "pool",
+	pthread_mutex_lock(&zr->lock);
+	reserve = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "blocks", zr->nr, "max_blocks", zr->max_blocks,
+			    "hits", (json_int_t)zr->hits, "misses", (json_int_t)zr->misses,
+			    "waits", (json_int_t)zr->waits, "refills", (json_int_t)zr->refills,
+			    "refill_failures", (json_int_t)zr->refill_failures);
+	pthread_mutex_unlock(&zr->lock);
+	o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "pool",
 			 "nr_frames", (json_int_t)hp->mm->nr_frames,
 			 "free_frames", (json_int_t)(free_frames + pcp_frames),
 			 "allocated_frames", (json_int_t)(hp->mm->nr_frames - free_frames - pcp_frames),
@@ -157,6 +166,8 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			 "mapped_free_refused", (json_int_t)atomic_load(&hp->mapped_free_refused),
 			 "size_bytes", (json_int_t)hp->size_bytes,
 			 "shmem_thp", hp->shmem_thp);
+	json_object_set_new(json_object_get(o, "pool"), "reserve", reserve);
+	return o;
 }
 
 /* The flags of the frame at pfn (of its head, for a huge frame). */

@@ -38,14 +38,13 @@ static const char *guest_outcome(const struct vm *vm)
 	return vm->state == VM_STOPPING ? "stopping" : "stopped";
 }
 
-/* The stage-2 counters (docs/fault-path.md): frames, faults, latency, EPT. */
 /* The stage-2 counters (docs/fault-path.md): frames, faults, latency, EPT.
  * Once the guest's memory went back to the pool, the frame and EPT counts
  * are those it held at that moment ("released": true). */
 static json_t *report_stage2_json(struct stage2 *s2)
 {
 	json_t *o = json_object(), *hist = json_array();
-	uint64_t faults = atomic_load(&s2->stat[S2_FAULTS]);
+	uint64_t timed = 0; /* faults served by the fault thread (prefault's are not timed) */
 
 	pthread_mutex_lock(&s2->lock); /* the EPT goes away when the memory is released */
 	json_object_set_new(o, "released", json_boolean(s2->released));
@@ -68,9 +67,13 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	json_object_set_new(o, "dirty_log", json_string(stage2_dirty_mode_name(s2->dirty_mode)));
 	json_object_set_new(o, "fault_p50_us", json_real(stage2_latency_quantile_us(s2, 0.50)));
 	json_object_set_new(o, "fault_p99_us", json_real(stage2_latency_quantile_us(s2, 0.99)));
-	json_object_set_new(o, "fault_mean_us", json_real(faults ? atomic_load(&s2->lat_sum_ns) / 1e3 / faults : 0));
-	for (int b = 0; b < STAGE2_LAT_BUCKETS; b++)
-		json_array_append_new(hist, json_integer((json_int_t)atomic_load(&s2->lat_hist[b])));
+	for (int b = 0; b < STAGE2_LAT_BUCKETS; b++) {
+		uint64_t n = atomic_load(&s2->lat_hist[b]);
+
+		timed += n;
+		json_array_append_new(hist, json_integer((json_int_t)n));
+	}
+	json_object_set_new(o, "fault_mean_us", json_real(timed ? atomic_load(&s2->lat_sum_ns) / 1e3 / timed : 0));
 	json_object_set_new(o, "fault_latency_log2_us", hist);
 	return o;
 }

@@ -124,8 +124,11 @@ static pfn_t take_frames(struct stage2 *s2, unsigned nr)
 			pfn = gmm_alloc_frames(s2->hp->mm, order, __GFP_MOVABLE | __GFP_NOWARN, 0);
 			if (pfn == GMM_PFN_NONE)
 				return pfn;
+			if (host_pool_populate(s2->hp, pfn, nr)) {
+				host_pool_free(s2->hp, pfn, order);
+				return GMM_PFN_NONE;
+			}
 			gmm_split_frames(s2->hp->mm, pfn, order);
-			host_pool_populate(s2->hp, pfn, nr);
 			return pfn;
 		}
 		gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
@@ -189,8 +192,6 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	return 0;
 }
 
-/* The fault-around block holding gfn, in 4 KiB frames; a single page
- * when the block is not wholly free. */
 /*
  * How much to map for a fault at gfn, like the kernel's readahead window
  * on top of fault-around: a fault just past the previous block is a
@@ -234,8 +235,21 @@ static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
 		nr = 1;
 		g0 = gfn;
 	}
+	/* a stream's window is cut to what the current block has left, so
+	 * the block is used up rather than its tail freed (punching part of
+	 * a 2 MiB folio splits it and unmaps all of it, everywhere) */
+	while (nr > s2->cfg.fault_around_pages && s2->cur_left && nr > s2->cur_left)
+		nr >>= 1;
 	s2->fa_next = g0 + nr;
 	pfn = take_frames(s2, nr);
+	if (pfn == GMM_PFN_NONE && nr > 1) {
+		/* no block of nr: the pool is short or fragmented; one page */
+		nr = 1;
+		g0 = gfn;
+		s2->fa_next = g0 + 1;
+		s2->fa_window = s2->cfg.fault_around_pages;
+		pfn = take_frames(s2, 1);
+	}
 	if (pfn == GMM_PFN_NONE)
 		return -ENOMEM;
 	for (unsigned i = 0; i < nr && !ret; i++)

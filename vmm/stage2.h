@@ -40,7 +40,7 @@ struct guest_mem;
 #define STAGE2_LAT_BUCKETS 16  /* fault service time, log2 microseconds: <1, <2, <4 .. >=16384 */
 
 enum stage2_stat_item {
-	S2_FAULTS,              /* stage-2 faults served (userfaultfd messages) */
+	S2_FAULTS,              /* stage-2 faults served (userfaultfd messages and prefault's calls) */
 	S2_FAULT_PRESENT,       /* already mapped by a racing fault: woken only */
 	S2_FAULTAROUND_PAGES,   /* fault-around hits: pages mapped ahead of a fault, in its block */
 	S2_FAULT_HUGE,          /* faults served with a 2 MiB frame */

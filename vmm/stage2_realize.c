@@ -91,10 +91,17 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 {
 	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
 	void *want = (void *)gfn_hva(s2, gfn);
-	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+	/* thp=never: 4 KiB on the host too. A 2 MiB run of a 2 MiB folio
+	 * would otherwise get a PMD; NOHUGEPAGE must come before the pages
+	 * are mapped, so populate after it. */
+	bool small = !s2->cfg.thp && !s2->cfg.thp_collapse && nr >= HUGE_FRAMES;
+	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | (small ? 0 : MAP_POPULATE),
 			 s2->hp->memfd, (off_t)(pfn << GMM_FRAME_SHIFT));
 
 	if (got == MAP_FAILED)
+		return -errno;
+	if (small && (madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE) ||
+		      madvise(want, nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE)))
 		return -errno;
 	/* uffd-wp tracking needs every VMA of the window registered; a new
 	 * mapping starts unprotected, so the harvest reports it written */

@@ -6,12 +6,14 @@
 #include "vmm/stage2.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guestmm/buddy.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
+#include "vmm/log.h"
 #include "vmm/stage2_internal.h"
 
 /*
@@ -109,8 +111,10 @@ long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 			end = gfn + nr;
 		if (!ept_lookup(s2->ept, g, &e, &order) && ept_entry_present(e) && order == HUGE_ORDER) {
 			if (g == g2 && end == g2 + HUGE_FRAMES) {
-				/* the whole huge frame: no split */
-				realize_unmap(s2, g2, HUGE_FRAMES);
+				/* the whole huge frame: no split; never freed
+				 * while the window may still map it */
+				if (realize_unmap(s2, g2, HUGE_FRAMES))
+					break;
 				ept_unmap(s2->ept, g2, HUGE_ORDER, NULL);
 				atomic_store(&pfn_to_frame(s2->hp->mm, ept_entry_pfn(e))->mapcount, 0);
 				host_pool_free(s2->hp, ept_entry_pfn(e), HUGE_ORDER);
@@ -177,10 +181,29 @@ static int collapse_in_place(struct stage2 *s2, gfn_t g2, const struct collapse_
 		return ret;
 	}
 	rmap_add(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER);
-	/* one huge mapping of the same pool range replaces 512 small ones */
+	/* one huge mapping of the same pool range replaces 512 small ones;
+	 * if the host refuses, the small ones stay, mapping the same pages */
 	ret = realize_map(s2, g2, pfn, HUGE_FRAMES);
-	s2_count(s2, S2_THP_COLLAPSE_INPLACE, 1);
+	if (!ret)
+		s2_count(s2, S2_THP_COLLAPSE_INPLACE, 1);
 	return ret;
+}
+
+/* The window range could not be mapped again after the EPT changed: the
+ * guest cannot go on correctly; stop it, as an out-of-memory fault does. */
+static void collapse_fatal(struct stage2 *s2, gfn_t g2, int err)
+{
+	char why[160];
+
+	s2_count(s2, S2_BAD_FAULTS, 1);
+	if (s2->dead)
+		return;
+	s2->dead = true;
+	snprintf(why, sizeof(why), "collapse of gpa %#llx: cannot map the new 2 MiB frame: %s",
+		 (unsigned long long)(g2 << GMM_FRAME_SHIFT), strerror(-err));
+	log_error("%s: %s", s2->cfg.name, why);
+	if (s2->cfg.oom)
+		s2->cfg.oom(s2->cfg.ctx, why);
 }
 
 /*
@@ -210,16 +233,23 @@ static int collapse_copy(struct stage2 *s2, gfn_t g2, const struct collapse_scan
 		atomic_store_explicit(&pfn_to_frame(mm, old[i])->mapcount, 0, memory_order_relaxed);
 	}
 	ret = ept_map(s2->ept, g2, huge, HUGE_ORDER, PROT_GUEST);
-	if (!ret)
-		ret = realize_map(s2, g2, huge, HUGE_FRAMES);
 	if (ret) {
-		/* cannot happen short of the host refusing an mmap; the
-		 * copies are lost with the guest, which is stopped */
-		return ret;
+		host_pool_free(s2->hp, huge, HUGE_ORDER);
+		atomic_fetch_sub(&s2->resident_frames, HUGE_FRAMES);
+	} else {
+		rmap_add(s2, g2, huge, HUGE_FRAMES, HUGE_ORDER);
+		ret = realize_map(s2, g2, huge, HUGE_FRAMES);
 	}
-	rmap_add(s2, g2, huge, HUGE_FRAMES, HUGE_ORDER);
 	qsort(old, HUGE_FRAMES, sizeof(pfn_t), stage2_cmp_pfn);
 	host_pool_free_frames(s2->hp, old, HUGE_FRAMES);
+	if (ret) {
+		/* cannot happen short of the host refusing an mmap: the
+		 * range's data is gone, so stop the guest; every frame is
+		 * accounted and goes back with it */
+		collapse_fatal(s2, g2, ret);
+		uffd_wake(s2, g2, HUGE_FRAMES);
+		return ret;
+	}
 	s2_count(s2, S2_THP_COLLAPSE_COPY, 1);
 	uffd_wake(s2, g2, HUGE_FRAMES);
 	return 0;

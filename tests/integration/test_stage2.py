@@ -228,26 +228,39 @@ def test_prefault_maps_all_ram_before_the_guest_runs(accel, tmp_path):
     assert s2["faults"] == s2["prefault_pages"] // s2["fault_around_pages"], s2
 
 
-def test_thp_guest_is_mapped_with_2m_host_pages(accel, tmp_path):
+def window_pmd_kb(pid, window):
+    """KiB of the guest's window the host maps with PMDs (2 MiB pages)."""
+    pmd_kb = 0
+    with open(f"/proc/{pid}/smaps") as f:
+        inside = False
+        for line in f:
+            m = re.match(r"([0-9a-f]+)-[0-9a-f]+ ", line)
+            if m:
+                inside = window <= int(m[1], 16) < window + (1 << 40)
+            elif inside and line.startswith(("ShmemPmdMapped:", "FilePmdMapped:")):
+                pmd_kb += int(line.split()[1])
+    return pmd_kb
+
+
+@pytest.mark.parametrize("thp", ["always", "never"])
+def test_thp_decides_whether_the_host_maps_the_guest_with_2m_pages(accel, thp, tmp_path):
     sock = str(tmp_path / "c.sock")
-    proc = start(["--accel", accel, "--control", sock, "--guest", hog("h", thp="always")])
+    # hog touches sequentially: the fault window grows to 2 MiB runs even
+    # with thp=never, which must still be 4 KiB on the host
+    proc = start(["--accel", accel, "--control", sock, "--guest", hog("h", thp=thp)])
     try:
         assert wait_for(lambda: os.path.exists(sock))
         pool = control(sock, {"cmd": "pool"})["pool"]
         if not pool["shmem_thp"]:
             pytest.skip("the pool is a plain memfd here (no tmpfs mount): no huge folios")
         s2 = wait_settled(sock, ["h"])["h"]
-        assert s2["ept_present_2m"] >= 16, s2
-        window, pmd_kb = s2["window"], 0
-        with open(f"/proc/{proc.pid}/smaps") as f:
-            inside = False
-            for line in f:
-                m = re.match(r"([0-9a-f]+)-[0-9a-f]+ ", line)
-                if m:
-                    inside = window <= int(m[1], 16) < window + (1 << 40)
-                elif inside and line.startswith(("ShmemPmdMapped:", "FilePmdMapped:")):
-                    pmd_kb += int(line.split()[1])
-        assert pmd_kb >= 16 * 2048, f"only {pmd_kb} KiB PMD-mapped in the window"
+        pmd_kb = window_pmd_kb(proc.pid, s2["window"])
+        if thp == "always":
+            assert s2["ept_present_2m"] >= 16, s2
+            assert pmd_kb >= 16 * 2048, f"only {pmd_kb} KiB PMD-mapped in the window"
+        else:
+            assert s2["ept_present_2m"] == 0 and s2["resident_frames"] >= 16 * 512, s2
+            assert pmd_kb == 0, f"{pmd_kb} KiB PMD-mapped in a thp=never window"
     finally:
         control(sock, {"cmd": "stop", "guest": "h"})
         finish(proc)
