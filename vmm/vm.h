@@ -39,6 +39,7 @@ struct vm_config {
 	char backend[8];               /* pool | anon */
 	uint64_t fault_around_bytes;   /* pool: block mapped per stage-2 fault */
 	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */
+	char hugepages[8];             /* none | 2M | 1G: all RAM in hugetlb pages (docs/hugetlb.md) */
 };
 
 enum vm_state {
