@@ -2,7 +2,8 @@
  * hugetlb guests (hugepages=2M) on a real host pool and guest window,
  * without a vCPU, like test_vmm_stage2.c. They need free 2 MiB hugetlb
  * pages from the kernel: with too few, each test is skipped and says so
- * (the integration tests reserve pages themselves).
+ * (the integration tests reserve pages themselves). Criterion may run them
+ * all at once, so each asks for what all of them take together.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #define MB (1ULL << 20)
 #define PAGES 4                 /* the guest's RAM: 8M, four 2 MiB pages */
+#define ALL_TESTS_PAGES (4 * PAGES - 1)
 
 struct rig {
 	struct host_pool *hp;
@@ -24,11 +26,11 @@ struct rig {
 	struct hugetlb_region *r;
 };
 
-static void need_free_pages(uint64_t n)
+static void need_free_pages(void)
 {
 	char err[256];
 
-	if (hugetlb_host_check(HUGETLB_2M, n, "test", err, sizeof(err)))
+	if (hugetlb_host_check(HUGETLB_2M, ALL_TESTS_PAGES, "test", err, sizeof(err)))
 		cr_skip_test("%s", err);
 }
 
@@ -77,7 +79,7 @@ Test(hugetlb, a_touch_maps_the_whole_2m_page_from_the_region)
 	uint64_t e;
 	unsigned order;
 
-	need_free_pages(PAGES);
+	need_free_pages();
 	rig_up(&r, PAGES, false);
 	page(&r, G(2) + 7)[0] = 42;
 	cr_assert_eq(stat(&r, S2_FAULT_HUGETLB), 1);
@@ -97,7 +99,7 @@ Test(hugetlb, pages_are_never_split_and_unmapped_only_whole)
 {
 	struct rig r;
 
-	need_free_pages(PAGES);
+	need_free_pages();
 	rig_up(&r, PAGES, false);
 	page(&r, G(2))[0] = 1;
 	page(&r, G(4))[0] = 2;
@@ -118,7 +120,7 @@ Test(hugetlb, prefault_maps_every_page)
 {
 	struct rig r;
 
-	need_free_pages(PAGES);
+	need_free_pages();
 	rig_up(&r, PAGES, true);
 	cr_assert_eq(stat(&r, S2_FAULT_HUGETLB), PAGES);
 	cr_assert_eq(stat(&r, S2_PREFAULT_PAGES), PAGES * 512);
@@ -131,7 +133,7 @@ Test(hugetlb, an_exhausted_region_is_out_of_memory_not_4k_pages)
 {
 	struct rig r;
 
-	need_free_pages(PAGES - 1);
+	need_free_pages();
 	rig_up(&r, PAGES - 1, false);
 	for (int i = 0; i < PAGES - 1; i++)
 		page(&r, G(2 * i))[0] = 1;
