@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/hugetlb.h"
 #include "vmm/size.h"
 
 #define GUEST_MIN_MEM (16ULL << 20)
@@ -41,6 +42,7 @@ static const struct cfg_key guest_keys[] = {
 	{ "fault_around", CFG_SIZE, offsetof(struct vm_config, fault_around_bytes), 0, 0, 0, NULL, 0 },
 	{ "prefault", CFG_INT, offsetof(struct vm_config, prefault), 0, 0, 1, NULL, 0 },
 	{ "dirty_log", CFG_INT, offsetof(struct vm_config, dirty_log), 0, 0, 1, NULL, 0 },
+	STR(vm_config, hugepages),
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -51,6 +53,8 @@ static const struct cfg_key pool_keys[] = {
 	{ "min_free", CFG_SIZE, offsetof(struct pool_config, min_free_bytes), 0, 0, 0, NULL, 0 },
 	{ "debug", CFG_INT, offsetof(struct pool_config, debug), 0, 0, 1, NULL, 0 },
 	{ "reserve", CFG_SIZE, offsetof(struct pool_config, reserve_bytes), 0, 0, 0, NULL, 0 },
+	{ "hugetlb_2m", CFG_SIZE, offsetof(struct pool_config, hugetlb_2m_bytes), 0, 0, 0, NULL, 0 },
+	{ "hugetlb_1g", CFG_SIZE, offsetof(struct pool_config, hugetlb_1g_bytes), 0, 0, 0, NULL, 0 },
 };
 
 static const struct cfg_key host_keys[] = {
@@ -165,6 +169,7 @@ void config_guest_defaults(struct vm_config *g)
 	g->vcpus = 1;
 	strcpy(g->thp, "always");
 	strcpy(g->backend, "pool");
+	strcpy(g->hugepages, "none");
 	g->fault_around_bytes = GUEST_DEFAULT_FAULT_AROUND;
 }
 
@@ -295,7 +300,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -336,6 +341,38 @@ static int resolve_path(struct gmm_config *cfg, char *file, size_t size, const c
 	return -ENOENT;
 }
 
+/*
+ * hugepages: none | 2M | 1G, written back in canonical case. Only the pool
+ * backend: an anon guest would be MAP_HUGETLB memory outside the pool and
+ * its sizing, so it is refused. RAM must be whole pages: with the device
+ * hole at 3G, 1G pages then fit both RAM slots (0 and 4G) exactly.
+ */
+static int hugepages_finish(struct vm_config *g, const char *path, char *err, size_t errlen)
+{
+	enum hugetlb_size s;
+	uint64_t page;
+	char a[32];
+
+	if (hugetlb_size_parse(g->hugepages, &s)) {
+		snprintf(err, errlen, "%s.hugepages: \"%s\" must be none, 2M or 1G", path, g->hugepages);
+		return -EINVAL;
+	}
+	strcpy(g->hugepages, hugetlb_size_name(s));
+	if (s == HUGETLB_NONE)
+		return 0;
+	if (strcmp(g->backend, "pool")) {
+		snprintf(err, errlen, "%s.hugepages: %s needs backend pool (not %s)", path, g->hugepages, g->backend);
+		return -EINVAL;
+	}
+	page = 1ULL << (hugetlb_size_order(s) + 12);
+	if (g->mem_bytes % page) {
+		snprintf(err, errlen, "%s.mem: %s must be whole %s pages with hugepages=%s", path,
+			 size_format(g->mem_bytes, a), g->hugepages, g->hugepages);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int guest_finish(struct gmm_config *cfg, int i, const char *default_kernel, char *err, size_t errlen)
 {
 	struct vm_config *g = &cfg->guests[i];
@@ -372,6 +409,8 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 		snprintf(err, errlen, "%s.dirty_log: write tracking needs backend=pool", path);
 		return -EINVAL;
 	}
+	if (hugepages_finish(g, path, err, errlen))
+		return -EINVAL;
 	if (g->fault_around_bytes < 4096 || g->fault_around_bytes > (2ULL << 20) ||
 	    (g->fault_around_bytes & (g->fault_around_bytes - 1))) {
 		snprintf(err, errlen, "%s.fault_around: %s must be a power of two from 4K to 2M", path,
@@ -399,14 +438,17 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	char a[32];
 
 	if (!p->size_bytes) {
-		uint64_t unit = POOL_ALIGN_BYTES * p->nodes;
+		uint64_t unit = POOL_ALIGN_BYTES * p->nodes, all = 0;
 
-		for (int i = 0; i < cfg->nr_guests; i++)
-			sum += cfg->guests[i].mem_bytes;
-		/* room for stage-2 table frames (1/512 of RAM, and upper levels)
-		 * and the VMM's own frames, so no guest is refused memory it was
-		 * given */
-		sum += sum / 64 + POOL_HEADROOM_BYTES;
+		for (int i = 0; i < cfg->nr_guests; i++) {
+			all += cfg->guests[i].mem_bytes;
+			if (!strcmp(cfg->guests[i].hugepages, "none"))
+				sum += cfg->guests[i].mem_bytes;
+		}
+		/* room for stage-2 table frames (1/512 of RAM, and upper levels;
+		 * a hugetlb guest's tables are normal frames too) and the VMM's
+		 * own frames, so no guest is refused memory it was given */
+		sum += all / 64 + POOL_HEADROOM_BYTES;
 		if (sum < POOL_MIN_NODE_BYTES * p->nodes)
 			sum = POOL_MIN_NODE_BYTES * p->nodes;
 		p->size_bytes = (sum + unit - 1) / unit * unit;
@@ -437,6 +479,32 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* host.pool.hugetlb_2m / _1g: default to the RAM of the guests asking for
+ * that page size (no overcommit, like the kernel's hugetlb); whole pages. */
+static int hugetlb_finish(struct gmm_config *cfg, char *err, size_t errlen)
+{
+	struct pool_config *p = &cfg->host.pool;
+	uint64_t *bytes[NR_HUGETLB_SIZES] = { &p->hugetlb_2m_bytes, &p->hugetlb_1g_bytes };
+	static const char *const field[NR_HUGETLB_SIZES] = { "hugetlb_2m", "hugetlb_1g" };
+	char a[32];
+
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++) {
+		uint64_t page = 1ULL << (hugetlb_size_order((enum hugetlb_size)s) + 12), sum = 0;
+
+		for (int i = 0; i < cfg->nr_guests; i++)
+			if (!strcmp(cfg->guests[i].hugepages, hugetlb_size_name((enum hugetlb_size)s)))
+				sum += cfg->guests[i].mem_bytes;
+		if (!*bytes[s])
+			*bytes[s] = sum;
+		if (*bytes[s] % page || *bytes[s] > POOL_MAX_BYTES) {
+			snprintf(err, errlen, "host.pool.%s: %s must be whole %s pages, at most 4T", field[s],
+				 size_format(*bytes[s], a), hugetlb_size_name((enum hugetlb_size)s));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
 {
 	if (!cfg->nr_guests) {
@@ -453,5 +521,5 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 		if (ret)
 			return ret;
 	}
-	return pool_finish(cfg, err, errlen);
+	return pool_finish(cfg, err, errlen) ? -EINVAL : hugetlb_finish(cfg, err, errlen);
 }

@@ -32,6 +32,10 @@ struct pool_config {
 	uint64_t min_free_bytes;      /* min_free_kbytes' twin; 0: derived */
 	int debug;                    /* poison freed frames, check on alloc */
 	uint64_t reserve_bytes;       /* zeroed frames kept populated ahead, per kind */
+	/* hugetlb regions (docs/hugetlb.md): 0 = the RAM of the guests asking
+	 * for that page size; whole pages */
+	uint64_t hugetlb_2m_bytes;
+	uint64_t hugetlb_1g_bytes;
 };
 
 struct host_config {

@@ -132,8 +132,34 @@ static json_t *cmd_cat(struct host *h, json_t *req, const char **err)
 	return o;
 }
 
+/* The hugetlb regions in use, by page size: pages, free pages, what
+ * the host holds (the file's blocks) and the allocator's counters. */
+static json_t *pool_hugetlb_json(struct host_pool *hp)
+{
+	json_t *o = json_object();
+
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++) {
+		struct hugetlb_region *r = &hp->huge[s];
+
+		if (r->memfd < 0)
+			continue;
+		json_object_set_new(o, hugetlb_size_name(r->size), json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"page_bytes", (json_int_t)(1ULL << (r->order + 12)),
+			"nr_hugepages", (json_int_t)r->nr_pages,
+			"free_hugepages", (json_int_t)hugetlb_nr_free(r),
+			"held_bytes", (json_int_t)hugetlb_held_bytes(r),
+			"allocs", (json_int_t)atomic_load(&r->allocs),
+			"alloc_failed", (json_int_t)atomic_load(&r->alloc_failed),
+			"frees", (json_int_t)atomic_load(&r->frees),
+			"free_refused", (json_int_t)atomic_load(&r->free_refused)));
+	}
+	return o;
+}
+
 /* `pool`: the host pool at a glance: frames, what the host holds, the
- * reserve, and the frees the realizer refused (a still-mapped frame). */
+ * reserve, the frees the realizer refused (a still-mapped frame), and the
+ * hugetlb regions. */
 static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 {
 	struct host_pool *hp = h->pool;
@@ -155,7 +181,7 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			    "waits", (json_int_t)zr->waits, "refills", (json_int_t)zr->refills,
 			    "refill_failures", (json_int_t)zr->refill_failures);
 	pthread_mutex_unlock(&zr->lock);
-	o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "pool",
+	o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}}", "pool",
 			 "nr_frames", (json_int_t)hp->mm->nr_frames,
 			 "free_frames", (json_int_t)(free_frames + pcp_frames),
 			 "allocated_frames", (json_int_t)(hp->mm->nr_frames - free_frames - pcp_frames),
@@ -165,7 +191,8 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			 "punched_frames", (json_int_t)atomic_load(&hp->punched_frames),
 			 "mapped_free_refused", (json_int_t)atomic_load(&hp->mapped_free_refused),
 			 "size_bytes", (json_int_t)hp->size_bytes,
-			 "shmem_thp", hp->shmem_thp);
+			 "shmem_thp", hp->shmem_thp,
+			 "hugetlb", pool_hugetlb_json(hp));
 	json_object_set_new(json_object_get(o, "pool"), "reserve", reserve);
 	return o;
 }
@@ -173,7 +200,7 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 /* The flags of the frame at pfn (of its head, for a huge frame). */
 static json_t *frame_flags_json(struct stage2 *s2, pfn_t pfn)
 {
-	struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn);
+	struct gmm_frame *f = host_pool_frame(s2->hp, pfn);
 	json_t *arr = json_array();
 
 	for (int b = 0; b < NR_FRAME_FLAGS; b++)

@@ -65,14 +65,97 @@ static int pool_open_backing(bool *shmem_thp)
 	return memfd_create("gmm-pool", MFD_CLOEXEC);
 }
 
+static uint64_t hugetlb_cfg_bytes(const struct pool_config *cfg, enum hugetlb_size s)
+{
+	return s == HUGETLB_2M ? cfg->hugetlb_2m_bytes : cfg->hugetlb_1g_bytes;
+}
+
+static const char *const hugetlb_field[NR_HUGETLB_SIZES] = {
+	[HUGETLB_2M] = "host.pool.hugetlb_2m",
+	[HUGETLB_1G] = "host.pool.hugetlb_1g",
+};
+
+/*
+ * gmm's view of the pool: one reservation of address space holding the
+ * normal file at base and each hugetlb region at base + start_pfn * 4096,
+ * start_pfn aligned to its page size (a hugetlb mapping must start on a
+ * page boundary); the gaps stay PROT_NONE. start[] gets each region's
+ * first pfn. Returns -errno with err set.
+ */
+static int pool_map(struct host_pool *hp, const struct pool_config *cfg, pfn_t start[NR_HUGETLB_SIZES],
+		    char *err, size_t errlen)
+{
+	uint64_t end = hp->size_bytes >> GMM_FRAME_SHIFT, align = POOL_ALIGN_BYTES;
+	char *raw, *base;
+
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++) {
+		uint64_t unit = 1ULL << hugetlb_size_order((enum hugetlb_size)s);
+
+		if (!hugetlb_cfg_bytes(cfg, (enum hugetlb_size)s))
+			continue;
+		start[s] = (end + unit - 1) & ~(unit - 1);
+		end = start[s] + (hugetlb_cfg_bytes(cfg, (enum hugetlb_size)s) >> GMM_FRAME_SHIFT);
+		if ((unit << GMM_FRAME_SHIFT) > align)
+			align = unit << GMM_FRAME_SHIFT;
+	}
+	hp->span_bytes = end << GMM_FRAME_SHIFT;
+	raw = mmap(NULL, hp->span_bytes + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED) {
+		snprintf(err, errlen, "host.pool: reserving %llu bytes of address space: %s",
+			 (unsigned long long)hp->span_bytes, strerror(errno));
+		return -ENOMEM;
+	}
+	base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	munmap(base + hp->span_bytes, (size_t)(raw + align - base));
+	hp->base = base;
+	/* MAP_NORESERVE: the pool is sparse; only allocated frames hold memory */
+	if (mmap(base, hp->size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, hp->memfd,
+		 0) == MAP_FAILED) {
+		int e = errno;
+
+		snprintf(err, errlen, "host.pool: mapping it: %s", strerror(e));
+		return -e;
+	}
+	/* gmm's own writes (tables, slab) stay 4 KiB folios (see above) */
+	madvise(base, hp->size_bytes, MADV_NOHUGEPAGE);
+	return 0;
+}
+
+/* Each page size in use: enough free pages in the kernel, then the region. */
+static int pool_hugetlb_init(struct host_pool *hp, const struct pool_config *cfg,
+			     const pfn_t start[NR_HUGETLB_SIZES], char *err, size_t errlen)
+{
+	for (int i = 0; i < NR_HUGETLB_SIZES; i++) {
+		enum hugetlb_size s = (enum hugetlb_size)i;
+		uint64_t bytes = hugetlb_cfg_bytes(cfg, s);
+		int ret;
+
+		if (!bytes)
+			continue;
+		ret = hugetlb_host_check(s, bytes >> (hugetlb_size_order(s) + GMM_FRAME_SHIFT), hugetlb_field[s],
+					 err, errlen);
+		if (!ret)
+			ret = hugetlb_region_init(&hp->huge[s], s, start[s], bytes,
+						  hp->base + (start[s] << GMM_FRAME_SHIFT), err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char *err, size_t errlen)
 {
 	struct gmm_pool_config pc = { 0 };
 	struct host_pool *hp = calloc(1, sizeof(*hp));
+	pfn_t start[NR_HUGETLB_SIZES] = { 0 };
 	int ret;
 
 	if (!hp)
 		return -ENOMEM;
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++)
+		hp->huge[s].memfd = -1;
 	hp->size_bytes = cfg->size_bytes;
 	hp->memfd = pool_open_backing(&hp->shmem_thp);
 	if (hp->memfd < 0 || ftruncate(hp->memfd, (off_t)hp->size_bytes)) {
@@ -81,16 +164,11 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 			 strerror(errno));
 		goto fail;
 	}
-	/* MAP_NORESERVE: the pool is sparse; only allocated frames hold memory */
-	hp->base = mmap(NULL, hp->size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, hp->memfd, 0);
-	if (hp->base == MAP_FAILED) {
-		ret = -errno;
-		hp->base = NULL;
-		snprintf(err, errlen, "host.pool: mapping it: %s", strerror(errno));
+	ret = pool_map(hp, cfg, start, err, errlen);
+	if (!ret)
+		ret = pool_hugetlb_init(hp, cfg, start, err, errlen);
+	if (ret)
 		goto fail;
-	}
-	/* gmm's own writes (tables, slab) stay 4 KiB folios (see above) */
-	madvise(hp->base, hp->size_bytes, MADV_NOHUGEPAGE);
 	pc.nr_frames = hp->size_bytes >> GMM_FRAME_SHIFT;
 	pc.nr_nodes = cfg->nodes;
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
@@ -122,7 +200,9 @@ void host_pool_destroy(struct host_pool *hp)
 	if (hp->mm)
 		gmm_pool_destroy(hp->mm);
 	if (hp->base)
-		munmap(hp->base, hp->size_bytes);
+		munmap(hp->base, hp->span_bytes);
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++)
+		hugetlb_region_destroy(&hp->huge[s]);
 	if (hp->memfd >= 0)
 		close(hp->memfd);
 	free(hp);
@@ -216,4 +296,46 @@ void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n)
 		for (; i < j; i++)
 			gmm_free_frames(hp->mm, pfns[i], 0);
 	}
+}
+
+struct hugetlb_region *host_pool_hugetlb(struct host_pool *hp, pfn_t pfn)
+{
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++)
+		if (hugetlb_region_contains(&hp->huge[s], pfn))
+			return &hp->huge[s];
+	return NULL;
+}
+
+bool host_pool_pfn_valid(struct host_pool *hp, pfn_t pfn)
+{
+	return pfn_valid(hp->mm, pfn) || host_pool_hugetlb(hp, pfn);
+}
+
+struct gmm_frame *host_pool_frame(struct host_pool *hp, pfn_t pfn)
+{
+	struct hugetlb_region *r;
+
+	if (pfn_valid(hp->mm, pfn))
+		return pfn_to_frame(hp->mm, pfn);
+	r = host_pool_hugetlb(hp, pfn);
+	return r ? hugetlb_unit(r, pfn) : NULL;
+}
+
+int host_pool_fd_offset(const struct host_pool *hp, pfn_t pfn, int *fd, off_t *off)
+{
+	if (pfn_valid(hp->mm, pfn)) {
+		*fd = hp->memfd;
+		*off = (off_t)(pfn << GMM_FRAME_SHIFT);
+		return 0;
+	}
+	for (int s = 0; s < NR_HUGETLB_SIZES; s++) {
+		const struct hugetlb_region *r = &hp->huge[s];
+
+		if (hugetlb_region_contains(r, pfn)) {
+			*fd = r->memfd;
+			*off = (off_t)((pfn - r->start_pfn) << GMM_FRAME_SHIFT);
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

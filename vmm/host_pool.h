@@ -7,6 +7,12 @@
  * Host memory held is the memfd's allocated blocks (st_blocks): a frame
  * that was never touched, or whose range was punched when it was freed,
  * holds nothing.
+ *
+ * pfns: [0, mm->nr_frames) are the normal frames (the buddy's); after
+ * them, each aligned to its page size, a hugetlb region per page size in
+ * use (hugetlb.h): pfns of a second file, hugetlbfs, mapped right after
+ * the normal range in gmm's view, so frame_mem() works on every pfn. The
+ * realizer asks host_pool_fd_offset() which file and offset a pfn is.
  */
 #ifndef GMM_VMM_HOST_POOL_H
 #define GMM_VMM_HOST_POOL_H
@@ -16,14 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "guestmm/pool.h"
 #include "vmm/config.h"
+#include "vmm/hugetlb.h"
 #include "vmm/zero_reserve.h"
 
 struct host_pool {
 	int memfd;                   /* a file on gmm's private tmpfs, or a memfd */
 	char *base;                  /* the pool mapped into gmm, pfn 0 first */
-	uint64_t size_bytes;
+	uint64_t size_bytes;         /* the normal frames' file */
+	uint64_t span_bytes;         /* gmm's view: normal frames, gaps, hugetlb regions */
+	struct hugetlb_region huge[NR_HUGETLB_SIZES]; /* memfd -1: size not in use */
 	bool shmem_thp;              /* backing can hold 2 MiB folios (tmpfs huge=within_size) */
 	struct gmm_pool *mm;         /* guestmm: frames, buddy, zones, slab */
 	struct zero_reserve reserve; /* populated, zeroed 2 MiB blocks for the fault path */
@@ -51,5 +62,15 @@ int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order);
 /* The same for n order-0 frames; runs of contiguous pfns are punched with
  * one call. */
 void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n);
+
+/* The file and offset that back pfn: the normal file, or a hugetlb
+ * region's. -EINVAL for a pfn the pool does not have. */
+int host_pool_fd_offset(const struct host_pool *hp, pfn_t pfn, int *fd, off_t *off);
+/* The hugetlb region holding pfn, or NULL (a normal frame). */
+struct hugetlb_region *host_pool_hugetlb(struct host_pool *hp, pfn_t pfn);
+/* True if the pool has this pfn (normal or hugetlb). */
+bool host_pool_pfn_valid(struct host_pool *hp, pfn_t pfn);
+/* pfn's descriptor: the frame's, or its hugetlb 2 MiB unit's. */
+struct gmm_frame *host_pool_frame(struct host_pool *hp, pfn_t pfn);
 
 #endif

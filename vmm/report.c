@@ -105,6 +105,7 @@ json_t *report_guest_json(struct vm *vm)
 	json_object_set_new(o, "vcpus", json_integer(vm->nr_vcpus));
 	json_object_set_new(o, "mem_bytes", json_integer((json_int_t)vm->cfg.mem_bytes));
 	json_object_set_new(o, "thp", json_string(vm->cfg.thp));
+	json_object_set_new(o, "hugepages", json_string(vm->cfg.hugepages));
 	json_object_set_new(o, "exits_io", json_integer((json_int_t)atomic_load(&vm->stat.exits_io)));
 	json_object_set_new(o, "exits_mmio", json_integer((json_int_t)atomic_load(&vm->stat.exits_mmio)));
 	json_object_set_new(o, "pio_unhandled", json_integer((json_int_t)atomic_load(&vm->stat.pio_unhandled)));

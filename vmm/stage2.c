@@ -37,6 +37,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_THP_COLLAPSE_COPY] = "thp_collapse_alloc",
 	[S2_THP_COLLAPSE_FAILED] = "thp_collapse_alloc_failed",
 	[S2_KHUGEPAGED_FULL_SCANS] = "khugepaged_full_scans",
+	[S2_FAULT_HUGETLB] = "fault_hugetlb",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */
@@ -192,6 +193,62 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	return 0;
 }
 
+void free_huge_leaf(struct stage2 *s2, pfn_t pfn)
+{
+	struct hugetlb_region *r = host_pool_hugetlb(s2->hp, pfn);
+
+	if (r)
+		hugetlb_put_unit(r, pfn);
+	else
+		host_pool_free(s2->hp, pfn, HUGE_ORDER);
+}
+
+/* Undo the first nr_units 2 MiB leaves of a hugetlb page mapped at g0. */
+static void hugetlb_unmap_leaves(struct stage2 *s2, gfn_t g0, uint64_t nr_units)
+{
+	for (uint64_t i = 0; i < nr_units; i++)
+		ept_unmap(s2->ept, g0 + (i << HUGE_ORDER), HUGE_ORDER, NULL);
+}
+
+/*
+ * A hugetlb guest's fault (hugetlb_fault()): the whole page holding gfn,
+ * zeroed by the kernel when it was taken, as 2 MiB EPT leaves (one, or
+ * 512 for a 1 GiB page) and one host mapping of the page. Nothing
+ * smaller, ever: -ENOMEM when no page is left.
+ */
+static int fault_hugetlb(struct stage2 *s2, gfn_t gfn)
+{
+	struct hugetlb_region *r = s2->cfg.hugetlb;
+	uint64_t nr = 1ULL << r->order, units = nr >> HUGE_ORDER, i;
+	gfn_t g0 = gfn & ~(gfn_t)(nr - 1);
+	pfn_t pfn;
+	int ret = 0;
+
+	if (!guest_mem_gpa_to_hva(s2->mem, g0 << GMM_FRAME_SHIFT, nr << GMM_FRAME_SHIFT))
+		return -EFAULT; /* config_finish() keeps RAM whole pages: cannot happen */
+	pfn = hugetlb_alloc(r);
+	if (pfn == GMM_PFN_NONE)
+		return -ENOMEM;
+	for (i = 0; i < units && !ret; i++)
+		ret = ept_map(s2->ept, g0 + (i << HUGE_ORDER), pfn + (i << HUGE_ORDER), HUGE_ORDER, PROT_GUEST);
+	if (ret) {
+		hugetlb_unmap_leaves(s2, g0, i - 1);
+	} else {
+		ret = realize_map(s2, g0, pfn, nr);
+		if (ret)
+			hugetlb_unmap_leaves(s2, g0, units);
+	}
+	if (ret) {
+		hugetlb_free(r, pfn);
+		return ret;
+	}
+	rmap_add(s2, g0, pfn, nr, HUGE_ORDER);
+	resident_add(s2, nr);
+	s2_count(s2, S2_FAULT_HUGETLB, 1);
+	uffd_wake(s2, g0, nr);
+	return 0;
+}
+
 /*
  * How much to map for a fault at gfn, like the kernel's readahead window
  * on top of fault-around: a fault just past the previous block is a
@@ -275,14 +332,19 @@ static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
 
 static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 {
+	unsigned long long gpa = (unsigned long long)(gfn << GMM_FRAME_SHIFT);
 	char why[160];
 
 	s2_count(s2, err == -ENOMEM ? S2_OOM : S2_BAD_FAULTS, 1);
 	if (!s2->dead) {
 		s2->dead = true;
-		snprintf(why, sizeof(why), err == -ENOMEM ?
-			 "out of memory: the host pool has no frame for gpa %#llx" :
-			 "cannot map gpa %#llx: %s", (unsigned long long)(gfn << GMM_FRAME_SHIFT), strerror(-err));
+		if (err != -ENOMEM)
+			snprintf(why, sizeof(why), "cannot map gpa %#llx: %s", gpa, strerror(-err));
+		else if (s2->cfg.hugetlb)
+			snprintf(why, sizeof(why), "out of memory: no free %s hugetlb page for gpa %#llx",
+				 hugetlb_size_name(s2->cfg.hugetlb->size), gpa);
+		else
+			snprintf(why, sizeof(why), "out of memory: the host pool has no frame for gpa %#llx", gpa);
 		log_error("%s: %s", s2->cfg.name, why);
 		if (s2->cfg.oom)
 			s2->cfg.oom(s2->cfg.ctx, why);
@@ -314,7 +376,10 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
-	ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
+	if (s2->cfg.hugetlb)
+		ret = fault_hugetlb(s2, gfn);
+	else
+		ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
 	if (ret == -EAGAIN) {
 		ret = fault_small(s2, gfn, &mapped);
 		if (!ret && mapped > 1)
@@ -353,7 +418,8 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s2->stop_fd < 0)
 		return -errno;
-	zero_reserve_want(&hp->reserve);
+	if (!cfg->hugetlb) /* a hugetlb guest never takes 2 MiB blocks */
+		zero_reserve_want(&hp->reserve);
 	return 0;
 }
 
@@ -390,7 +456,7 @@ int stage2_cmp_pfn(const void *a, const void *b)
 static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 {
 	for (size_t i = 0; i < b->nr_small; i++) {
-		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, b->small[i]);
+		struct gmm_frame *f = host_pool_frame(s2->hp, b->small[i]);
 
 		ept_unmap(s2->ept, f->gfn, 0, NULL);
 		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
@@ -398,11 +464,11 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 	qsort(b->small, b->nr_small, sizeof(pfn_t), stage2_cmp_pfn);
 	host_pool_free_frames(s2->hp, b->small, b->nr_small);
 	for (size_t i = 0; i < b->nr_huge; i++) {
-		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, b->huge[i]);
+		struct gmm_frame *f = host_pool_frame(s2->hp, b->huge[i]);
 
 		ept_unmap(s2->ept, f->gfn, HUGE_ORDER, NULL);
 		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
-		host_pool_free(s2->hp, b->huge[i], HUGE_ORDER);
+		free_huge_leaf(s2, b->huge[i]);
 	}
 	atomic_fetch_sub_explicit(&s2->resident_frames, b->nr_small + b->nr_huge * HUGE_FRAMES,
 				  memory_order_relaxed);

@@ -14,8 +14,12 @@
  *        (MAP_FIXED | MAP_POPULATE) -> UFFDIO_WAKE.
  *
  * A fault maps an aligned fault-around block (default 16 frames, 64 KiB)
- * with one mmap, or, on a THP guest, a whole 2 MiB frame. Every frame's
- * descriptor records its owner and gfn (the reverse map).
+ * with one mmap, or, on a THP guest, a whole 2 MiB frame. A hugetlb guest
+ * (hugepages=2M|1G, docs/hugetlb.md) maps the whole hugetlb page holding
+ * the gfn, one mmap of it (a 1 GiB page is 512 2 MiB EPT leaves but one
+ * host PUD mapping), and never anything smaller: no page, no fallback,
+ * the guest is stopped out of memory. Every frame's descriptor records
+ * its owner and gfn (the reverse map).
  *
  * Locking: stage2->lock serializes every change to the window and the
  * EPT (fault thread, prefault, teardown); DESIGN.md's order is guest
@@ -36,6 +40,7 @@
 
 struct host_pool;
 struct guest_mem;
+struct hugetlb_region;
 
 #define STAGE2_LAT_BUCKETS 16  /* fault service time, log2 microseconds: <1, <2, <4 .. >=16384 */
 
@@ -56,6 +61,7 @@ enum stage2_stat_item {
 	S2_KHUGEPAGED_FULL_SCANS, /* passes over the whole guest (khugepaged_full_scans) */
 	S2_DIRTY_HARVESTS,      /* write-tracking harvests */
 	S2_DIRTY_PAGES,         /* pages harvested as written, summed over harvests */
+	S2_FAULT_HUGETLB,       /* faults served with a hugetlb page (2M or 1G) */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -87,6 +93,7 @@ struct stage2_config {
 	bool thp;                     /* 2 MiB frames at fault time where a 2 MiB range is free */
 	bool thp_collapse;            /* khugepaged may collapse full 2 MiB ranges */
 	bool prefault;                /* populate all RAM at start */
+	struct hugetlb_region *hugetlb; /* non-NULL: all RAM in this region's pages */
 	uint32_t owner;               /* guest id stamped into frame descriptors */
 	const char *name;             /* for messages */
 	/* called once when the pool cannot supply the guest: stop it */

@@ -198,7 +198,7 @@ static bool mark_written(struct stage2 *s2, gfn_t gfn)
 
 	if (ept_lookup(s2->ept, gfn, &e, &order) || !ept_entry_present(e))
 		return false;
-	f = pfn_to_frame(s2->hp->mm, ept_entry_pfn(e));
+	f = host_pool_frame(s2->hp, ept_entry_pfn(e));
 	frame_set_dirty(f);
 	frame_set_referenced(f);
 	ept_mkyoung(s2->ept, gfn, true);

@@ -36,6 +36,11 @@ void resident_add(struct stage2 *s2, uint64_t nr);
 /* qsort() order for pfns (free runs in order: fewer punches). */
 int stage2_cmp_pfn(const void *a, const void *b);
 
+/* A 2 MiB EPT leaf over pfn is gone (the window no longer maps it): free
+ * its frame, a 2 MiB buddy block or one unit of a hugetlb page (the page
+ * goes once none of it is mapped). */
+void free_huge_leaf(struct stage2 *s2, pfn_t pfn);
+
 /* A populated, zeroed 2 MiB block (reserve first); GMM_PFN_NONE if none. */
 pfn_t take_block(struct stage2 *s2);
 

@@ -86,18 +86,27 @@ void uffd_zero_fill(struct stage2 *s2, gfn_t gfn)
 }
 
 /* Map pool frames [pfn, pfn+nr) at gfn in the window: one VMA, populated
- * now (the frames are, so this only fills page tables). */
+ * now (the frames are, so this only fills page tables). A hugetlb page
+ * comes from its region's file (host_pool_fd_offset()), MAP_NORESERVE:
+ * it was allocated by fallocate, nothing is left to reserve. */
 int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 {
 	int prot = PROT_READ | PROT_WRITE | (s2->mem->executable ? PROT_EXEC : 0);
 	void *want = (void *)gfn_hva(s2, gfn);
+	int fd, flags = MAP_SHARED | MAP_FIXED;
+	off_t off;
+	bool small;
+	void *got;
+
+	if (host_pool_fd_offset(s2->hp, pfn, &fd, &off))
+		return -EINVAL;
 	/* thp=never: 4 KiB on the host too. A 2 MiB run of a 2 MiB folio
 	 * would otherwise get a PMD; NOHUGEPAGE must come before the pages
-	 * are mapped, so populate after it. */
-	bool small = !s2->cfg.thp && !s2->cfg.thp_collapse && nr >= HUGE_FRAMES;
-	void *got = mmap(want, nr << GMM_FRAME_SHIFT, prot, MAP_SHARED | MAP_FIXED | (small ? 0 : MAP_POPULATE),
-			 s2->hp->memfd, (off_t)(pfn << GMM_FRAME_SHIFT));
-
+	 * are mapped, so populate after it. hugetlb pages are what they are. */
+	small = fd == s2->hp->memfd && !s2->cfg.thp && !s2->cfg.thp_collapse && nr >= HUGE_FRAMES;
+	if (fd != s2->hp->memfd)
+		flags |= MAP_NORESERVE;
+	got = mmap(want, nr << GMM_FRAME_SHIFT, prot, flags | (small ? 0 : MAP_POPULATE), fd, off);
 	if (got == MAP_FAILED)
 		return -errno;
 	if (small && (madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE) ||
@@ -116,7 +125,7 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 	uint64_t step = 1ULL << order;
 
 	for (uint64_t i = 0; i < nr; i += step) {
-		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn + i);
+		struct gmm_frame *f = host_pool_frame(s2->hp, pfn + i);
 
 		f->owner = s2->cfg.owner;
 		f->gfn = gfn + i;

@@ -34,6 +34,8 @@ static int split_locked(struct stage2 *s2, gfn_t gfn)
 	if (ept_lookup(s2->ept, g2, &e, &order) || !ept_entry_present(e) || order != HUGE_ORDER)
 		return -EINVAL;
 	pfn = ept_entry_pfn(e);
+	if (host_pool_hugetlb(s2->hp, pfn))
+		return -EINVAL; /* a hugetlb page is never split */
 	ret = ept_split(s2->ept, g2);
 	if (ret)
 		return ret;
@@ -76,7 +78,7 @@ static long unmap_small_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 		if (ept_unmap(s2->ept, gfn + i, 0, &old) || !ept_entry_present(old))
 			continue;
 		run[n] = ept_entry_pfn(old);
-		atomic_store_explicit(&pfn_to_frame(s2->hp->mm, run[n])->mapcount, 0, memory_order_relaxed);
+		atomic_store_explicit(&host_pool_frame(s2->hp, run[n])->mapcount, 0, memory_order_relaxed);
 		n++;
 	}
 	host_pool_free_frames(s2->hp, run, n);
@@ -86,9 +88,37 @@ static long unmap_small_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 }
 
 /*
+ * A hugetlb page mapped over g (its 2 MiB leaf's frame at pfn): unmapped
+ * and freed if [gfn, gfn+nr) covers it whole, else left alone, like the
+ * kernel's hugetlb, which never splits a page. Returns the frames freed;
+ * *next is where the caller goes on.
+ */
+static uint64_t unmap_hugetlb_locked(struct stage2 *s2, struct hugetlb_region *r, gfn_t g, pfn_t pfn,
+				     gfn_t gfn, uint64_t nr, gfn_t *next)
+{
+	uint64_t page = 1ULL << r->order;
+	gfn_t p0 = g & ~(gfn_t)(page - 1);
+
+	if (p0 < gfn || p0 + page > gfn + nr) {
+		*next = (g | (HUGE_FRAMES - 1)) + 1;
+		return 0;
+	}
+	*next = p0 + page;
+	realize_unmap(s2, p0, page);
+	pfn &= ~(pfn_t)(page - 1);
+	for (uint64_t i = 0; i < page; i += HUGE_FRAMES) {
+		ept_unmap(s2->ept, p0 + i, HUGE_ORDER, NULL);
+		hugetlb_put_unit(r, pfn + i);
+	}
+	atomic_fetch_sub(&s2->resident_frames, page);
+	return page;
+}
+
+/*
  * Give guest pages [gfn, gfn+nr) back to the pool (a balloon, a discard):
  * a 2 MiB frame wholly inside the range goes back whole; one the range
- * only covers in part is split first, and only the covered pages go.
+ * only covers in part is split first, and only the covered pages go; a
+ * hugetlb page goes only whole (unmap_hugetlb_locked()).
  * The next touch of any of them is a fresh zero page. Returns the pages
  * freed.
  */
@@ -110,6 +140,12 @@ long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 		if (end > gfn + nr)
 			end = gfn + nr;
 		if (!ept_lookup(s2->ept, g, &e, &order) && ept_entry_present(e) && order == HUGE_ORDER) {
+			struct hugetlb_region *r = host_pool_hugetlb(s2->hp, ept_entry_pfn(e));
+
+			if (r) {
+				freed += (long)unmap_hugetlb_locked(s2, r, g, ept_entry_pfn(e), gfn, nr, &g);
+				continue;
+			}
 			if (g == g2 && end == g2 + HUGE_FRAMES) {
 				/* the whole huge frame: no split; never freed
 				 * while the window may still map it */

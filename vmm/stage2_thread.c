@@ -98,6 +98,9 @@ static void prefault_all(struct stage2 *s2)
 {
 	uint64_t step = (uint64_t)s2->cfg.fault_around_pages << 12;
 
+	if (s2->cfg.hugetlb) /* one fault maps a whole hugetlb page */
+		step = 1ULL << (s2->cfg.hugetlb->order + GMM_FRAME_SHIFT);
+
 	for (int i = 0; i < s2->mem->nr_slots && !s2->dead; i++) {
 		const struct guest_mem_slot *sl = &s2->mem->slots[i];
 
@@ -162,17 +165,24 @@ static void problem(struct check_ctx *c, const char *fmt, unsigned long long a, 
 static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 {
 	struct check_ctx *c = arg;
-	struct gmm_pool *mm = c->s2->hp->mm;
+	struct host_pool *hp = c->s2->hp;
 	pfn_t pfn = ept_entry_pfn(entry);
+	struct hugetlb_region *r;
 	struct gmm_frame *f;
 
 	if (!ept_entry_present(entry))
 		return 0;
-	if (!pfn_valid(mm, pfn)) {
+	if (!host_pool_pfn_valid(hp, pfn)) {
 		problem(c, "gfn %#llx maps pfn %#llx outside the pool", gfn, pfn);
 		return 0;
 	}
-	f = pfn_to_frame(mm, pfn);
+	/* a hugetlb guest maps its own region's pages only, everyone else
+	 * never a hugetlb page */
+	r = host_pool_hugetlb(hp, pfn);
+	if (r != c->s2->cfg.hugetlb)
+		problem(c, "gfn %#llx maps pfn %#llx: a hugetlb page in a guest without (or a normal frame in one with)",
+			gfn, pfn);
+	f = host_pool_frame(hp, pfn);
 	c->frames += 1ULL << order;
 	if (f->owner != c->s2->cfg.owner || f->gfn != gfn)
 		problem(c, "gfn %#llx: its frame's reverse map says gfn %#llx (or another owner)", gfn,

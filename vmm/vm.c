@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vmm/boot.h"
+#include "vmm/host_pool.h"
 #include "vmm/log.h"
 #include "vmm/signals.h"
 #include "vmm/stage2.h"
@@ -116,11 +117,22 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.stage2 = &s2,
 	};
 
+	enum hugetlb_size hs;
+
 	if (mc.backend == GUEST_MEM_POOL && !pool)
 		return -EINVAL;
 	vm->dirty_ops = (struct stage2_dirty_ops){
 		.enable = vm_dirty_log_enable, .fetch = vm_dirty_log_fetch, .ctx = vm,
 	};
+	if (hugetlb_size_parse(cfg->hugepages, &hs))
+		return -EINVAL;
+	if (hs != HUGETLB_NONE) {
+		/* all RAM in hugetlb pages: no THP, no khugepaged (docs/hugetlb.md) */
+		if (mc.backend != GUEST_MEM_POOL || pool->huge[hs].memfd < 0)
+			return -EINVAL;
+		s2.hugetlb = &pool->huge[hs];
+		s2.thp = s2.thp_collapse = mc.thp = false;
+	}
 	return guest_mem_create(&vm->mem, &mc);
 }
 

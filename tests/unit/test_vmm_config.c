@@ -263,3 +263,75 @@ Test(config, pool_section_is_parsed_and_checked)
 			   &cfg, err), 0);
 	cr_assert(strstr(err, "host.pool.min_free"), "%s", err);
 }
+
+Test(config, hugepages_takes_none_2m_or_1g_and_defaults_to_none)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_eq(load("{\"guests\":[{\"hugepages\":\"2m\"},{},{\"mem\":\"1G\",\"hugepages\":\"1G\"},"
+			  "{\"hugepages\":\"none\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.guests[0].hugepages, "2M", "written back in canonical case");
+	cr_assert_str_eq(cfg.guests[1].hugepages, "none");
+	cr_assert_str_eq(cfg.guests[2].hugepages, "1G");
+	cr_assert_str_eq(cfg.guests[3].hugepages, "none");
+	cr_assert_neq(load("{\"guests\":[{\"hugepages\":\"4M\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].hugepages: \"4M\" must be none, 2M or 1G"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"hugepages\":2}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].hugepages: must be a string"), "%s", err);
+}
+
+Test(config, hugepages_guest_flag_is_parsed)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	config_init(&cfg);
+	cr_assert_eq(config_add_guest_flag(&cfg, "name=h,mem=64M,hugepages=2M", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_finish(&cfg, "/bin/sh", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.guests[0].hugepages, "2M");
+	cr_assert_eq(cfg.host.pool.hugetlb_2m_bytes, 64ULL << 20);
+}
+
+Test(config, hugepages_needs_the_pool_backend_and_whole_pages)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_neq(load("{\"guests\":[{\"hugepages\":\"2M\",\"backend\":\"anon\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].hugepages: 2M needs backend pool"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"65M\",\"hugepages\":\"2M\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].mem: 65M must be whole 2M pages"), "%s", err);
+	cr_assert_neq(load("{\"guests\":[{\"mem\":\"1536M\",\"hugepages\":\"1G\"}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "guests[0].mem: 1536M must be whole 1G pages"), "%s", err);
+	/* above the 3G hole: 3G below it, the rest at 4G, both whole 1G pages */
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"5G\",\"hugepages\":\"1G\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.hugetlb_1g_bytes, 5ULL << 30);
+}
+
+Test(config, hugetlb_regions_default_to_the_ram_asking_for_them)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"64M\",\"hugepages\":\"2M\"},{\"mem\":\"32M\",\"hugepages\":\"2M\"},"
+			  "{\"mem\":\"1G\",\"hugepages\":\"1G\"},{\"mem\":\"64M\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.hugetlb_2m_bytes, 96ULL << 20);
+	cr_assert_eq(cfg.host.pool.hugetlb_1g_bytes, 1ULL << 30);
+	/* the normal pool: the 4 KiB guest's RAM, tables for all RAM
+	 * ((96M + 1G + 64M) / 64), 16M of headroom, rounded up to 2M */
+	cr_assert_eq(cfg.host.pool.size_bytes, 100ULL << 20);
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"64M\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.hugetlb_2m_bytes, 0, "no hugetlb guest: no region");
+	cr_assert_eq(cfg.host.pool.hugetlb_1g_bytes, 0);
+}
+
+Test(config, hugetlb_region_sizes_are_whole_pages)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_eq(load("{\"host\":{\"pool\":{\"hugetlb_2m\":\"128M\",\"hugetlb_1g\":\"2G\"}},"
+			  "\"guests\":[{\"mem\":\"64M\",\"hugepages\":\"2M\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.hugetlb_2m_bytes, 128ULL << 20, "an explicit size is kept");
+	cr_assert_eq(cfg.host.pool.hugetlb_1g_bytes, 2ULL << 30);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"hugetlb_2m\":\"3M\"}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.hugetlb_2m: 3M must be whole 2M pages"), "%s", err);
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"hugetlb_1g\":\"512M\"}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.hugetlb_1g: 512M must be whole 1G pages"), "%s", err);
+}
