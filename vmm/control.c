@@ -185,6 +185,7 @@ static void *control_thread(void *arg)
 int control_start(struct control_server *cs, struct host *host, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	char tmp[sizeof(sun.sun_path) + 16];
 	mode_t old;
 	int ret;
 
@@ -201,14 +202,25 @@ int control_start(struct control_server *cs, struct host *host, const char *path
 			 ret == -EADDRINUSE ? "another gmm is listening there" : "exists and is not a socket");
 		return ret;
 	}
+	/* Bound and listening under a temporary name, then renamed: the path
+	 * appears only once a connect() to it succeeds, so a client that
+	 * waits for the file never sees ECONNREFUSED. */
+	if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	sun_fill(&sun, tmp);
+	unlink(tmp);
 	cs->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	old = umask(0177); /* the socket is born 0600: no window where others can connect */
 	ret = bind(cs->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (ret || chmod(path, 0600) || listen(cs->listen_fd, 16) || pipe2(cs->wake, O_CLOEXEC)) {
+	if (ret || chmod(tmp, 0600) || listen(cs->listen_fd, 16) || rename(tmp, path) ||
+	    pipe2(cs->wake, O_CLOEXEC)) {
 		ret = -errno;
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(-ret));
 		close(cs->listen_fd);
+		unlink(tmp);
 		cs->listen_fd = -1;
 		return ret;
 	}
