@@ -32,7 +32,7 @@ REPS = int(os.environ.get("BENCH_REPS", "3"))
 MiB = 1 << 20
 MEM_MB = 1024
 POOL_MB = 2048
-RESERVE_MB = 32                    # host.pool.reserve, per kind (4 KiB and huge)
+RESERVE_MB = 32                    # host.pool.reserve: one stack of 2 MiB blocks for all faults
 TOUCH_MB = 512                     # 16x the reserve
 FAULT_AROUND = "64K"
 TOUCH = f"workload=touch size={TOUCH_MB}M"
@@ -181,12 +181,12 @@ def main():
     kvm = kvm_available()
     thp_sys = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
     print(f"bench-fault: guest RAM {MEM_MB}M, 1 vCPU; pool {POOL_MB}M with a reserve of "
-          f"{RESERVE_MB}M pre-zeroed frames per kind; first touch of {TOUCH_MB}M "
+          f"{RESERVE_MB}M of pre-zeroed 2 MiB blocks; first touch of {TOUCH_MB}M "
           f"({TOUCH_MB // RESERVE_MB}x the reserve), each run a fresh gmm process; host THP: {thp_sys}")
     print("  anon = backend=anon thp=never (4 KiB); gmm4k = backend=pool thp=never "
           f"fault_around={FAULT_AROUND}; thp = backend=pool thp=always; "
           "anon_thp = backend=anon thp=always (MADV_HUGEPAGE, as QEMU)")
-    print("  write tracking: off (not implemented; the THP runs have it off)")
+    print("  write tracking (dirty_log): off in every gmm run, the THP runs included")
     print(f"  steady state: {STEADY} (prefill untimed)")
 
     out = {"accel": "kvm" if kvm else "native", "reps": REPS,
