@@ -159,6 +159,16 @@ static bool block_is_free(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	return true;
 }
 
+/* The last step of every fault: frames [pfn, pfn+nr) (of the given order
+ * each) are in the EPT and the window at gfn; record them and wake the
+ * vCPUs waiting there. */
+static void fault_mapped(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order)
+{
+	rmap_add(s2, gfn, pfn, nr, order);
+	resident_add(s2, nr);
+	uffd_wake(s2, gfn, nr);
+}
+
 /* A whole 2 MiB frame for the 2 MiB range around gfn, if the range is
  * RAM, holds nothing yet (no page table under it) and a huge frame is to
  * be had. -EAGAIN: use 4 KiB frames. */
@@ -186,10 +196,8 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 		host_pool_free(s2->hp, pfn, HUGE_ORDER);
 		return ret;
 	}
-	rmap_add(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER);
-	resident_add(s2, HUGE_FRAMES);
+	fault_mapped(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER);
 	s2_count(s2, S2_FAULT_HUGE, 1);
-	uffd_wake(s2, g2, HUGE_FRAMES);
 	return 0;
 }
 
@@ -242,10 +250,8 @@ static int fault_hugetlb(struct stage2 *s2, gfn_t gfn)
 		hugetlb_free(r, pfn);
 		return ret;
 	}
-	rmap_add(s2, g0, pfn, nr, HUGE_ORDER);
-	resident_add(s2, nr);
+	fault_mapped(s2, g0, pfn, nr, HUGE_ORDER);
 	s2_count(s2, S2_FAULT_HUGETLB, 1);
-	uffd_wake(s2, g0, nr);
 	return 0;
 }
 
@@ -323,10 +329,8 @@ static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
 		host_pool_free_frames(s2->hp, run, nr);
 		return ret;
 	}
-	rmap_add(s2, g0, pfn, nr, 0);
-	resident_add(s2, nr);
+	fault_mapped(s2, g0, pfn, nr, 0);
 	*mapped = nr;
-	uffd_wake(s2, g0, nr);
 	return 0;
 }
 

@@ -84,6 +84,27 @@ def gmm_run(args, timeout=120, binary=None, check_sanitizers=True):
     return run
 
 
+def gmm_start(args):
+    """A `gmm run` in the background (stop it, or wait for it, with gmm_finish)."""
+    return subprocess.Popen([GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+
+
+def gmm_finish(proc, timeout=120):
+    """Wait for a gmm_start()ed gmm; its Run, checked for sanitizer reports."""
+    out, err = proc.communicate(timeout=timeout)
+    run = Run(proc, out, err)
+    assert "AddressSanitizer" not in err and "runtime error" not in err, run
+    return run
+
+
+def gmm_run_config(tmp_path, host, guests, timeout=120):
+    """Run gmm on a config file {"host": host, "guests": guests} to the end."""
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"host": host, "guests": guests}))
+    return gmm_finish(gmm_start(["--config", str(cfg)]), timeout)
+
+
 def guest_spec(name, mem="64M", vcpus=1, cmdline="", kernel=None, **extra):
     parts = [f"name={name}", f"mem={mem}", f"vcpus={vcpus}", f"kernel={kernel or GUEST}"]
     if cmdline:

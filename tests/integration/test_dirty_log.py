@@ -6,16 +6,15 @@ import os
 import subprocess
 import time
 
-from conftest import ENV, GMM, Run, control, guest_spec, wait_for
+from conftest import ENV, GMM, control, gmm_finish, gmm_start, guest_spec, wait_for
 
 MODE = {"kvm": "kvm-dirty-log", "native": "uffd-wp"}
 
 
 def start(tmp_path, accel, cmdline, **extra):
     sock = str(tmp_path / "c.sock")
-    args = [GMM, "run", "--accel", accel, "--control", sock,
-            "--guest", guest_spec("g", mem="64M", cmdline=cmdline, **extra)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = gmm_start(["--accel", accel, "--control", sock,
+                      "--guest", guest_spec("g", mem="64M", cmdline=cmdline, **extra)])
     assert wait_for(lambda: os.path.exists(sock)), "control socket never appeared"
     return proc, sock
 
@@ -23,10 +22,7 @@ def start(tmp_path, accel, cmdline, **extra):
 def finish(proc, sock=None, timeout=120):
     if sock:
         control(sock, {"cmd": "stop", "guest": "g"})
-    out, err = proc.communicate(timeout=timeout)
-    run = Run(proc, out, err)
-    assert "AddressSanitizer" not in err and "runtime error" not in err, run
-    return run
+    return gmm_finish(proc, timeout)
 
 
 def dirty_log(sock, op, **kw):

@@ -3,14 +3,12 @@ from a region of the host pool, on each accelerator. The tests reserve the
 kernel's hugetlb pages they need through sysfs (we are root) and put the old
 nr_hugepages back afterwards; when the kernel cannot provide them, they are
 skipped with the reason named."""
-import json
 import os
 import re
-import subprocess
 
 import pytest
 
-from conftest import ENV, GMM, Run, control, guest_spec, wait_for
+from conftest import control, guest_spec, wait_for, gmm_finish, gmm_run_config, gmm_start
 
 SYSFS = {"2M": "/sys/kernel/mm/hugepages/hugepages-2048kB",
          "1G": "/sys/kernel/mm/hugepages/hugepages-1048576kB"}
@@ -61,22 +59,7 @@ def reserve_hugepages():
             f.write(str(old))
 
 
-def start(args):
-    return subprocess.Popen([GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
-
-
-def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
-    run = Run(proc, out, err)
-    assert "AddressSanitizer" not in err and "runtime error" not in err, run
-    return run
-
-
-def run_config(tmp_path, host, guests, timeout=120):
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"host": host, "guests": guests}))
-    return finish(start(["--config", str(cfg)]), timeout)
+start, finish, run_config = gmm_start, gmm_finish, gmm_run_config
 
 
 def hugetlb_only(s2):

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import ENV, GMM, GMM_RELEASE, ROOT, Run, gmm_run, guest_spec, kvm_available
+from conftest import ENV, GMM_RELEASE, ROOT, Run, gmm_run, guest_spec, kvm_available
 
 LINUX_DIR = os.path.join(ROOT, os.environ.get("GMM_LINUX_DIR", "build/linux"))
 FETCH = os.path.join(ROOT, "scripts/fetch-linux-kernel.sh")

@@ -1,24 +1,13 @@
 """Several guests in one gmm process: one stops, crashes or misbehaves and
 the others go on undisturbed."""
-import json
 import os
 import stat
-import subprocess
 import time
 
-from conftest import ENV, GMM, control, guest_spec, wait_for, Run
+from conftest import control, gmm_finish, gmm_start, guest_spec, wait_for
 
 
-def start(args):
-    return subprocess.Popen([GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV)
-
-
-def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
-    run = Run(proc, out, err)
-    assert "AddressSanitizer" not in err and "runtime error" not in err, run
-    return run
+start, finish = gmm_start, gmm_finish
 
 
 def test_two_guests_one_stopped_by_control_the_other_finishes(accel, tmp_path):

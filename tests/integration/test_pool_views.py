@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 
-from conftest import ENV, GMM, control, guest_spec, wait_for, Run
+from conftest import ENV, GMM, control, wait_for, Run
 
 POOL_MB = 256
 

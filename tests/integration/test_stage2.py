@@ -4,12 +4,11 @@ against the EPT, the frame descriptors and the pool file."""
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
-from conftest import ENV, GMM, GUEST, Run, control, guest_spec, wait_for
+from conftest import control, guest_spec, wait_for, gmm_finish, gmm_run_config, gmm_start
 
 BACKINGS = {
     # name: extra guest keys
@@ -19,22 +18,7 @@ BACKINGS = {
 }
 
 
-def start(args):
-    return subprocess.Popen([GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
-
-
-def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
-    run = Run(proc, out, err)
-    assert "AddressSanitizer" not in err and "runtime error" not in err, run
-    return run
-
-
-def run_config(tmp_path, host, guests, timeout=120):
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"host": host, "guests": guests}))
-    return finish(start(["--config", str(cfg)]), timeout)
+start, finish, run_config = gmm_start, gmm_finish, gmm_run_config
 
 
 def stage2_consistent(s2):
