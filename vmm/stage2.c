@@ -160,12 +160,15 @@ static bool block_is_free(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 }
 
 /* The last step of every fault: frames [pfn, pfn+nr) (of the given order
- * each) are in the EPT and the window at gfn; record them and wake the
- * vCPUs waiting there. */
-static void fault_mapped(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order)
+ * each) are in the EPT and the window at gfn; record them, count `stat`
+ * by n, and only then wake the vCPUs waiting there (a woken guest may
+ * read the counters at once). */
+static void fault_mapped(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order,
+			 enum stage2_stat_item stat, uint64_t n)
 {
 	rmap_add(s2, gfn, pfn, nr, order);
 	resident_add(s2, nr);
+	s2_count(s2, stat, n);
 	uffd_wake(s2, gfn, nr);
 }
 
@@ -196,8 +199,7 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 		host_pool_free(s2->hp, pfn, HUGE_ORDER);
 		return ret;
 	}
-	fault_mapped(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER);
-	s2_count(s2, S2_FAULT_HUGE, 1);
+	fault_mapped(s2, g2, pfn, HUGE_FRAMES, HUGE_ORDER, S2_FAULT_HUGE, 1);
 	return 0;
 }
 
@@ -250,8 +252,7 @@ static int fault_hugetlb(struct stage2 *s2, gfn_t gfn)
 		hugetlb_free(r, pfn);
 		return ret;
 	}
-	fault_mapped(s2, g0, pfn, nr, HUGE_ORDER);
-	s2_count(s2, S2_FAULT_HUGETLB, 1);
+	fault_mapped(s2, g0, pfn, nr, HUGE_ORDER, S2_FAULT_HUGETLB, 1);
 	return 0;
 }
 
@@ -282,7 +283,7 @@ static unsigned fault_window(struct stage2 *s2, gfn_t gfn, gfn_t *start)
 	return nr;
 }
 
-static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
+static int fault_small(struct stage2 *s2, gfn_t gfn)
 {
 	gfn_t g0;
 	unsigned nr = fault_window(s2, gfn, &g0);
@@ -329,8 +330,8 @@ static int fault_small(struct stage2 *s2, gfn_t gfn, uint64_t *mapped)
 		host_pool_free_frames(s2->hp, run, nr);
 		return ret;
 	}
-	fault_mapped(s2, g0, pfn, nr, 0);
-	*mapped = nr;
+	/* fault-around hits: the pages mapped beyond the faulting one */
+	fault_mapped(s2, g0, pfn, nr, 0, S2_FAULTAROUND_PAGES, nr - 1);
 	return 0;
 }
 
@@ -359,7 +360,7 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
 	gfn_t gfn = gpa >> GMM_FRAME_SHIFT;
-	uint64_t e, mapped = 0;
+	uint64_t e;
 	unsigned order;
 	int ret;
 
@@ -385,9 +386,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 	else
 		ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
 	if (ret == -EAGAIN) {
-		ret = fault_small(s2, gfn, &mapped);
-		if (!ret && mapped > 1)
-			s2_count(s2, S2_FAULTAROUND_PAGES, mapped - 1);
+		ret = fault_small(s2, gfn);
 	}
 	if (ret)
 		fault_oom(s2, gfn, ret);
