@@ -57,10 +57,16 @@ static const struct cfg_key pool_keys[] = {
 	{ "hugetlb_1g", CFG_SIZE, offsetof(struct pool_config, hugetlb_1g_bytes), 0, 0, 0, NULL, 0 },
 };
 
+static const struct cfg_key swap_keys[] = {
+	STR(swap_config, path),
+	{ "size", CFG_SIZE, offsetof(struct swap_config, size_bytes), 0, 0, 0, NULL, 0 },
+};
+
 static const struct cfg_key host_keys[] = {
 	STR(host_config, accel),
 	STR(host_config, control),
 	{ "pool", CFG_OBJ, offsetof(struct host_config, pool), 0, 0, 0, pool_keys, NKEYS(pool_keys) },
+	{ "swap", CFG_OBJ, offsetof(struct host_config, swap), 0, 0, 0, swap_keys, NKEYS(swap_keys) },
 };
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
@@ -505,6 +511,28 @@ static int hugetlb_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* host.swap: both path and size or neither (swap.h checks the sizes); a
+ * relative path is taken next to the config file, like its other files,
+ * so it does not depend on where gmm was started. The file itself is
+ * looked at only by swap_open(). */
+static int swap_finish(struct gmm_config *cfg, char *err, size_t errlen)
+{
+	struct swap_config *s = &cfg->host.swap;
+	char alt[PATH_MAX * 2];
+
+	if (swap_config_validate(s, err, errlen))
+		return -EINVAL;
+	if (!s->path[0] || s->path[0] == '/' || !cfg->dir[0])
+		return 0;
+	snprintf(alt, sizeof(alt), "%s/%s", cfg->dir, s->path);
+	if (strlen(alt) >= sizeof(s->path)) {
+		snprintf(err, errlen, "host.swap.path: %s: too long once put next to the config file", s->path);
+		return -EINVAL;
+	}
+	strcpy(s->path, alt);
+	return 0;
+}
+
 int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
 {
 	if (!cfg->nr_guests) {
@@ -521,5 +549,7 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 		if (ret)
 			return ret;
 	}
-	return pool_finish(cfg, err, errlen) ? -EINVAL : hugetlb_finish(cfg, err, errlen);
+	if (pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen))
+		return -EINVAL;
+	return hugetlb_finish(cfg, err, errlen);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/swap.h"
 #include "vmm/vm.h"
 
 #define GMM_MAX_GUESTS 32
@@ -42,6 +43,7 @@ struct host_config {
 	char accel[16];               /* auto | kvm | native */
 	char control[PATH_MAX];       /* control socket path, empty: none */
 	struct pool_config pool;
+	struct swap_config swap;      /* host.swap (docs/swap.md); empty path: no swap */
 };
 
 struct gmm_config {

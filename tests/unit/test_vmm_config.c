@@ -1,5 +1,6 @@
 /* Config parsing: sizes, the key table, guest flags, cross-field rules. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -334,4 +335,51 @@ Test(config, hugetlb_region_sizes_are_whole_pages)
 	cr_assert(strstr(err, "host.pool.hugetlb_2m: 3M must be whole 2M pages"), "%s", err);
 	cr_assert_neq(load("{\"host\":{\"pool\":{\"hugetlb_1g\":\"512M\"}},\"guests\":[{}]}", &cfg, err), 0);
 	cr_assert(strstr(err, "host.pool.hugetlb_1g: 512M must be whole 1G pages"), "%s", err);
+}
+
+Test(config, swap_section_is_parsed_and_checked)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(load("{\"guests\":[{}]}", &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.host.swap.path, "", "no host.swap: no swap");
+	cr_assert_eq(cfg.host.swap.size_bytes, 0);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/var/tmp/gmm.swap\",\"size\":\"1G\"}},\"guests\":[{}]}",
+			  &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.host.swap.path, "/var/tmp/gmm.swap");
+	cr_assert_eq(cfg.host.swap.size_bytes, 1ULL << 30);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"gmm.swap\",\"size\":67108864}},\"guests\":[{}]}",
+			  &cfg, err), 0, "%s", err);
+	cr_assert_str_eq(cfg.host.swap.path, "/tmp/gmm.swap", "relative: next to the config file");
+	cr_assert_eq(cfg.host.swap.size_bytes, 64ULL << 20, "plain bytes");
+}
+
+Test(config, swap_errors_name_the_field)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"size\":\"1G\"}},\"guests\":[{}]}", &cfg, err), -EINVAL);
+	cr_assert(strstr(err, "host.swap.path: missing"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/var/tmp/s\"}},\"guests\":[{}]}", &cfg, err), -EINVAL);
+	cr_assert(strstr(err, "host.swap.size: missing"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/s\",\"size\":\"3M\"}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.size: 3M must be whole 2M clusters, from 4M to 1T"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/s\",\"size\":\"2M\"}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.size: 2M"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/s\",\"size\":\"2T\"}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.size: 2T"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/s\",\"size\":\"12Q\"}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.size: \"12Q\" is not a size"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":\"/s\",\"prio\":1}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.prio: unknown key"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":\"1G\"},\"guests\":[{}]}", &cfg, err), -EINVAL);
+	cr_assert(strstr(err, "host.swap: must be an object"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"swap\":{\"path\":5,\"size\":\"1G\"}},\"guests\":[{}]}", &cfg, err),
+		     -EINVAL);
+	cr_assert(strstr(err, "host.swap.path: must be a string"), "%s", err);
 }
