@@ -406,6 +406,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->mem = mem;
 	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	pthread_mutex_init(&s2->lock, NULL);
+	gmm_lruvec_init(&s2->lru);
 	if (!cfg->fault_around_pages || cfg->fault_around_pages > HUGE_FRAMES ||
 	    (cfg->fault_around_pages & (cfg->fault_around_pages - 1)))
 		return -EINVAL;
@@ -462,7 +463,7 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 		struct gmm_frame *f = host_pool_frame(s2->hp, b->small[i]);
 
 		ept_unmap(s2->ept, f->gfn, 0, NULL);
-		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+		rmap_del(s2, b->small[i], 1, 0);
 	}
 	qsort(b->small, b->nr_small, sizeof(pfn_t), stage2_cmp_pfn);
 	host_pool_free_frames(s2->hp, b->small, b->nr_small);
@@ -470,7 +471,7 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 		struct gmm_frame *f = host_pool_frame(s2->hp, b->huge[i]);
 
 		ept_unmap(s2->ept, f->gfn, HUGE_ORDER, NULL);
-		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+		rmap_del(s2, b->huge[i], 1, HUGE_ORDER);
 		free_huge_leaf(s2, b->huge[i]);
 	}
 	atomic_fetch_sub_explicit(&s2->resident_frames, b->nr_small + b->nr_huge * HUGE_FRAMES,
@@ -518,5 +519,6 @@ void stage2_release(struct stage2 *s2)
 void stage2_destroy(struct stage2 *s2)
 {
 	stage2_release(s2);
+	gmm_lruvec_destroy(&s2->lru);
 	pthread_mutex_destroy(&s2->lock);
 }

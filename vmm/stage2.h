@@ -37,6 +37,7 @@
 
 #include "ept/ept.h"
 #include "guestmm/frame.h"
+#include "guestmm/lru.h"
 
 struct host_pool;
 struct guest_mem;
@@ -109,6 +110,7 @@ struct stage2 {
 	struct guest_mem *mem;
 	struct ept *ept;
 	struct ept_table_ops table_ops; /* table frames from the pool */
+	struct gmm_lruvec lru;        /* the guest's frames, inactive and active (its memcg lruvec) */
 	int uffd;
 	uint64_t uffd_features;       /* what UFFDIO_API granted */
 	int stop_fd;                  /* eventfd: the fault thread exits */

@@ -31,6 +31,8 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr);
 int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 /* Reverse map: the frames of a run now mapped at gfn (order: of each). */
 void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order);
+/* ... and the reverse: off the LRU, unmapped (before a free or a remap). */
+void rmap_del(struct stage2 *s2, pfn_t pfn, uint64_t nr, unsigned order);
 void resident_add(struct stage2 *s2, uint64_t nr);
 
 /* qsort() order for pfns (free runs in order: fewer punches). */

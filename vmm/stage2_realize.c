@@ -119,10 +119,13 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	return 0;
 }
 
-/* Stamp the reverse map into the descriptors of a run now mapped at gfn. */
+/* Stamp the reverse map into the descriptors of a run now mapped at gfn,
+ * and put each frame on the guest's inactive list (page_add_new_anon_rmap
+ * + folio_add_lru). hugetlb pages are never on an LRU: not reclaimable. */
 void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order)
 {
 	uint64_t step = 1ULL << order;
+	bool lru = !host_pool_hugetlb(s2->hp, pfn);
 
 	for (uint64_t i = 0; i < nr; i += step) {
 		struct gmm_frame *f = host_pool_frame(s2->hp, pfn + i);
@@ -132,6 +135,22 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
 		frame_set_swapbacked(f);
 		frame_set_uptodate(f);
+		if (lru)
+			gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
+	}
+}
+
+/* The frames of a run are no longer the guest's mapping: off the LRU, the
+ * mapcount zero (the debug check in host_pool_free needs it). */
+void rmap_del(struct stage2 *s2, pfn_t pfn, uint64_t nr, unsigned order)
+{
+	uint64_t step = 1ULL << order;
+	bool lru = !host_pool_hugetlb(s2->hp, pfn);
+
+	for (uint64_t i = 0; i < nr; i += step) {
+		if (lru)
+			gmm_lru_del(s2->hp->mm, &s2->lru, pfn + i);
+		atomic_store_explicit(&host_pool_frame(s2->hp, pfn + i)->mapcount, 0, memory_order_relaxed);
 	}
 }
 

@@ -39,6 +39,7 @@ static int split_locked(struct stage2 *s2, gfn_t gfn)
 	ret = ept_split(s2->ept, g2);
 	if (ret)
 		return ret;
+	rmap_del(s2, pfn, 1, HUGE_ORDER); /* the head leaves the LRU, 512 frames join */
 	ret = gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
 	if (ret)
 		return ret;
@@ -78,7 +79,7 @@ static long unmap_small_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 		if (ept_unmap(s2->ept, gfn + i, 0, &old) || !ept_entry_present(old))
 			continue;
 		run[n] = ept_entry_pfn(old);
-		atomic_store_explicit(&host_pool_frame(s2->hp, run[n])->mapcount, 0, memory_order_relaxed);
+		rmap_del(s2, run[n], 1, 0);
 		n++;
 	}
 	host_pool_free_frames(s2->hp, run, n);
@@ -152,7 +153,7 @@ long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 				if (realize_unmap(s2, g2, HUGE_FRAMES))
 					break;
 				ept_unmap(s2->ept, g2, HUGE_ORDER, NULL);
-				atomic_store(&pfn_to_frame(s2->hp->mm, ept_entry_pfn(e))->mapcount, 0);
+				rmap_del(s2, ept_entry_pfn(e), 1, HUGE_ORDER);
 				host_pool_free(s2->hp, ept_entry_pfn(e), HUGE_ORDER);
 				atomic_fetch_sub(&s2->resident_frames, HUGE_FRAMES);
 				freed += HUGE_FRAMES;
@@ -206,10 +207,14 @@ static bool frames_in_place(const struct collapse_scan *c)
 static int collapse_in_place(struct stage2 *s2, gfn_t g2, const struct collapse_scan *c)
 {
 	pfn_t pfn = c->pfns[0];
-	int ret = gmm_merge_frames(s2->hp->mm, pfn, HUGE_ORDER);
+	int ret;
 
-	if (ret)
+	rmap_del(s2, pfn, HUGE_FRAMES, 0); /* 512 frames leave the LRU, the head joins */
+	ret = gmm_merge_frames(s2->hp->mm, pfn, HUGE_ORDER);
+	if (ret) {
+		rmap_add(s2, g2, pfn, HUGE_FRAMES, 0);
 		return ret;
+	}
 	ret = ept_collapse(s2->ept, g2);
 	if (ret) {
 		gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
@@ -266,7 +271,7 @@ static int collapse_copy(struct stage2 *s2, gfn_t g2, const struct collapse_scan
 		memcpy(frame_mem(mm, huge + i), frame_mem(mm, c->pfns[i]), GMM_FRAME_SIZE);
 		ept_unmap(s2->ept, g2 + i, 0, NULL);
 		old[i] = c->pfns[i];
-		atomic_store_explicit(&pfn_to_frame(mm, old[i])->mapcount, 0, memory_order_relaxed);
+		rmap_del(s2, old[i], 1, 0);
 	}
 	ret = ept_map(s2->ept, g2, huge, HUGE_ORDER, PROT_GUEST);
 	if (ret) {

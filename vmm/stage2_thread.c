@@ -150,6 +150,7 @@ struct check_ctx {
 	FILE *f;
 	int problems;
 	uint64_t frames;
+	uint64_t hugetlb_frames;      /* never on an LRU list */
 };
 
 static void problem(struct check_ctx *c, const char *fmt, unsigned long long a, unsigned long long b)
@@ -184,6 +185,10 @@ static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 			gfn, pfn);
 	f = host_pool_frame(hp, pfn);
 	c->frames += 1ULL << order;
+	if (r)
+		c->hugetlb_frames += 1ULL << order;
+	else if (!frame_test_lru(f) && !frame_test_locked(f))
+		problem(c, "gfn %#llx: frame %#llx is on no LRU list", gfn, pfn);
 	if (f->owner != c->s2->cfg.owner || f->gfn != gfn)
 		problem(c, "gfn %#llx: its frame's reverse map says gfn %#llx (or another owner)", gfn,
 			f->gfn);
@@ -197,7 +202,7 @@ static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 int stage2_check(struct stage2 *s2, FILE *f)
 {
 	struct check_ctx c = { .s2 = s2, .f = f };
-	uint64_t resident, tables;
+	uint64_t resident, tables, lru;
 
 	pthread_mutex_lock(&s2->lock);
 	if (!s2->ept) { /* released: nothing left to disagree */
@@ -211,6 +216,11 @@ int stage2_check(struct stage2 *s2, FILE *f)
 		problem(&c, "the EPT maps %llu frames, resident_frames says %llu", c.frames, resident);
 	if (tables != ept_stat(s2->ept, EPT_TABLE_PAGES))
 		problem(&c, "table frames %llu, the EPT counts %llu", tables, ept_stat(s2->ept, EPT_TABLE_PAGES));
+	lru = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) + gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
+	if (lru + c.hugetlb_frames != resident)
+		problem(&c, "the LRU lists hold %llu pages, resident_frames says %llu (hugetlb aside)",
+			lru, resident - c.hugetlb_frames);
+	c.problems += gmm_lru_check(s2->hp->mm, &s2->lru, f);
 	c.problems += ept_check(s2->ept, f);
 	pthread_mutex_unlock(&s2->lock);
 	return c.problems;
