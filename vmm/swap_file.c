@@ -135,6 +135,9 @@ static int open_error(const char *path, int e, bool created_probe, char *err, si
 		snprintf(err, errlen, "host.swap.path: %s: %s does not support O_DIRECT (swap must not sit in the "
 			 "page cache): choose a path on another filesystem", path, fs);
 		break;
+	case ENOENT:     /* the directory exists (path_check): /proc and the like */
+		snprintf(err, errlen, "host.swap.path: %s: cannot create a file there (%s)", path, strerror(e));
+		break;
 	default:
 		snprintf(err, errlen, "host.swap.path: %s: %s", path, strerror(e));
 	}
