@@ -25,6 +25,19 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_FAULT_PRESENT] = "fault_present",
 	[S2_DIRTY_HARVESTS] = "dirty_harvests",
 	[S2_DIRTY_PAGES] = "dirty_pages",
+	[S2_PGSCAN] = "pgscan",
+	[S2_PGSTEAL] = "pgsteal",
+	[S2_PGREFILL] = "pgrefill",
+	[S2_PGACTIVATE] = "pgactivate",
+	[S2_PGDEACTIVATE] = "pgdeactivate",
+	[S2_PSWPIN] = "pswpin",
+	[S2_PSWPOUT] = "pswpout",
+	[S2_SWAPCACHE_HITS] = "swapcache_hits",
+	[S2_WORKINGSET_REFAULT] = "workingset_refault",
+	[S2_WORKINGSET_ACTIVATE] = "workingset_activate",
+	[S2_SWAP_WRITE_FAILED] = "swap_write_failed",
+	[S2_SWAP_FULL] = "swap_full",
+	[S2_THP_SPLIT_SWAP] = "thp_split_swap",
 	[S2_FAULTAROUND_PAGES] = "faultaround_pages",
 	[S2_FAULT_HUGE] = "fault_huge",
 	[S2_RESERVE_HITS] = "reserve_hits",
@@ -111,7 +124,7 @@ static void cursor_release(struct stage2 *s2)
  * neighbouring gfns land in neighbouring frames and its window merges
  * into few VMAs), refilled from the reserve. nr divides 512.
  */
-static pfn_t take_frames(struct stage2 *s2, unsigned nr)
+pfn_t take_frames(struct stage2 *s2, unsigned nr)
 {
 	pfn_t pfn;
 
@@ -384,7 +397,14 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 	if (s2->cfg.hugetlb)
 		ret = fault_hugetlb(s2, gfn);
 	else
-		ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
+		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
+		ret = fault_swapin(s2, gfn, e);
+		if (ret)
+			fault_oom(s2, gfn, ret);
+		pthread_mutex_unlock(&s2->lock);
+		return ret;
+	}
+	ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
 	if (ret == -EAGAIN) {
 		ret = fault_small(s2, gfn);
 	}
@@ -407,6 +427,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	gmm_lruvec_init(&s2->lru);
+	pthread_cond_init(&s2->io_done, NULL);
 	if (!cfg->fault_around_pages || cfg->fault_around_pages > HUGE_FRAMES ||
 	    (cfg->fault_around_pages & (cfg->fault_around_pages - 1)))
 		return -EINVAL;
@@ -447,6 +468,17 @@ static int collect_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 	}
 	b->small[b->nr_small++] = ept_entry_pfn(entry);
 	return b->nr_small == b->cap_small ? 1 : 0;
+}
+
+/* The guest's pages in swap: their slots go back (once: the EPT goes
+ * with the release). */
+static int drop_swapped_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	(void)gfn;
+	(void)order;
+	if (ept_entry_state(entry) == EPT_STATE_SWAPPED)
+		swap_entry_drop(arg, entry);
+	return 0;
 }
 
 int stage2_cmp_pfn(const void *a, const void *b)
@@ -491,12 +523,16 @@ void stage2_release(struct stage2 *s2)
 	if (s2->ept) {
 		b.small = malloc(b.cap_small * sizeof(pfn_t));
 		pthread_mutex_lock(&s2->lock);
+		while (s2->io_in_flight) /* a reclaim's writes settle their frames first */
+			pthread_cond_wait(&s2->io_done, &s2->lock);
 		for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
 			s2->final_ept[i] = ept_stat(s2->ept, i);
 		s2->final_resident = atomic_load(&s2->resident_frames);
 		s2->final_tables = atomic_load(&s2->table_frames);
 		s2->final_cursor = s2->cur_left;
 		s2->released = true;
+		if (s2->cfg.swap)
+			ept_walk(s2->ept, 0, EPT_GFN_LIMIT, drop_swapped_leaf, s2);
 		while (b.small && ept_walk(s2->ept, 0, EPT_GFN_LIMIT, collect_leaf, &b) >= 0 &&
 		       (b.nr_small || b.nr_huge))
 			free_batch(s2, &b);
@@ -520,5 +556,6 @@ void stage2_destroy(struct stage2 *s2)
 {
 	stage2_release(s2);
 	gmm_lruvec_destroy(&s2->lru);
+	pthread_cond_destroy(&s2->io_done);
 	pthread_mutex_destroy(&s2->lock);
 }

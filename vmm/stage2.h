@@ -38,6 +38,7 @@
 #include "ept/ept.h"
 #include "guestmm/frame.h"
 #include "guestmm/lru.h"
+#include "vmm/swap.h"
 
 struct host_pool;
 struct guest_mem;
@@ -63,6 +64,20 @@ enum stage2_stat_item {
 	S2_DIRTY_HARVESTS,      /* write-tracking harvests */
 	S2_DIRTY_PAGES,         /* pages harvested as written, summed over harvests */
 	S2_FAULT_HUGETLB,       /* faults served with a hugetlb page (2M or 1G) */
+	/* reclaim and swap (stage2_swap.c), the kernel's vmstat names */
+	S2_PGSCAN,              /* inactive pages looked at for eviction */
+	S2_PGSTEAL,             /* pages reclaimed (written to swap, frame freed) */
+	S2_PGREFILL,            /* active pages looked at for deactivation */
+	S2_PGACTIVATE,          /* pages moved to the active list */
+	S2_PGDEACTIVATE,        /* pages moved to the inactive list */
+	S2_PSWPIN,              /* pages read back from swap */
+	S2_PSWPOUT,             /* pages written to swap */
+	S2_SWAPCACHE_HITS,      /* faults on a page whose write was still in flight: no read */
+	S2_WORKINGSET_REFAULT,  /* swap-ins of a page evicted before */
+	S2_WORKINGSET_ACTIVATE, /* ... back soon enough to go straight to the active list */
+	S2_SWAP_WRITE_FAILED,   /* pages whose swap write failed: kept in memory */
+	S2_SWAP_FULL,           /* evictions refused for want of a swap slot */
+	S2_THP_SPLIT_SWAP,      /* 2 MiB frames split to be swapped out (thp_split_page's swap share) */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -89,6 +104,8 @@ struct stage2_dirty_ops {
 	void *ctx;
 };
 
+struct stage2_swap;
+
 struct stage2_config {
 	unsigned fault_around_pages;  /* power of two, 1..512 */
 	bool thp;                     /* 2 MiB frames at fault time where a 2 MiB range is free */
@@ -102,6 +119,8 @@ struct stage2_config {
 	void *ctx;
 	/* the accelerator's dirty log, NULL if it has none (native) */
 	const struct stage2_dirty_ops *dirty_ops;
+	/* where evicted pages go; NULL: no swap, nothing is reclaimed */
+	struct stage2_swap *swap;
 };
 
 struct stage2 {
@@ -132,6 +151,10 @@ struct stage2 {
 	uint64_t dirty_last_pages;    /* the last harvest: pages and time */
 	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
+	_Atomic uint64_t swap_pages;        /* pages in swap slots (SWAPPED entries) */
+	uint64_t nonresident_age;           /* evictions + activations: workingset clock */
+	int io_in_flight;                   /* swap writes running without the lock */
+	pthread_cond_t io_done;
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
 	_Atomic uint64_t stat[NR_S2_STATS];
@@ -173,6 +196,23 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write);
  *     the last scan stopped and collapse the candidates (thp_collapse).
  */
 int stage2_split(struct stage2 *s2, gfn_t gfn);
+
+/*
+ * Reclaim (stage2_swap.c, docs/reclaim.md): shrink_lruvec() for one
+ * guest. Deactivates from the active list's tail, then looks at up to
+ * nr_to_scan inactive pages from the tail: a referenced one gets a second
+ * chance on the active list, the rest are written to swap (2 MiB frames
+ * split first) and their frames freed. Returns the pages freed, 0 without
+ * swap or candidates. Takes s2->lock except around the swap writes.
+ */
+long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
+
+/* A swap device shared by the guests, with the swap cache (slot -> frame
+ * while a write is in flight) and the workingset shadows (eviction time
+ * per slot). */
+int stage2_swap_create(struct swap_device *dev, struct stage2_swap **out);
+void stage2_swap_destroy(struct stage2_swap *sw);
+struct swap_device *stage2_swap_device(struct stage2_swap *sw);
 long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 int stage2_collapse(struct stage2 *s2, gfn_t gfn);
 long stage2_khugepaged_scan(struct stage2 *s2, long max_ranges);

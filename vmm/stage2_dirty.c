@@ -270,6 +270,11 @@ static long harvest_locked(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, 
 	return pages;
 }
 
+long stage2_dirty_harvest_locked(struct stage2 *s2)
+{
+	return s2->dirty_mode == STAGE2_DIRTY_OFF ? -ENOTCONN : harvest_locked(s2, NULL, NULL);
+}
+
 long stage2_dirty_harvest(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, uint64_t nr), void *arg)
 {
 	long ret;

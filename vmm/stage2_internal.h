@@ -45,5 +45,19 @@ void free_huge_leaf(struct stage2 *s2, pfn_t pfn);
 
 /* A populated, zeroed 2 MiB block (reserve first); GMM_PFN_NONE if none. */
 pfn_t take_block(struct stage2 *s2);
+/* nr (dividing 512) contiguous zeroed order-0 frames from the guest's
+ * current block; GMM_PFN_NONE if none. */
+pfn_t take_frames(struct stage2 *s2, unsigned nr);
+
+/* split_huge_page() of the 2 MiB frame over gfn (stage2_thp.c). */
+int split_locked(struct stage2 *s2, gfn_t gfn);
+
+/* Write tracking's harvest with the lock held (stage2_dirty.c); pages. */
+long stage2_dirty_harvest_locked(struct stage2 *s2);
+
+/* Swap (stage2_swap.c): a SWAPPED entry removed without a swap-in gives
+ * its slot back; the fault path's swap-in of the SWAPPED entry at gfn. */
+void swap_entry_drop(struct stage2 *s2, uint64_t entry);
+int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
 
 #endif

@@ -23,7 +23,7 @@
  * mapping is left alone: it still maps the same pool range, and the
  * kernel splits its PMD when a 4 KiB piece is remapped.
  */
-static int split_locked(struct stage2 *s2, gfn_t gfn)
+int split_locked(struct stage2 *s2, gfn_t gfn)
 {
 	gfn_t g2 = gfn & ~(gfn_t)(HUGE_FRAMES - 1);
 	uint64_t e;
@@ -76,8 +76,12 @@ static long unmap_small_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	for (uint64_t i = 0; i < nr; i++) {
 		uint64_t old;
 
-		if (ept_unmap(s2->ept, gfn + i, 0, &old) || !ept_entry_present(old))
+		if (ept_unmap(s2->ept, gfn + i, 0, &old))
 			continue;
+		if (!ept_entry_present(old)) {
+			swap_entry_drop(s2, old);
+			continue;
+		}
 		run[n] = ept_entry_pfn(old);
 		rmap_del(s2, run[n], 1, 0);
 		n++;

@@ -7,7 +7,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guestmm/buddy.h"
 #include "vmm/guest_mem.h"
@@ -19,9 +22,12 @@
 struct rig {
 	struct host_pool *hp;
 	struct guest_mem mem;
+	struct swap_device *swapdev;  /* rig_up_swap() only */
+	struct stage2_swap *swap;
+	char swap_dir[64];
 };
 
-static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
+static void rig_up_with(struct rig *r, const char *thp, unsigned fault_around_pages, struct stage2_swap *swap)
 {
 	/* no reserve thread: frame counts stay still between two reads */
 	struct pool_config pc = { .size_bytes = 128 * MB, .nodes = 1, .reserve_bytes = 0 };
@@ -31,6 +37,7 @@ static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
 		.thp_collapse = strcmp(thp, "never") != 0,
 		.owner = 7,
 		.name = "t",
+		.swap = swap,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = 64 * MB, .backend = GUEST_MEM_POOL, .thp = sc.thp, .stage2 = &sc,
@@ -42,9 +49,40 @@ static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
 	cr_assert_eq(guest_mem_create(&r->mem, &mc), 0);
 }
 
+static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
+{
+	r->swap = NULL;
+	r->swapdev = NULL;
+	rig_up_with(r, thp, fault_around_pages, NULL);
+}
+
+/* The same with a 32 MiB swap file in a fresh directory under /tmp. */
+static void rig_up_swap(struct rig *r, const char *thp)
+{
+	struct swap_config sc = { .size_bytes = 32 * MB };
+	char err[256];
+
+	snprintf(r->swap_dir, sizeof(r->swap_dir), "/tmp/gmm-s2swap-XXXXXX");
+	cr_assert_not_null(mkdtemp(r->swap_dir));
+	snprintf(sc.path, sizeof(sc.path), "%s/swap", r->swap_dir);
+	cr_assert_eq(swap_open(&sc, 0, &r->swapdev, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stage2_swap_create(r->swapdev, &r->swap), 0);
+	rig_up_with(r, thp, 16, r->swap);
+}
+
 static void rig_down(struct rig *r)
 {
 	guest_mem_destroy(&r->mem);
+	if (r->swap) {
+		char path[128];
+
+		cr_assert_eq(swap_stat(r->swapdev, SWAP_USED_SLOTS), 0, "every slot came back");
+		stage2_swap_destroy(r->swap);
+		swap_close(r->swapdev);
+		snprintf(path, sizeof(path), "%s/swap", r->swap_dir);
+		unlink(path);
+		rmdir(r->swap_dir);
+	}
 	cr_assert_eq(gmm_pool_free_frames(r->hp->mm) + gmm_pool_pcp_frames(r->hp->mm) +
 		     zero_reserve_bytes(&r->hp->reserve) / 4096, r->hp->mm->nr_frames,
 		     "every frame and table came back");
@@ -331,5 +369,114 @@ Test(stage2, uffd_wp_harvest_tracks_a_huge_frame_whole_and_its_pieces_after_a_sp
 	page(&r, G(8) + 5)[511] = ~(G(8) + 5);
 	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+/* --- reclaim to swap ----------------------------------------------------- */
+
+static uint64_t lru_pages(struct rig *r)
+{
+	return gmm_lru_pages(&r->mem.s2->lru, LRU_INACTIVE_ANON) + gmm_lru_pages(&r->mem.s2->lru, LRU_ACTIVE_ANON);
+}
+
+Test(stage2, shrink_writes_cold_pages_to_swap_and_a_touch_reads_them_back)
+{
+	struct rig r;
+	uint64_t resident;
+	long freed;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 1024, false);
+	resident = atomic_load(&r.mem.s2->resident_frames);
+	freed = stage2_shrink(r.mem.s2, 512);
+	cr_assert_gt(freed, 0);
+	cr_assert_eq(stat(&r, S2_PGSTEAL), (uint64_t)freed);
+	cr_assert_eq(stat(&r, S2_PSWPOUT), (uint64_t)freed);
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), (uint64_t)freed);
+	cr_assert_eq(atomic_load(&r.mem.s2->resident_frames), resident - (uint64_t)freed);
+	cr_assert_eq(lru_pages(&r), resident - (uint64_t)freed);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), (uint64_t)freed);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	/* every page reads back what was written, from swap where it went */
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	cr_assert_eq(stat(&r, S2_PSWPIN), (uint64_t)freed);
+	cr_assert_eq(stat(&r, S2_WORKINGSET_REFAULT), (uint64_t)freed);
+	cr_assert_lt(stat(&r, S2_FAULTS), 1024, "swap-in reads ahead");
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0, "slots freed as pages come back");
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_huge_frame_is_split_before_it_is_swapped)
+{
+	struct rig r;
+	long freed;
+
+	rig_up_swap(&r, "always");
+	stamp(&r, G(8), 512, false);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 1);
+	freed = stage2_shrink(r.mem.s2, 512);
+	cr_assert_geq(freed, 512);
+	cr_assert_eq(stat(&r, S2_THP_SPLIT_SWAP), 1);
+	cr_assert_eq(ept(&r, EPT_PRESENT_2M), 0);
+	cr_assert_eq(ept(&r, EPT_SWAPPED), 512);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_WRITE_CALLS), 1, "512 consecutive slots: one write");
+	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_failed_swap_write_keeps_every_page)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 256, false);
+	swap_inject_errors(r.swapdev, SWAP_WRITE, 1, EIO);
+	cr_assert_eq(stage2_shrink(r.mem.s2, 256), 0);
+	cr_assert_gt(stat(&r, S2_SWAP_WRITE_FAILED), 0);
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(ept(&r, EPT_SWAPPED), 0);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	swap_inject_errors(r.swapdev, SWAP_WRITE, 0, 0);
+	expect_stamps(&r, G(8), 256, GMM_GFN_NONE);
+	cr_assert_eq(stat(&r, S2_PSWPIN), 0, "nothing was read: nothing had gone");
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_referenced_page_gets_a_second_chance)
+{
+	struct rig r;
+	uint64_t e;
+	unsigned order;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 64, false);
+	/* what a harvest of the dirty log does for a written page */
+	cr_assert_eq(stage2_translate(r.mem.s2, G(8) << 12, &e, &order), 0);
+	frame_set_referenced(pfn_to_frame(r.hp->mm, ept_entry_pfn(e)));
+	stage2_shrink(r.mem.s2, 4096);
+	cr_assert_eq(stage2_translate(r.mem.s2, G(8) << 12, &e, &order), 0);
+	cr_assert(ept_entry_present(e), "the referenced page stayed");
+	cr_assert_geq(stat(&r, S2_PGACTIVATE), 1);
+	cr_assert_gt(stat(&r, S2_PSWPOUT), 0, "the others went");
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	rig_down(&r);
+}
+
+Test(stage2, unmapping_a_swapped_page_frees_its_slot)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 64, false);
+	cr_assert_gt(stage2_shrink(r.mem.s2, 64), 0);
+	cr_assert_gt(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	stage2_unmap_range(r.mem.s2, G(0), G(64));
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(page(&r, G(8))[0], 0, "a page given back comes back zero");
 	rig_down(&r);
 }

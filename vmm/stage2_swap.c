@@ -1,0 +1,469 @@
+/*
+ * Reclaim of one guest's frames to swap, and swap-in on the fault path:
+ * shrink_lruvec() and do_swap_page() one level up (docs/reclaim.md).
+ *
+ * Eviction of a batch, like shrink_folio_list() + try_to_unmap() +
+ * swap_writepage():
+ *   under s2->lock: slots for the batch (in gfn order, so neighbours land
+ *     in neighbouring slots), each page unmapped from the window and its
+ *     EPT entry made SWAPPED(slot); the frame stays in the swap cache
+ *     (cache[slot] = pfn) while its write is in flight;
+ *   without the lock: the writes, batched (one pwritev per run of slots);
+ *   under s2->lock again: a page whose write succeeded and whose entry
+ *     still says SWAPPED(slot) has its frame freed; a failed write puts the
+ *     page back as it was (nothing is lost: a frame is freed only after its
+ *     write succeeded); a page the guest touched meanwhile was mapped back
+ *     from the swap cache by the fault path, and only its slot goes.
+ *
+ * A 2 MiB frame is split first and its 512 pages evicted one by one: the
+ * EPT keeps swap entries in 4 KiB entries, as the kernel keeps them in
+ * PTEs, the 512 slots are consecutive (one write), and a later touch
+ * brings back the pages the guest uses, not 2 MiB per fault.
+ *
+ * Workingset detection (mm/workingset.c): each guest has a clock,
+ * nonresident_age, that ticks on every eviction and activation; the
+ * shadow of a slot is the clock at its eviction. A swap-in whose refault
+ * distance (clock now - shadow) is within the active list's size was
+ * evicted too early: it goes straight to the active list.
+ */
+#include "vmm/stage2.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guestmm/pool.h"
+#include "vmm/guest_mem.h"
+#include "vmm/host_pool.h"
+#include "vmm/log.h"
+#include "vmm/stage2_internal.h"
+
+#define SHRINK_BATCH 32U       /* SWAP_CLUSTER_MAX */
+#define SWAPIN_READAHEAD 8U    /* pages read with a swap-in at most (page_cluster 3) */
+#define EVICT_MAX HUGE_FRAMES  /* one split 2 MiB frame: one run of slots, one write */
+
+struct stage2_swap {
+	struct swap_device *dev;
+	uint64_t nr_slots;           /* slot numbers are < nr_slots */
+	_Atomic pfn_t *cache;        /* slot -> frame whose write is in flight */
+	uint32_t *shadow;            /* slot -> owner's nonresident_age at eviction */
+};
+
+int stage2_swap_create(struct swap_device *dev, struct stage2_swap **out)
+{
+	struct stage2_swap *sw = calloc(1, sizeof(*sw));
+
+	if (!sw)
+		return -ENOMEM;
+	sw->dev = dev;
+	sw->nr_slots = swap_stat(dev, SWAP_TOTAL_SLOTS) + 1;
+	sw->cache = malloc(sw->nr_slots * sizeof(*sw->cache));
+	sw->shadow = calloc(sw->nr_slots, sizeof(*sw->shadow));
+	if (!sw->cache || !sw->shadow) {
+		stage2_swap_destroy(sw);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < sw->nr_slots; i++)
+		atomic_init(&sw->cache[i], GMM_PFN_NONE);
+	*out = sw;
+	return 0;
+}
+
+void stage2_swap_destroy(struct stage2_swap *sw)
+{
+	if (!sw)
+		return;
+	free((void *)sw->cache);
+	free(sw->shadow);
+	free(sw);
+}
+
+struct swap_device *stage2_swap_device(struct stage2_swap *sw)
+{
+	return sw->dev;
+}
+
+static bool slot_valid(const struct stage2_swap *sw, uint64_t slot)
+{
+	return slot && slot < sw->nr_slots;
+}
+
+/*
+ * A SWAPPED entry that goes away without a swap-in (the range was given
+ * back, the guest stopped): its slot is freed, unless a write to it is
+ * still in flight, whose completion frees it (it sees the entry gone).
+ */
+void swap_entry_drop(struct stage2 *s2, uint64_t entry)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	uint64_t slot = ept_swp_offset(entry);
+
+	if (!sw || ept_entry_state(entry) != EPT_STATE_SWAPPED || !slot_valid(sw, slot))
+		return;
+	atomic_fetch_sub(&s2->swap_pages, 1);
+	if (atomic_load(&sw->cache[slot]) == GMM_PFN_NONE)
+		swap_free(sw->dev, slot);
+}
+
+/* --- eviction ----------------------------------------------------------- */
+
+static int cmp_gfn(const void *a, const void *b, void *mm)
+{
+	gfn_t x = pfn_to_frame(mm, *(const pfn_t *)a)->gfn, y = pfn_to_frame(mm, *(const pfn_t *)b)->gfn;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Unmap the window over pfns[0..n) (sorted by gfn), a run of consecutive
+ * gfns at a time, so the window is not cut into one VMA per page. */
+static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+
+	for (unsigned i = 0; i < n;) {
+		gfn_t g = pfn_to_frame(mm, pfns[i])->gfn;
+		unsigned len = 1;
+		int ret;
+
+		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len)
+			len++;
+		ret = realize_unmap(s2, g, len);
+		if (ret)
+			return ret;
+		i += len;
+	}
+	return 0;
+}
+
+/* The write of one page is over: settle its frame and slot (lock held). */
+static long evict_finish(struct stage2 *s2, pfn_t pfn, uint64_t slot, int status, pfn_t *to_free, unsigned *nr_free)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn);
+	bool cached = atomic_exchange(&sw->cache[slot], GMM_PFN_NONE) == pfn;
+	gfn_t gfn = f->gfn;
+	uint64_t e;
+	unsigned order;
+
+	frame_clear_reclaim(f);
+	if (!cached) {
+		/* the guest touched it during the write: the fault path mapped
+		 * the frame back from the swap cache; the copy is stale */
+		swap_free(sw->dev, slot);
+		return 0;
+	}
+	frame_clear_swapcache(f);
+	if (s2->ept && !ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED &&
+	    ept_swp_offset(e) == slot) {
+		if (!status) {
+			sw->shadow[slot] = (uint32_t)s2->nonresident_age++;
+			to_free[(*nr_free)++] = pfn;
+			s2_count(s2, S2_PGSTEAL, 1);
+			s2_count(s2, S2_PSWPOUT, 1);
+			return 1;
+		}
+		/* the write failed: the page goes back where it was */
+		s2_count(s2, S2_SWAP_WRITE_FAILED, 1);
+		if (!ept_map(s2->ept, gfn, pfn, 0, PROT_GUEST) && !realize_map(s2, gfn, pfn, 1)) {
+			atomic_fetch_sub(&s2->swap_pages, 1);
+			resident_add(s2, 1);
+			rmap_add(s2, gfn, pfn, 1, 0);
+			gmm_lru_move(s2->hp->mm, &s2->lru, pfn, true);
+			swap_free(sw->dev, slot);
+			uffd_wake(s2, gfn, 1);
+			return 0;
+		}
+		log_error("%s: gpa %#llx: cannot map a page back after a failed swap write", s2->cfg.name,
+			  (unsigned long long)(gfn << GMM_FRAME_SHIFT));
+		return 0; /* the entry stays SWAPPED over a slot with no data: leak the frame, keep quiet */
+	}
+	/* the entry went away meanwhile (given back): frame and slot go */
+	to_free[(*nr_free)++] = pfn;
+	swap_free(sw->dev, slot);
+	return 0;
+}
+
+/*
+ * Evict pfns[0..n): isolated, unreferenced order-0 frames of this guest.
+ * Called and returns with s2->lock held; drops it around the writes.
+ * Returns the frames freed.
+ */
+static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	struct gmm_pool *mm = s2->hp->mm;
+	uint64_t slots[EVICT_MAX];
+	void *pages[EVICT_MAX];
+	int status[EVICT_MAX];
+	pfn_t to_free[EVICT_MAX];
+	unsigned got, nr_free = 0;
+	long freed = 0;
+
+	qsort_r(pfns, n, sizeof(pfn_t), cmp_gfn, mm);
+	got = swap_alloc_batch(sw->dev, s2->cfg.owner, n, slots);
+	if (got < n) {
+		s2_count(s2, S2_SWAP_FULL, n - got);
+		for (unsigned i = got; i < n; i++)
+			gmm_lru_putback(mm, &s2->lru, pfns[i], false);
+		n = got;
+	}
+	if (!n)
+		return 0;
+	if (unmap_runs(s2, pfns, n)) {
+		/* the host refused an mmap: leave everything as it was */
+		for (unsigned i = 0; i < n; i++) {
+			gmm_lru_putback(mm, &s2->lru, pfns[i], false);
+			swap_free(sw->dev, slots[i]);
+		}
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
+
+		ept_set_swapped(s2->ept, f->gfn, swap_type(sw->dev), slots[i], NULL);
+		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+		f->private = slots[i];
+		frame_set_swapcache(f);
+		frame_set_reclaim(f);
+		atomic_store(&sw->cache[slots[i]], pfns[i]);
+		pages[i] = frame_mem(mm, pfns[i]);
+	}
+	atomic_fetch_sub(&s2->resident_frames, n);
+	atomic_fetch_add(&s2->swap_pages, n);
+	s2->io_in_flight++;
+	pthread_mutex_unlock(&s2->lock);
+	swap_write_pages(sw->dev, slots, pages, n, status);
+	pthread_mutex_lock(&s2->lock);
+	for (unsigned i = 0; i < n; i++)
+		freed += evict_finish(s2, pfns[i], slots[i], status[i], to_free, &nr_free);
+	if (--s2->io_in_flight == 0)
+		pthread_cond_broadcast(&s2->io_done);
+	qsort(to_free, nr_free, sizeof(pfn_t), stage2_cmp_pfn);
+	host_pool_free_frames(s2->hp, to_free, nr_free);
+	return freed;
+}
+
+/* A 2 MiB frame to evict: split it, take its 512 pages off the LRU, evict
+ * them in batches. */
+static long evict_huge_locked(struct stage2 *s2, pfn_t head)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	gfn_t g2 = pfn_to_frame(mm, head)->gfn;
+	pfn_t batch[HUGE_FRAMES];
+	unsigned n = 0;
+
+	if (split_locked(s2, g2)) {
+		gmm_lru_putback(mm, &s2->lru, head, true);
+		return 0;
+	}
+	s2_count(s2, S2_THP_SPLIT_SWAP, 1);
+	for (unsigned j = 0; j < HUGE_FRAMES; j++)
+		if (gmm_lru_del(mm, &s2->lru, head + j))
+			batch[n++] = head + j;
+	return evict_locked(s2, batch, n);
+}
+
+/* shrink_active_list(): move up to nr pages from the active list's tail
+ * to the inactive list; a referenced one (written since the last look)
+ * goes round the active list once more. */
+static void shrink_active_locked(struct stage2 *s2, uint64_t nr)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	pfn_t batch[SHRINK_BATCH];
+	uint64_t done = 0, pages;
+
+	while (done < nr) {
+		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_ACTIVE_ANON, batch, SHRINK_BATCH, &pages);
+
+		if (!n)
+			break;
+		done += pages;
+		s2_count(s2, S2_PGREFILL, pages);
+		for (size_t i = 0; i < n; i++) {
+			struct gmm_frame *f = pfn_to_frame(mm, batch[i]);
+			bool again = frame_test_clear_referenced(f);
+
+			gmm_lru_putback(mm, &s2->lru, batch[i], again);
+			if (!again)
+				s2_count(s2, S2_PGDEACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
+		}
+	}
+}
+
+long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	uint64_t scanned = 0, active, inactive;
+	long freed = 0;
+
+	if (!s2->cfg.swap)
+		return 0;
+	pthread_mutex_lock(&s2->lock);
+	if (!s2->ept || s2->stopping || s2->dead) {
+		pthread_mutex_unlock(&s2->lock);
+		return 0;
+	}
+	/* what the guest wrote since the last look counts as a reference */
+	if (s2->dirty_mode != STAGE2_DIRTY_OFF)
+		stage2_dirty_harvest_locked(s2);
+	/* inactive_is_low(): keep the inactive list at least the active's size */
+	active = gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
+	inactive = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON);
+	if (active > inactive)
+		shrink_active_locked(s2, (active - inactive) / 2 + nr_to_scan);
+	while (scanned < nr_to_scan && s2->ept && !s2->stopping) {
+		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH];
+		uint64_t pages;
+		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_INACTIVE_ANON, batch, SHRINK_BATCH, &pages);
+		unsigned ne = 0;
+
+		if (!n)
+			break;
+		scanned += pages;
+		s2_count(s2, S2_PGSCAN, pages);
+		for (size_t i = 0; i < n; i++) {
+			struct gmm_frame *f = pfn_to_frame(mm, batch[i]);
+
+			if (frame_test_clear_referenced(f)) {
+				/* used since it was put here: a second chance */
+				gmm_lru_putback(mm, &s2->lru, batch[i], true);
+				s2_count(s2, S2_PGACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
+				s2->nonresident_age++;
+			} else if (frame_test_head(f)) {
+				freed += evict_huge_locked(s2, batch[i]);
+			} else {
+				evict[ne++] = batch[i];
+			}
+		}
+		if (ne && s2->ept && !s2->stopping)
+			freed += evict_locked(s2, evict, ne);
+		else
+			for (unsigned i = 0; i < ne; i++)
+				gmm_lru_putback(mm, &s2->lru, evict[i], false);
+	}
+	pthread_mutex_unlock(&s2->lock);
+	return freed;
+}
+
+/* --- swap-in ------------------------------------------------------------ */
+
+/* The run to read with the page at gfn: it and up to SWAPIN_READAHEAD - 1
+ * following pages whose entries are SWAPPED in the following slots and
+ * not in the swap cache (a power of two, for take_frames()). */
+static unsigned readahead_run(struct stage2 *s2, gfn_t gfn, uint64_t slot)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	unsigned n = 1;
+
+	while (n < SWAPIN_READAHEAD) {
+		uint64_t e;
+		unsigned order;
+
+		if (!guest_mem_is_ram(s2->mem, (gfn + n) << GMM_FRAME_SHIFT) ||
+		    ept_lookup(s2->ept, gfn + n, &e, &order) || ept_entry_state(e) != EPT_STATE_SWAPPED ||
+		    ept_swp_offset(e) != slot + n || !slot_valid(sw, slot + n) ||
+		    atomic_load(&sw->cache[slot + n]) != GMM_PFN_NONE)
+			break;
+		n++;
+	}
+	return 1U << (31 - __builtin_clz(n)); /* round down to a power of two */
+}
+
+/* A swapped page is back: a refault of a page evicted recently enough
+ * (within the active list's size) goes to the active list. */
+static void workingset_refault(struct stage2 *s2, pfn_t pfn, uint64_t slot)
+{
+	uint32_t distance = (uint32_t)s2->nonresident_age - s2->cfg.swap->shadow[slot];
+
+	s2_count(s2, S2_WORKINGSET_REFAULT, 1);
+	if (distance <= gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON) + gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) / 2) {
+		gmm_lru_move(s2->hp->mm, &s2->lru, pfn, true);
+		frame_set_workingset(pfn_to_frame(s2->hp->mm, pfn));
+		s2_count(s2, S2_WORKINGSET_ACTIVATE, 1);
+		s2_count(s2, S2_PGACTIVATE, 1);
+		s2->nonresident_age++;
+	}
+}
+
+/*
+ * do_swap_page(): the entry at gfn is SWAPPED. From the swap cache when
+ * its write is still in flight (no read), else read with a little
+ * readahead into fresh frames. 0, or -errno: -ENOMEM (no frame), -EIO (the
+ * page cannot be read: its data is gone, the guest is stopped).
+ */
+int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	uint64_t slot = ept_swp_offset(entry), slots[SWAPIN_READAHEAD];
+	void *pages[SWAPIN_READAHEAD];
+	int status[SWAPIN_READAHEAD];
+	unsigned n, ok = 0;
+	pfn_t pfn;
+
+	if (!sw || !slot_valid(sw, slot))
+		return -EIO;
+	pfn = atomic_exchange(&sw->cache[slot], GMM_PFN_NONE);
+	if (pfn != GMM_PFN_NONE) {
+		/* the write completes without us and frees the slot */
+		if (ept_map(s2->ept, gfn, pfn, 0, PROT_GUEST) || realize_map(s2, gfn, pfn, 1)) {
+			atomic_store(&sw->cache[slot], pfn);
+			return -ENOMEM;
+		}
+		frame_clear_swapcache(pfn_to_frame(s2->hp->mm, pfn));
+		atomic_fetch_sub(&s2->swap_pages, 1);
+		resident_add(s2, 1);
+		rmap_add(s2, gfn, pfn, 1, 0);
+		gmm_lru_move(s2->hp->mm, &s2->lru, pfn, true);
+		s2_count(s2, S2_SWAPCACHE_HITS, 1);
+		uffd_wake(s2, gfn, 1);
+		return 0;
+	}
+	n = readahead_run(s2, gfn, slot);
+	pfn = take_frames(s2, n);
+	if (pfn == GMM_PFN_NONE && n > 1)
+		pfn = take_frames(s2, n = 1);
+	if (pfn == GMM_PFN_NONE)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		slots[i] = slot + i;
+		pages[i] = frame_mem(s2->hp->mm, pfn + i);
+	}
+	swap_read_pages(sw->dev, slots, pages, n, status);
+	if (status[0]) {
+		pfn_t run[SWAPIN_READAHEAD];
+
+		for (unsigned i = 0; i < n; i++)
+			run[i] = pfn + i;
+		host_pool_free_frames(s2->hp, run, n);
+		return -EIO;
+	}
+	/* the readable prefix is mapped as one run */
+	while (ok < n && !status[ok])
+		ok++;
+	for (unsigned i = 0; i < ok; i++)
+		ept_map(s2->ept, gfn + i, pfn + i, 0, PROT_GUEST);
+	if (realize_map(s2, gfn, pfn, ok)) {
+		for (unsigned i = 0; i < ok; i++)
+			ept_set_swapped(s2->ept, gfn + i, swap_type(sw->dev), slot + i, NULL);
+		ok = 0;
+	}
+	if (ok < n) {
+		pfn_t run[SWAPIN_READAHEAD];
+
+		for (unsigned i = ok; i < n; i++)
+			run[i - ok] = pfn + i;
+		host_pool_free_frames(s2->hp, run, n - ok);
+	}
+	if (!ok)
+		return -ENOMEM;
+	resident_add(s2, ok);
+	atomic_fetch_sub(&s2->swap_pages, ok);
+	rmap_add(s2, gfn, pfn, ok, 0);
+	for (unsigned i = 0; i < ok; i++) {
+		workingset_refault(s2, pfn + i, slot + i);
+		swap_free(sw->dev, slot + i);
+	}
+	s2_count(s2, S2_PSWPIN, ok);
+	uffd_wake(s2, gfn, ok);
+	return 0;
+}
