@@ -394,19 +394,14 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
-	if (s2->cfg.hugetlb)
-		ret = fault_hugetlb(s2, gfn);
-	else
-		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
+	if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
 		ret = fault_swapin(s2, gfn, e);
-		if (ret)
-			fault_oom(s2, gfn, ret);
-		pthread_mutex_unlock(&s2->lock);
-		return ret;
-	}
-	ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
-	if (ret == -EAGAIN) {
-		ret = fault_small(s2, gfn);
+	} else if (s2->cfg.hugetlb) {
+		ret = fault_hugetlb(s2, gfn);
+	} else {
+		ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
+		if (ret == -EAGAIN)
+			ret = fault_small(s2, gfn);
 	}
 	if (ret)
 		fault_oom(s2, gfn, ret);
