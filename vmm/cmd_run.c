@@ -20,6 +20,9 @@
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
+#include "vmm/kswapd.h"
+#include "vmm/stage2.h"
+#include "vmm/swap.h"
 #include "vmm/khugepaged.h"
 #include "vmm/log.h"
 #include "vmm/report.h"
@@ -204,6 +207,8 @@ int cmd_run(int argc, char **argv)
 	struct host host;
 	struct control_server cs = { .listen_fd = -1 };
 	struct khugepaged khugepaged = { .started = false };
+	struct kswapd kswapd = { .started = false };
+	struct swap_device *swapdev = NULL;
 	const struct accel_ops *accel;
 	const char *why;
 	char err[CONFIG_ERR_MAX];
@@ -235,8 +240,23 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_free;
 	}
+	if (cfg->host.swap.path[0]) {
+		ret = swap_open(&cfg->host.swap, 0, &swapdev, err, sizeof(err));
+		if (!ret)
+			ret = stage2_swap_create(swapdev, &host.pool->swap);
+		if (ret) {
+			fprintf(stderr, "gmm: host.swap: %s\n", swapdev ? strerror(-ret) : err);
+			ret = 2;
+			goto out_destroy;
+		}
+		ret = 2;
+	}
 	if (create_guests(cfg, &host, accel))
 		goto out_destroy;
+	if (kswapd_start(&kswapd, &host))
+		log_warn("kswapd: cannot start its thread: no reclaim");
+	else
+		host.pool->kswapd = &kswapd;
 	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_destroy;
@@ -253,8 +273,17 @@ int cmd_run(int argc, char **argv)
 out_destroy:
 	khugepaged_stop(&khugepaged);
 	control_stop(&cs);
+	if (host.pool)
+		host.pool->kswapd = NULL;
+	kswapd_stop(&kswapd);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);
+	if (host.pool && host.pool->swap) {
+		stage2_swap_destroy(host.pool->swap);
+		host.pool->swap = NULL;
+	}
+	if (swapdev)
+		swap_close(swapdev);
 	host_pool_destroy(host.pool);
 	free(cfg);
 	return ret;

@@ -12,6 +12,7 @@
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
+#include "vmm/kswapd.h"
 #include "vmm/report.h"
 #include "vmm/stage2.h"
 #include "vmm/version.h"
@@ -194,6 +195,22 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			 "shmem_thp", hp->shmem_thp,
 			 "hugetlb", pool_hugetlb_json(hp));
 	json_object_set_new(json_object_get(o, "pool"), "reserve", reserve);
+	if (hp->kswapd) {
+		json_t *k = json_object();
+
+		for (int i = 0; i < NR_KSWAPD_STATS; i++)
+			json_object_set_new(k, kswapd_stat_names[i],
+					    json_integer((json_int_t)atomic_load(&hp->kswapd->stat[i])));
+		json_object_set_new(json_object_get(o, "pool"), "kswapd", k);
+	}
+	if (hp->swap) {
+		struct swap_device *sd = stage2_swap_device(hp->swap);
+		json_t *sw = json_pack("{s:s, s:s}", "path", swap_path(sd), "filesystem", swap_fs_name(sd));
+
+		for (int i = 0; i < NR_SWAP_STATS; i++)
+			json_object_set_new(sw, swap_stat_names[i], json_integer((json_int_t)swap_stat(sd, i)));
+		json_object_set_new(json_object_get(o, "pool"), "swap", sw);
+	}
 	return o;
 }
 

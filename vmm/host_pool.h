@@ -29,6 +29,9 @@
 #include "vmm/hugetlb.h"
 #include "vmm/zero_reserve.h"
 
+struct stage2_swap;
+struct kswapd;
+
 struct host_pool {
 	int memfd;                   /* a file on gmm's private tmpfs, or a memfd */
 	char *base;                  /* the pool mapped into gmm, pfn 0 first */
@@ -41,6 +44,8 @@ struct host_pool {
 	_Atomic uint64_t punched_frames;   /* frames given back to the host */
 	_Atomic uint64_t populated_frames; /* frames populated ahead of use */
 	_Atomic uint64_t mapped_free_refused; /* frees of a still-mapped frame (a bug) */
+	struct stage2_swap *swap;    /* host.swap, NULL: none; set before guests exist */
+	struct kswapd *kswapd;       /* the reclaim thread, NULL until started */
 };
 
 /* Returns -errno with a one-line reason in err. */

@@ -67,6 +67,8 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	/* memory.stat's inactive_anon / active_anon, in pages */
 	json_object_set_new(o, "inactive_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON)));
 	json_object_set_new(o, "active_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON)));
+	json_object_set_new(o, "unevictable", json_integer((json_int_t)atomic_load(&s2->unevictable_frames)));
+	json_object_set_new(o, "swap_pages", json_integer((json_int_t)atomic_load(&s2->swap_pages)));
 	json_object_set_new(o, "dirty_log", json_string(stage2_dirty_mode_name(s2->dirty_mode)));
 	json_object_set_new(o, "fault_p50_us", json_real(stage2_latency_quantile_us(s2, 0.50)));
 	json_object_set_new(o, "fault_p99_us", json_real(stage2_latency_quantile_us(s2, 0.99)));

@@ -16,6 +16,7 @@
 #include "guestmm/buddy.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
+#include "vmm/kswapd.h"
 #include "vmm/log.h"
 #include "vmm/stage2_internal.h"
 
@@ -370,6 +371,11 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 	uffd_zero_fill(s2, gfn);
 }
 
+/* A fault that finds no frame waits for reclaim this often, this long,
+ * before the guest is called out of memory. */
+#define FAULT_RECLAIM_TRIES 8
+#define FAULT_RECLAIM_WAIT_MS 500
+
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
 	gfn_t gfn = gpa >> GMM_FRAME_SHIFT;
@@ -394,14 +400,33 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
-	if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
-		ret = fault_swapin(s2, gfn, e);
-	} else if (s2->cfg.hugetlb) {
-		ret = fault_hugetlb(s2, gfn);
-	} else {
-		ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
-		if (ret == -EAGAIN)
-			ret = fault_small(s2, gfn);
+	for (int attempt = 0;; attempt++) {
+		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
+			uffd_wake(s2, gfn, 1); /* mapped while we waited for reclaim */
+			ret = 0;
+			break;
+		}
+		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
+			ret = fault_swapin(s2, gfn, e);
+		} else if (s2->cfg.hugetlb) {
+			ret = fault_hugetlb(s2, gfn);
+		} else {
+			ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
+			if (ret == -EAGAIN)
+				ret = fault_small(s2, gfn);
+		}
+		if (ret != -ENOMEM || !s2->cfg.swap || !s2->hp->kswapd || attempt >= FAULT_RECLAIM_TRIES ||
+		    s2->dead || s2->stopping)
+			break;
+		/* direct reclaim, done by kswapd for us: reclaiming this guest
+		 * needs its lock, so let go of it while we wait */
+		pthread_mutex_unlock(&s2->lock);
+		kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS);
+		pthread_mutex_lock(&s2->lock);
+		if (!s2->ept || s2->dead) {
+			ret = -ENOMEM;
+			break;
+		}
 	}
 	if (ret)
 		fault_oom(s2, gfn, ret);

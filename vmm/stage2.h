@@ -152,6 +152,7 @@ struct stage2 {
 	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
 	_Atomic uint64_t swap_pages;        /* pages in swap slots (SWAPPED entries) */
+	_Atomic uint64_t unevictable_frames; /* resident, on no LRU: the system area */
 	uint64_t nonresident_age;           /* evictions + activations: workingset clock */
 	int io_in_flight;                   /* swap writes running without the lock */
 	pthread_cond_t io_done;

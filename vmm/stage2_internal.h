@@ -12,6 +12,18 @@
 #define HUGE_FRAMES (1UL << HUGE_ORDER)
 #define PROT_GUEST (EPT_PROT_READ | EPT_PROT_WRITE | EPT_PROT_EXEC)
 
+/*
+ * The first MiB of a guest is its system area (guest/abi.h: boot info,
+ * exception stubs, GDT/TSS/I/O bitmap, mailboxes, page tables), the pages
+ * a CPU reads on its own: page walks, exception delivery, the I/O bitmap.
+ * Under this nested KVM that is done by an emulator that does not hand a
+ * failed read back to gmm, so these pages must never pass through the
+ * realizer's PROT_NONE bridge: they are unevictable (PG_unevictable, as
+ * the kernel keeps its own page tables resident) and never collapsed by
+ * copy. A frame that covers them (a 2 MiB frame at gfn 0) is too.
+ */
+#define STAGE2_UNEVICTABLE_GFNS (0x100000ULL >> GMM_FRAME_SHIFT)
+
 void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n);
 /* Host address of gfn in the guest's window. */
 uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn);

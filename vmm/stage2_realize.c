@@ -135,8 +135,16 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
 		frame_set_swapbacked(f);
 		frame_set_uptodate(f);
-		if (lru)
-			gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
+		if (!lru)
+			continue;
+		if (gfn + i < STAGE2_UNEVICTABLE_GFNS) {
+			/* the guest's system area: never reclaimed (below) */
+			frame_set_unevictable(f);
+			atomic_fetch_add(&s2->unevictable_frames, step);
+			continue;
+		}
+		frame_clear_unevictable(f);
+		gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
 	}
 }
 
@@ -148,9 +156,13 @@ void rmap_del(struct stage2 *s2, pfn_t pfn, uint64_t nr, unsigned order)
 	bool lru = !host_pool_hugetlb(s2->hp, pfn);
 
 	for (uint64_t i = 0; i < nr; i += step) {
-		if (lru)
+		struct gmm_frame *f = host_pool_frame(s2->hp, pfn + i);
+
+		if (lru && frame_test_clear_unevictable(f))
+			atomic_fetch_sub(&s2->unevictable_frames, step);
+		else if (lru)
 			gmm_lru_del(s2->hp->mm, &s2->lru, pfn + i);
-		atomic_store_explicit(&host_pool_frame(s2->hp, pfn + i)->mapcount, 0, memory_order_relaxed);
+		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
 	}
 }
 

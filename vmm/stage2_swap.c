@@ -251,7 +251,19 @@ static long evict_huge_locked(struct stage2 *s2, pfn_t head)
 	gfn_t g2 = pfn_to_frame(mm, head)->gfn;
 	pfn_t batch[HUGE_FRAMES];
 	unsigned n = 0;
+	uint64_t e;
+	unsigned order;
 
+	/* isolated while the lock was let go for an earlier write: still
+	 * this guest's 2 MiB frame at that gfn? (unmapped and freed if not) */
+	if (!s2->ept || pfn_to_frame(mm, head)->owner != s2->cfg.owner ||
+	    ept_lookup(s2->ept, g2, &e, &order) || !ept_entry_present(e) || order != HUGE_ORDER ||
+	    ept_entry_pfn(e) != head)
+		return 0;
+	if (s2->stopping) {
+		gmm_lru_putback(mm, &s2->lru, head, false);
+		return 0;
+	}
 	if (split_locked(s2, g2)) {
 		gmm_lru_putback(mm, &s2->lru, head, true);
 		return 0;
@@ -312,10 +324,10 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 	if (active > inactive)
 		shrink_active_locked(s2, (active - inactive) / 2 + nr_to_scan);
 	while (scanned < nr_to_scan && s2->ept && !s2->stopping) {
-		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH];
+		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH], huge[SHRINK_BATCH];
 		uint64_t pages;
 		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_INACTIVE_ANON, batch, SHRINK_BATCH, &pages);
-		unsigned ne = 0;
+		unsigned ne = 0, nh = 0;
 
 		if (!n)
 			break;
@@ -330,16 +342,17 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 				s2_count(s2, S2_PGACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
 				s2->nonresident_age++;
 			} else if (frame_test_head(f)) {
-				freed += evict_huge_locked(s2, batch[i]);
+				huge[nh++] = batch[i];
 			} else {
 				evict[ne++] = batch[i];
 			}
 		}
-		if (ne && s2->ept && !s2->stopping)
+		/* the small ones first, all under the lock until their writes;
+		 * each huge one is checked again after the lock was let go */
+		if (ne)
 			freed += evict_locked(s2, evict, ne);
-		else
-			for (unsigned i = 0; i < ne; i++)
-				gmm_lru_putback(mm, &s2->lru, evict[i], false);
+		for (unsigned i = 0; i < nh; i++)
+			freed += evict_huge_locked(s2, huge[i]);
 	}
 	pthread_mutex_unlock(&s2->lock);
 	return freed;

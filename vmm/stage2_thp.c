@@ -264,6 +264,11 @@ static int collapse_copy(struct stage2 *s2, gfn_t g2, const struct collapse_scan
 	pfn_t old[HUGE_FRAMES];
 	int ret;
 
+	if (g2 < STAGE2_UNEVICTABLE_GFNS) {
+		if (huge != GMM_PFN_NONE)
+			host_pool_free(s2->hp, huge, HUGE_ORDER);
+		return -EAGAIN; /* the system area never goes through the bridge */
+	}
 	if (huge == GMM_PFN_NONE)
 		return -ENOMEM;
 	ret = realize_unmap(s2, g2, HUGE_FRAMES);

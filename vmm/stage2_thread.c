@@ -150,7 +150,7 @@ struct check_ctx {
 	FILE *f;
 	int problems;
 	uint64_t frames;
-	uint64_t hugetlb_frames;      /* never on an LRU list */
+	uint64_t hugetlb_frames;      /* never on an LRU list: hugetlb and unevictable */
 };
 
 static void problem(struct check_ctx *c, const char *fmt, unsigned long long a, unsigned long long b)
@@ -185,7 +185,7 @@ static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 			gfn, pfn);
 	f = host_pool_frame(hp, pfn);
 	c->frames += 1ULL << order;
-	if (r)
+	if (r || frame_test_unevictable(f))
 		c->hugetlb_frames += 1ULL << order;
 	else if (!frame_test_lru(f) && !frame_test_locked(f))
 		problem(c, "gfn %#llx: frame %#llx is on no LRU list", gfn, pfn);
@@ -218,7 +218,7 @@ int stage2_check(struct stage2 *s2, FILE *f)
 		problem(&c, "table frames %llu, the EPT counts %llu", tables, ept_stat(s2->ept, EPT_TABLE_PAGES));
 	lru = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) + gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
 	if (lru + c.hugetlb_frames != resident)
-		problem(&c, "the LRU lists hold %llu pages, resident_frames says %llu (hugetlb aside)",
+		problem(&c, "the LRU lists hold %llu pages, resident_frames says %llu (hugetlb and unevictable aside)",
 			lru, resident - c.hugetlb_frames);
 	c.problems += gmm_lru_check(s2->hp->mm, &s2->lru, f);
 	c.problems += ept_check(s2->ept, f);

@@ -107,6 +107,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.oom = vm_stage2_oom,
 		.ctx = vm,
 		.dirty_ops = vm->accel->dirty_log_fetch ? &vm->dirty_ops : NULL,
+		.swap = pool ? pool->swap : NULL,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,

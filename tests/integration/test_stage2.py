@@ -25,7 +25,7 @@ def stage2_consistent(s2):
     assert s2["resident_frames"] == s2["ept_present_4k"] + 512 * s2["ept_present_2m"], s2
     assert s2["table_frames"] == s2["ept_table_pages"], s2
     if not s2.get("released"):  # every resident page is on one of the guest's LRU lists
-        assert s2["inactive_anon"] + s2["active_anon"] == s2["resident_frames"], s2
+        assert s2["inactive_anon"] + s2["active_anon"] + s2["unevictable"] == s2["resident_frames"], s2
 
 
 @pytest.mark.parametrize("backing", BACKINGS)

@@ -1,0 +1,87 @@
+"""Overcommit through swap (docs/reclaim.md, docs/swap.md): guests bigger
+than the host pool run to the end with every page verified, kswapd writes
+their cold pages to the swap file and faults read them back; a missing,
+read-only or full swap file gets a clear error."""
+import os
+import re
+
+import pytest
+
+from conftest import control, gmm_finish, gmm_run_config, gmm_start, wait_for
+
+
+def host(tmp_path, accel, pool="64M", swap="256M", **extra):
+    h = {"accel": accel, "pool": {"size": pool, "reserve": "4M"},
+         "swap": {"path": str(tmp_path / "swapfile"), "size": swap}}
+    h.update(extra)
+    return h
+
+
+def test_a_guest_twice_the_pool_runs_verified_through_swap(accel, tmp_path):
+    run = gmm_run_config(tmp_path, host(tmp_path, accel), [
+        dict(name="a", mem="128M", thp="never", cmdline="workload=touch size=100M verify=1")])
+    g = run.guests["a"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
+    s2 = g["stage2"]
+    assert s2["pswpout"] > 0 and s2["pswpin"] > 0, s2
+    assert s2["pgsteal"] == s2["pswpout"] and s2["swap_write_failed"] == 0, s2
+    # never more resident than the pool holds
+    assert s2["peak_resident_frames"] < 64 * 256, s2
+
+
+def test_two_overcommitted_guests_with_random_access_keep_their_data(accel, tmp_path):
+    cmd = "workload=random size=56M iters=400000 write_pct=50 verify=1 verify_every=100000"
+    run = gmm_run_config(tmp_path, host(tmp_path, accel, pool="96M"), [
+        dict(name="a", mem="64M", thp="always", cmdline=cmd),
+        dict(name="b", mem="64M", thp="never", cmdline=cmd + " seed=7")], timeout=300)
+    for name in ("a", "b"):
+        g = run.guests[name]
+        assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
+        assert g["results"]["verify_passes"] >= 2, run
+    assert sum(run.guests[n]["stage2"]["pswpout"] for n in "ab") > 0, run
+    assert run.guests["a"]["stage2"]["thp_split_swap"] > 0, run.guests["a"]["stage2"]
+
+
+def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    cfg = tmp_path / "c.json"
+    import json
+    cfg.write_text(json.dumps({"host": host(tmp_path, accel, control=sock), "guests": [
+        dict(name="h", mem="128M", thp="never", cmdline="workload=hog size=100M print_every=3600")]}))
+    proc = gmm_start(["--config", str(cfg)])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+
+        def swapped():
+            p = control(sock, {"cmd": "pool"})["pool"]
+            return p if p["swap"]["writes"] > 0 and p["kswapd"]["pgsteal_kswapd"] > 0 else None
+        p = wait_for(swapped, timeout=60)
+        assert p, control(sock, {"cmd": "pool"})
+        assert p["swap"]["used_slots"] > 0 and p["swap"]["filesystem"], p
+        st = control(sock, {"cmd": "stat", "guest": "h"})["stat"]["stage2"]
+        assert st["pswpout"] > 0 and st["inactive_anon"] + st["active_anon"] + st["unevictable"] == st["resident_frames"], st
+        assert control(sock, {"cmd": "check"})["problems"] == 0
+    finally:
+        control(sock, {"cmd": "stop", "guest": "h"})
+        gmm_finish(proc)
+
+
+def test_a_full_swap_file_stops_the_guest_that_needs_more_with_a_clear_message(accel, tmp_path):
+    run = gmm_run_config(tmp_path, host(tmp_path, accel, swap="4M"), [
+        dict(name="a", mem="128M", thp="never", cmdline="workload=touch size=100M verify=1")])
+    g = run.guests["a"]
+    assert g["state"] == "stopped" and "out of memory" in g["stop_reason"], run
+    assert g["stage2"]["swap_full"] > 0, g["stage2"]
+
+
+@pytest.mark.parametrize("path,needle", [
+    ("/nonexistent-dir/swapfile", "host.swap.path"),
+    ("/proc/gmm-swapfile", "host.swap.path"),
+])
+def test_a_swap_file_that_cannot_be_made_is_refused_at_start(tmp_path, path, needle):
+    h = host(tmp_path, "native")
+    h["swap"]["path"] = path
+    run = gmm_run_config(tmp_path, h, [dict(name="a", mem="64M", cmdline="workload=touch size=8M")])
+    assert run.returncode == 2 and needle in run.stderr and run.stdout == "", run
+    assert len([l for l in run.stderr.splitlines() if l.startswith("gmm:")]) == 1, run
+    assert re.search(r"/nonexistent-dir|/proc", run.stderr), run
