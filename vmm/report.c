@@ -47,6 +47,12 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	uint64_t timed = 0; /* faults served by the fault thread (prefault's are not timed) */
 
 	pthread_mutex_lock(&s2->lock); /* the EPT goes away when the memory is released */
+	/* memory.stat's inactive_anon / active_anon / unevictable, in pages,
+	 * read with resident_frames under the lock so they add up */
+	json_object_set_new(o, "inactive_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON)));
+	json_object_set_new(o, "active_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON)));
+	json_object_set_new(o, "unevictable", json_integer((json_int_t)atomic_load(&s2->unevictable_frames)));
+	json_object_set_new(o, "swap_pages", json_integer((json_int_t)atomic_load(&s2->swap_pages)));
 	json_object_set_new(o, "released", json_boolean(s2->released));
 	json_object_set_new(o, "resident_frames", json_integer((json_int_t)(s2->released ? s2->final_resident :
 						atomic_load(&s2->resident_frames))));
@@ -64,11 +70,6 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	json_object_set_new(o, "fault_around_pages", json_integer(s2->cfg.fault_around_pages));
 	for (int i = 0; i < NR_S2_STATS; i++)
 		json_object_set_new(o, stage2_stat_names[i], json_integer((json_int_t)atomic_load(&s2->stat[i])));
-	/* memory.stat's inactive_anon / active_anon, in pages */
-	json_object_set_new(o, "inactive_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON)));
-	json_object_set_new(o, "active_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON)));
-	json_object_set_new(o, "unevictable", json_integer((json_int_t)atomic_load(&s2->unevictable_frames)));
-	json_object_set_new(o, "swap_pages", json_integer((json_int_t)atomic_load(&s2->swap_pages)));
 	json_object_set_new(o, "dirty_log", json_string(stage2_dirty_mode_name(s2->dirty_mode)));
 	json_object_set_new(o, "fault_p50_us", json_real(stage2_latency_quantile_us(s2, 0.50)));
 	json_object_set_new(o, "fault_p99_us", json_real(stage2_latency_quantile_us(s2, 0.99)));

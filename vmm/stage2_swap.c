@@ -347,12 +347,16 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 				evict[ne++] = batch[i];
 			}
 		}
-		/* the small ones first, all under the lock until their writes;
-		 * each huge one is checked again after the lock was let go */
+		/* the small ones first; the huge ones wait on the list (nothing
+		 * stays isolated while the lock is let go for a write), and are
+		 * taken off again one at a time: still listed, still ours */
+		for (unsigned i = 0; i < nh; i++)
+			gmm_lru_putback(mm, &s2->lru, huge[i], false);
 		if (ne)
 			freed += evict_locked(s2, evict, ne);
 		for (unsigned i = 0; i < nh; i++)
-			freed += evict_huge_locked(s2, huge[i]);
+			if (s2->ept && !s2->stopping && gmm_lru_del(mm, &s2->lru, huge[i]))
+				freed += evict_huge_locked(s2, huge[i]);
 	}
 	pthread_mutex_unlock(&s2->lock);
 	return freed;

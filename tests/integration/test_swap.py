@@ -60,7 +60,8 @@ def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
         assert p["swap"]["used_slots"] > 0 and p["swap"]["filesystem"], p
         st = control(sock, {"cmd": "stat", "guest": "h"})["stat"]["stage2"]
         assert st["pswpout"] > 0 and st["inactive_anon"] + st["active_anon"] + st["unevictable"] == st["resident_frames"], st
-        assert control(sock, {"cmd": "check"})["problems"] == 0
+        c = control(sock, {"cmd": "check"})
+        assert c["problems"] == 0, c["report"]
     finally:
         control(sock, {"cmd": "stop", "guest": "h"})
         gmm_finish(proc)
