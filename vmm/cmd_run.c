@@ -4,6 +4,7 @@
  * guest on stdout. Exit status 0 when every guest exited with code 0.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -201,6 +202,45 @@ static int finish_guests(struct host *host)
 	return status;
 }
 
+/*
+ * Every run of guest pages the realizer maps is a VMA of gmm's, and pages
+ * that come back from swap one by one land at scattered pool offsets, so
+ * a swapping guest can need up to one VMA per page: far past the kernel's
+ * default vm.max_map_count (65530), after which mmap() fails and reclaim
+ * can free nothing (measured: three 1 GiB guests reach it in 6 s). With
+ * swap, gmm raises the limit to what its guests can need, as root, and
+ * says so; without the rights it says what to run.
+ */
+#define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
+
+static void ensure_max_map_count(const struct gmm_config *cfg)
+{
+	uint64_t want = 65536, have = 0;
+	FILE *f = fopen(MAX_MAP_COUNT_PATH, "r");
+
+	for (int i = 0; i < cfg->nr_guests; i++)
+		want += cfg->guests[i].mem_bytes >> 12;
+	if (f) {
+		if (fscanf(f, "%" SCNu64, &have) != 1)
+			have = 0;
+		fclose(f);
+	}
+	if (!have || have >= want)
+		return;
+	f = fopen(MAX_MAP_COUNT_PATH, "w");
+	if (f) {
+		bool ok = fprintf(f, "%" PRIu64 "\n", want) > 0;
+
+		if (!fclose(f) && ok) {
+			log_info("vm.max_map_count raised from %" PRIu64 " to %" PRIu64
+				 " (swapping guests map page by page)", have, want);
+			return;
+		}
+	}
+	log_warn("vm.max_map_count is %" PRIu64 ", swapping guests may need %" PRIu64
+		 ": run `sysctl -w vm.max_map_count=%" PRIu64 "` as root", have, want, want);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct gmm_config *cfg = calloc(1, sizeof(*cfg));
@@ -241,6 +281,7 @@ int cmd_run(int argc, char **argv)
 		goto out_free;
 	}
 	if (cfg->host.swap.path[0]) {
+		ensure_max_map_count(cfg);
 		ret = swap_open(&cfg->host.swap, 0, &swapdev, err, sizeof(err));
 		if (!ret)
 			ret = stage2_swap_create(swapdev, &host.pool->swap);

@@ -18,6 +18,7 @@ const char *const kswapd_stat_names[NR_KSWAPD_STATS] = {
 	[KSWAPD_RECLAIMED] = "pgsteal_kswapd",
 	[KSWAPD_ALLOCSTALL] = "allocstall",
 	[KSWAPD_FAILED_PASSES] = "kswapd_failed_passes",
+	[KSWAPD_DIRECT_RECLAIMED] = "pgsteal_direct",
 };
 
 static void count(struct kswapd *k, enum kswapd_stat_item i, uint64_t n)
@@ -25,15 +26,17 @@ static void count(struct kswapd *k, enum kswapd_stat_item i, uint64_t n)
 	atomic_fetch_add_explicit(&k->stat[i], n, memory_order_relaxed);
 }
 
-/* pgdat_balanced(): every zone above its high watermark plus a 2 MiB
- * block's worth, so one pass frees at least what one fault may take. */
+/* pgdat_balanced(): every zone above its high watermark plus 1% of it (at
+ * least a 2 MiB block), so a pass frees room for a burst of faults. */
 static bool pool_balanced(struct gmm_pool *mm)
 {
 	for (int i = 0; i < mm->nr_zones; i++) {
 		struct gmm_zone *z = &mm->zones[i];
 
-		if (z->managed_pages &&
-		    zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + KSWAPD_EXTRA_FRAMES))
+		unsigned long extra = z->managed_pages / 100 > KSWAPD_EXTRA_FRAMES ? z->managed_pages / 100 :
+										      KSWAPD_EXTRA_FRAMES;
+
+		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + extra))
 			return false;
 	}
 	return true;
@@ -41,7 +44,30 @@ static bool pool_balanced(struct gmm_pool *mm)
 
 /* One pass of balance_pgdat(): shrink every guest with swap, in proportion
  * to its lists, at falling priority until the pool is balanced. */
+static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want);
+
 static uint64_t balance_pool(struct kswapd *k, bool kicked)
+{
+	return shrink_guests(k, kicked, 0);
+}
+
+uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want)
+{
+	uint64_t got;
+
+	if (!k || !k->started)
+		return 0;
+	count(k, KSWAPD_ALLOCSTALL, 1);
+	kswapd_wake(k);
+	got = shrink_guests(k, true, want);
+	count(k, KSWAPD_DIRECT_RECLAIMED, got);
+	return got;
+}
+
+/* Shrink the guests at falling priority until the pool is balanced (want
+ * 0: kswapd) or want pages were freed (direct reclaim); kicked: at least
+ * one round even if the watermarks look fine. */
+static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
@@ -50,8 +76,9 @@ static uint64_t balance_pool(struct kswapd *k, bool kicked)
 
 	/* a fault that found no frame asks for a pass even when the
 	 * watermarks look fine (its order could not be had) */
-	for (int prio = KSWAPD_DEF_PRIORITY; prio >= 0 && (kicked || !pool_balanced(mm)); prio--, kicked = false) {
-		for (int i = 0; i < n && (kicked || !pool_balanced(mm)); i++) {
+#define MORE() (want ? reclaimed < want : (kicked || !pool_balanced(mm)))
+	for (int prio = KSWAPD_DEF_PRIORITY; prio >= 0 && MORE(); prio--, kicked = false) {
+		for (int i = 0; i < n && MORE(); i++) {
 			struct stage2 *s2 = vms[i]->mem.s2;
 			uint64_t lru, scan;
 			long got;
@@ -67,6 +94,7 @@ static uint64_t balance_pool(struct kswapd *k, bool kicked)
 				reclaimed += (uint64_t)got;
 		}
 	}
+#undef MORE
 	for (int i = 0; i < n; i++)
 		host_put_guest(k->host, vms[i]);
 	return reclaimed;

@@ -6,9 +6,9 @@
  * high watermark. Each pass scans each guest's lists in proportion to
  * their size, lru_pages >> priority, priority falling from 12 to 0 while
  * the pool stays short (reclaim priority scaling). A fault that found no
- * frame waits for one pass (direct reclaim done by kswapd on its behalf:
- * the fault thread holds its guest's lock, and reclaiming that guest
- * needs it), counted as allocstall. docs/reclaim.md.
+ * frame lets go of its guest's lock and reclaims itself (direct reclaim,
+ * counted as allocstall), waiting for a kswapd pass when that freed
+ * nothing. docs/reclaim.md.
  */
 #ifndef GMM_VMM_KSWAPD_H
 #define GMM_VMM_KSWAPD_H
@@ -30,6 +30,7 @@ enum kswapd_stat_item {
 	KSWAPD_RECLAIMED,        /* pages freed by kswapd (pgsteal_kswapd) */
 	KSWAPD_ALLOCSTALL,       /* faults that waited for reclaim */
 	KSWAPD_FAILED_PASSES,    /* passes that freed nothing (no swap, nothing cold) */
+	KSWAPD_DIRECT_RECLAIMED, /* pages freed by faults reclaiming themselves (pgsteal_direct) */
 	NR_KSWAPD_STATS
 };
 extern const char *const kswapd_stat_names[NR_KSWAPD_STATS];
@@ -52,5 +53,9 @@ void kswapd_wake(struct kswapd *k);
 /* A fault found no frame: wake kswapd and wait for the end of its next
  * pass (at most timeout_ms). Returns true if that pass freed anything. */
 bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms);
+/* Direct reclaim on the calling thread (which holds no guest's lock):
+ * shrink the guests until want pages were freed or every priority was
+ * tried; wakes kswapd too. Returns pages freed; counted as allocstall. */
+uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want);
 
 #endif

@@ -371,10 +371,12 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 	uffd_zero_fill(s2, gfn);
 }
 
-/* A fault that finds no frame waits for reclaim this often, this long,
- * before the guest is called out of memory. */
+/* A fault that finds no frame reclaims (and waits for kswapd) until
+ * FAULT_RECLAIM_TRIES rounds in a row freed nothing; then the guest is
+ * out of memory. */
 #define FAULT_RECLAIM_TRIES 8
 #define FAULT_RECLAIM_WAIT_MS 500
+#define FAULT_RECLAIM_PAGES 1024 /* 4 MiB: a 2 MiB block's worth and some */
 
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
@@ -400,7 +402,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
-	for (int attempt = 0;; attempt++) {
+	for (int fruitless = 0;;) {
 		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
 			uffd_wake(s2, gfn, 1); /* mapped while we waited for reclaim */
 			ret = 0;
@@ -415,13 +417,18 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			if (ret == -EAGAIN)
 				ret = fault_small(s2, gfn);
 		}
-		if (ret != -ENOMEM || !s2->cfg.swap || !s2->hp->kswapd || attempt >= FAULT_RECLAIM_TRIES ||
+		if (ret != -ENOMEM || !s2->cfg.swap || !s2->hp->kswapd || fruitless >= FAULT_RECLAIM_TRIES ||
 		    s2->dead || s2->stopping)
 			break;
-		/* direct reclaim, done by kswapd for us: reclaiming this guest
-		 * needs its lock, so let go of it while we wait */
+		/* direct reclaim: reclaiming this guest needs its lock, so let
+		 * go of it; when nothing could be freed, wait for kswapd once
+		 * (its pass may be writing); out of memory only after
+		 * FAULT_RECLAIM_TRIES rounds in a row freed nothing */
 		pthread_mutex_unlock(&s2->lock);
-		kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS);
+		if (kswapd_direct_reclaim(s2->hp->kswapd, FAULT_RECLAIM_PAGES))
+			fruitless = 0;
+		else if (!kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS))
+			fruitless++;
 		pthread_mutex_lock(&s2->lock);
 		if (!s2->ept || s2->dead) {
 			ret = -ENOMEM;
