@@ -22,6 +22,7 @@
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
+#include "vmm/oom_kill.h"
 #include "vmm/stage2.h"
 #include "vmm/swap.h"
 #include "vmm/khugepaged.h"
@@ -211,6 +212,11 @@ static int finish_guests(struct host *host)
  * swap, gmm raises the limit to what its guests can need, as root, and
  * says so; without the rights it says what to run.
  */
+static int run_oom_kill(void *ctx, uint32_t requester, const char *why)
+{
+	return (int)oom_kill(ctx, requester, why);
+}
+
 #define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
 
 static void ensure_max_map_count(const struct gmm_config *cfg)
@@ -298,6 +304,8 @@ int cmd_run(int argc, char **argv)
 		log_warn("kswapd: cannot start its thread: no reclaim");
 	else
 		host.pool->kswapd = &kswapd;
+	host.pool->oom_kill = run_oom_kill;
+	host.pool->oom_ctx = &host;
 	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_destroy;
@@ -314,8 +322,10 @@ int cmd_run(int argc, char **argv)
 out_destroy:
 	khugepaged_stop(&khugepaged);
 	control_stop(&cs);
-	if (host.pool)
+	if (host.pool) {
 		host.pool->kswapd = NULL;
+		host.pool->oom_kill = NULL;
+	}
 	kswapd_stop(&kswapd);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);

@@ -42,6 +42,7 @@ static const struct cfg_key guest_keys[] = {
 	{ "fault_around", CFG_SIZE, offsetof(struct vm_config, fault_around_bytes), 0, 0, 0, NULL, 0 },
 	{ "prefault", CFG_INT, offsetof(struct vm_config, prefault), 0, 0, 1, NULL, 0 },
 	{ "dirty_log", CFG_INT, offsetof(struct vm_config, dirty_log), 0, 0, 1, NULL, 0 },
+	{ "oom_score_adj", CFG_INT, offsetof(struct vm_config, oom_score_adj), 0, -1000, 1000, NULL, 0 },
 	STR(vm_config, hugepages),
 };
 
@@ -306,7 +307,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages, oom_score_adj)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);

@@ -46,6 +46,9 @@ struct host_pool {
 	_Atomic uint64_t mapped_free_refused; /* frees of a still-mapped frame (a bug) */
 	struct stage2_swap *swap;    /* host.swap, NULL: none; set before guests exist */
 	struct kswapd *kswapd;       /* the reclaim thread, NULL until started */
+	/* the OOM killer (oom_kill.h): returns an enum oom_result */
+	int (*oom_kill)(void *ctx, uint32_t requester, const char *why);
+	void *oom_ctx;
 };
 
 /* Returns -errno with a one-line reason in err. */

@@ -17,6 +17,7 @@
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
+#include "vmm/oom_kill.h"
 #include "vmm/log.h"
 #include "vmm/stage2_internal.h"
 
@@ -349,7 +350,7 @@ static int fault_small(struct stage2 *s2, gfn_t gfn)
 	return 0;
 }
 
-static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
+static void fault_oom(struct stage2 *s2, gfn_t gfn, int err, bool oom_killed)
 {
 	unsigned long long gpa = (unsigned long long)(gfn << GMM_FRAME_SHIFT);
 	char why[160];
@@ -359,6 +360,9 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 		s2->dead = true;
 		if (err != -ENOMEM)
 			snprintf(why, sizeof(why), "cannot map gpa %#llx: %s", gpa, strerror(-err));
+		else if (oom_killed)
+			snprintf(why, sizeof(why), "out of memory: killed by the OOM killer (no frame for gpa %#llx)",
+				 gpa);
 		else if (s2->cfg.hugetlb)
 			snprintf(why, sizeof(why), "out of memory: no free %s hugetlb page for gpa %#llx",
 				 hugetlb_size_name(s2->cfg.hugetlb->size), gpa);
@@ -377,6 +381,8 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err)
 #define FAULT_RECLAIM_TRIES 8
 #define FAULT_RECLAIM_WAIT_MS 500
 #define FAULT_RECLAIM_PAGES 1024 /* 4 MiB: a 2 MiB block's worth and some */
+#define FAULT_OOM_WAITS 100      /* a victim has this many 50 ms rounds to go */
+#define FAULT_OOM_WAIT_US 50000
 
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
@@ -402,6 +408,9 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
+	int oom_waits = 0;
+	bool oom_tried = false, oom_self = false;
+
 	for (int fruitless = 0;;) {
 		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
 			uffd_wake(s2, gfn, 1); /* mapped while we waited for reclaim */
@@ -416,6 +425,31 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
 			if (ret == -EAGAIN)
 				ret = fault_small(s2, gfn);
+		}
+		if (ret == -ENOMEM && (fruitless >= FAULT_RECLAIM_TRIES || !s2->cfg.swap || !s2->hp->kswapd) &&
+		    s2->hp->oom_kill && !s2->cfg.hugetlb && !s2->dead &&
+		    !s2->stopping && !oom_tried) {
+			/* reclaim is exhausted: the OOM killer stops the guest
+			 * whose memory helps most; another one's: try again.
+			 * Not for hugetlb: its pages come from their own region
+			 * (the kernel's hugetlb faults SIGBUS, no OOM kill) */
+			char why[128];
+			int r;
+
+			snprintf(why, sizeof(why), "%s: no frame for gpa %#llx after reclaim", s2->cfg.name,
+				 (unsigned long long)(gfn << GMM_FRAME_SHIFT));
+			pthread_mutex_unlock(&s2->lock);
+			r = s2->hp->oom_kill(s2->hp->oom_ctx, s2->cfg.owner, why);
+			pthread_mutex_lock(&s2->lock);
+			if (r == OOM_KILLED_OTHER && s2->ept) {
+				fruitless = 0;
+				oom_waits++;
+				oom_tried = oom_waits > FAULT_OOM_WAITS;
+				usleep(FAULT_OOM_WAIT_US);
+				continue;
+			}
+			oom_tried = true;
+			oom_self = r == OOM_KILLED_SELF;
 		}
 		if (ret != -ENOMEM || !s2->cfg.swap || !s2->hp->kswapd || fruitless >= FAULT_RECLAIM_TRIES ||
 		    s2->dead || s2->stopping)
@@ -436,7 +470,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		}
 	}
 	if (ret)
-		fault_oom(s2, gfn, ret);
+		fault_oom(s2, gfn, ret, oom_self);
 	pthread_mutex_unlock(&s2->lock);
 	return ret;
 }

@@ -41,6 +41,7 @@ struct vm_config {
 	uint64_t fault_around_bytes;   /* pool: block mapped per stage-2 fault */
 	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */
 	int dirty_log;                 /* pool: write tracking on from the start */
+	int oom_score_adj;             /* -1000 (never killed) .. 1000 */
 	char hugepages[8];             /* none | 2M | 1G: all RAM in hugetlb pages (docs/hugetlb.md) */
 };
 
