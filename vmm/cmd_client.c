@@ -37,6 +37,8 @@ static const struct {
 	{ "translate", " NAME GPA", "guest", true, "gpa", ARG2_INTEGER, NULL },
 	{ "dirty-log", " NAME [start|stop|harvest|status] [--runs]", "guest", true, "op", ARG2_STRING,
 	  "dirty_log" },
+	{ "limits", " NAME [max=SIZE high=SIZE low=SIZE min=SIZE swap_max=SIZE ...]", "guest", true, NULL,
+	  ARG2_NONE, NULL },
 };
 
 static int client_cmd_find(const char *cmd)
@@ -85,6 +87,7 @@ int cmd_client(const char *cmd, int argc, char **argv)
 	const char *path = getenv("GMM_CONTROL"), *arg = NULL, *arg2 = NULL;
 	int ci = client_cmd_find(cmd);
 	bool raw = false, runs = false;
+	json_t *set = NULL;
 	unsigned long long num = 0;
 	char *end;
 	json_t *req, *reply = NULL;
@@ -113,6 +116,21 @@ int cmd_client(const char *cmd, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!strcmp(cmd, "limits")) {
+		/* KEY=VALUE pairs: the limits to set ("max" or "none" for no limit) */
+		for (; optind < argc; optind++) {
+			char *eq = strchr(argv[optind], '=');
+
+			if (!eq || eq == argv[optind]) {
+				fprintf(stderr, "gmm limits: %s: expected KEY=SIZE\n", argv[optind]);
+				return 2;
+			}
+			if (!set)
+				set = json_object();
+			*eq = 0;
+			json_object_set_new(set, argv[optind], !strcmp(eq + 1, "none") ? json_null() : json_string(eq + 1));
+		}
+	}
 	if (optind < argc || (client_cmds[ci].required && !arg) ||
 	    (client_cmds[ci].kind2 == ARG2_INTEGER && !arg2) || !path) {
 		if (!path)
@@ -128,6 +146,8 @@ int cmd_client(const char *cmd, int argc, char **argv)
 				    json_integer((json_int_t)num) : json_string(arg2));
 	if (runs)
 		json_object_set_new(req, "runs", json_true());
+	if (set)
+		json_object_set_new(req, "set", set);
 	ret = control_call(path, req, &reply, err, sizeof(err));
 	json_decref(req);
 	if (ret) {

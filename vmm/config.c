@@ -29,6 +29,14 @@ struct cfg_key {
 
 #define STR(st, f)  { #f, CFG_STR, offsetof(struct st, f), sizeof(((struct st *)0)->f), 0, 0, NULL, 0 }
 
+static const struct cfg_key limit_keys[] = {
+	{ "max", CFG_SIZE, offsetof(struct limits_config, max), 0, 0, 0, NULL, 0 },
+	{ "high", CFG_SIZE, offsetof(struct limits_config, high), 0, 0, 0, NULL, 0 },
+	{ "low", CFG_SIZE, offsetof(struct limits_config, low), 0, 0, 0, NULL, 0 },
+	{ "min", CFG_SIZE, offsetof(struct limits_config, min), 0, 0, 0, NULL, 0 },
+	{ "swap_max", CFG_SIZE, offsetof(struct limits_config, swap_max), 0, 0, 0, NULL, 0 },
+};
+
 static const struct cfg_key guest_keys[] = {
 	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0, NULL, 0 },
 	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0, NULL, 0 },
@@ -44,6 +52,8 @@ static const struct cfg_key guest_keys[] = {
 	{ "dirty_log", CFG_INT, offsetof(struct vm_config, dirty_log), 0, 0, 1, NULL, 0 },
 	{ "oom_score_adj", CFG_INT, offsetof(struct vm_config, oom_score_adj), 0, -1000, 1000, NULL, 0 },
 	STR(vm_config, hugepages),
+	{ "limits", CFG_OBJ, offsetof(struct vm_config, limits), 0, 0, 0, limit_keys,
+	  sizeof(limit_keys) / sizeof(limit_keys[0]) },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -172,6 +182,7 @@ static int apply_object(json_t *obj, const struct cfg_key *keys, size_t n, void 
 void config_guest_defaults(struct vm_config *g)
 {
 	memset(g, 0, sizeof(*g));
+	g->limits = (struct limits_config){ LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET };
 	g->mem_bytes = 256ULL << 20;
 	g->vcpus = 1;
 	strcpy(g->thp, "always");
@@ -410,6 +421,16 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	}
 	if (strcmp(g->backend, "pool") && strcmp(g->backend, "anon")) {
 		snprintf(err, errlen, "%s.backend: \"%s\" must be pool or anon", path, g->backend);
+		return -EINVAL;
+	}
+	if (strcmp(g->backend, "pool") && (g->limits.max != LIMIT_UNSET || g->limits.high != LIMIT_UNSET ||
+					   g->limits.low != LIMIT_UNSET || g->limits.min != LIMIT_UNSET ||
+					   g->limits.swap_max != LIMIT_UNSET)) {
+		snprintf(err, errlen, "%s.limits: limits need backend=pool", path);
+		return -EINVAL;
+	}
+	if (g->limits.max != LIMIT_UNSET && g->limits.max < (4ULL << 20)) {
+		snprintf(err, errlen, "%s.limits.max: at least 4M (the guest's system area and a block)", path);
 		return -EINVAL;
 	}
 	if (g->dirty_log && strcmp(g->backend, "pool")) {

@@ -15,6 +15,7 @@
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
 #include "vmm/report.h"
+#include "vmm/size.h"
 #include "vmm/stage2.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
@@ -396,6 +397,98 @@ static json_t *cmd_check(struct host *h, json_t *req, const char **err)
 	return o;
 }
 
+/* `limits`: a guest's memcg knobs and memory.events; "set" changes some
+ * ({"max": "512M", "high": null, ...}: a size, bytes, or null for none). */
+static const char *const limit_names[] = { "max", "high", "low", "min", "swap_max" };
+
+static uint64_t *limit_field(struct stage2_limits *l, int i)
+{
+	uint64_t *f[] = { &l->max, &l->high, &l->low, &l->min, &l->swap_max };
+
+	return f[i];
+}
+
+static json_t *limits_json(struct stage2 *s2)
+{
+	struct stage2_limits l;
+	json_t *lim = json_object(), *ev;
+
+	stage2_get_limits(s2, &l);
+	for (int i = 0; i < 5; i++) {
+		uint64_t v = *limit_field(&l, i);
+
+		json_object_set_new(lim, limit_names[i], v == STAGE2_LIMIT_NONE ? json_null() : json_integer((json_int_t)(v << 12)));
+	}
+	ev = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+		       "low", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_LOW]),
+		       "high", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_HIGH]),
+		       "max", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_MAX]),
+		       "oom", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM]),
+		       "oom_kill", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM_KILL]),
+		       "swap_max", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_SWAP_MAX]));
+	return json_pack("{s:o, s:I, s:I, s:o}", "limits", lim,
+			 "current_bytes", (json_int_t)(atomic_load(&s2->resident_frames) << 12),
+			 "swap_current_bytes", (json_int_t)(atomic_load(&s2->swap_pages) << 12), "events", ev);
+}
+
+static json_t *cmd_limits(struct host *h, json_t *req, const char **err)
+{
+	struct vm *vm = req_guest(h, req, err);
+	json_t *set = json_object_get(req, "set"), *o = NULL;
+	struct stage2_limits l;
+
+	if (!vm)
+		return NULL;
+	if (!vm->mem.s2) {
+		*err = "the guest's RAM is not in the pool (backend anon)";
+		goto out;
+	}
+	if (set && !json_is_object(set)) {
+		*err = "\"set\" must be an object of limits (max, high, low, min, swap_max)";
+		goto out;
+	}
+	if (set) {
+		const char *key;
+		json_t *val;
+
+		stage2_get_limits(vm->mem.s2, &l);
+		json_object_foreach(set, key, val) {
+			int i;
+			uint64_t bytes;
+
+			for (i = 0; i < 5 && strcmp(key, limit_names[i]); i++)
+				;
+			if (i == 5) {
+				*err = "unknown limit (max, high, low, min, swap_max)";
+				goto out;
+			}
+			if (json_is_null(val) || (json_is_string(val) && !strcmp(json_string_value(val), "max"))) {
+				*limit_field(&l, i) = STAGE2_LIMIT_NONE;
+				continue;
+			}
+			if (json_is_integer(val) && json_integer_value(val) >= 0)
+				bytes = (uint64_t)json_integer_value(val);
+			else if (!json_is_string(val) || size_parse(json_string_value(val), &bytes)) {
+				*err = "a limit is a size (\"512M\"), bytes, or null / \"max\" for none";
+				goto out;
+			}
+			if (i == 0 && bytes < (4ULL << 20)) {
+				*err = "limits.max: at least 4M";
+				goto out;
+			}
+			*limit_field(&l, i) = bytes >> 12;
+		}
+		if (stage2_set_limits(vm->mem.s2, &l)) {
+			*err = "the guest stopped: its memory went back to the pool";
+			goto out;
+		}
+	}
+	o = limits_json(vm->mem.s2);
+out:
+	host_put_guest(h, vm);
+	return o;
+}
+
 static const struct {
 	const char *cmd;
 	control_fn fn;
@@ -409,6 +502,7 @@ static const struct {
 	{ "translate", cmd_translate },
 	{ "check", cmd_check },
 	{ "dirty_log", cmd_dirty_log },
+	{ "limits", cmd_limits },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

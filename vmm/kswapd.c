@@ -77,22 +77,38 @@ static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 	/* a fault that found no frame asks for a pass even when the
 	 * watermarks look fine (its order could not be had) */
 #define MORE() (want ? reclaimed < want : (kicked || !pool_balanced(mm)))
-	for (int prio = KSWAPD_DEF_PRIORITY; prio >= 0 && MORE(); prio--, kicked = false) {
-		for (int i = 0; i < n && MORE(); i++) {
-			struct stage2 *s2 = vms[i]->mem.s2;
-			uint64_t lru, scan;
-			long got;
+	/* pass 0 leaves guests under their memory.low alone; pass 1, only if
+	 * the others gave nothing, takes them too (memory.events low); no
+	 * pass goes below memory.min */
+	for (int pass = 0; pass < 2 && (pass == 0 || !reclaimed); pass++) {
+		bool kicked_pass = kicked;
 
-			if (!s2 || !s2->cfg.swap || vm_is_stopped(vms[i]))
-				continue;
-			lru = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) + gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
-			scan = lru >> prio;
-			if (scan < 32 && lru)
-				scan = lru < 32 ? lru : 32;
-			got = stage2_shrink(s2, scan);
-			if (got > 0)
-				reclaimed += (uint64_t)got;
+		for (int prio = KSWAPD_DEF_PRIORITY; prio >= 0 && MORE(); prio--, kicked = false) {
+			for (int i = 0; i < n && MORE(); i++) {
+				struct stage2 *s2 = vms[i]->mem.s2;
+				uint64_t lru, scan;
+				int prot;
+				long got;
+
+				if (!s2 || !s2->cfg.swap || vm_is_stopped(vms[i]))
+					continue;
+				prot = stage2_reclaim_protected(s2);
+				if (prot > pass)
+					continue;
+				lru = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) +
+				      gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
+				scan = lru >> prio;
+				if (scan < 32 && lru)
+					scan = lru < 32 ? lru : 32;
+				got = stage2_shrink(s2, scan);
+				if (got > 0) {
+					reclaimed += (uint64_t)got;
+					if (prot)
+						atomic_fetch_add(&s2->stat[S2_MEMCG_LOW], 1);
+				}
+			}
 		}
+		kicked = kicked_pass;
 	}
 #undef MORE
 	for (int i = 0; i < n; i++)

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 		"  check    run the consistency checkers (buddy, stage-2 tables, reverse map)\n"
 		"  translate  where a guest page lives: its EPT entry and frame (gmm translate NAME GPA)\n"
 		"  dirty-log  write tracking: gmm dirty-log NAME start|harvest|stop|status [--runs]\n"
+		"  limits   a guest's memory limits and events: gmm limits NAME [max=512M high=... ...]\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

@@ -40,6 +40,12 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_SWAP_WRITE_FAILED] = "swap_write_failed",
 	[S2_SWAP_FULL] = "swap_full",
 	[S2_THP_SPLIT_SWAP] = "thp_split_swap",
+	[S2_MEMCG_LOW] = "memory_events_low",
+	[S2_MEMCG_HIGH] = "memory_events_high",
+	[S2_MEMCG_MAX] = "memory_events_max",
+	[S2_MEMCG_OOM] = "memory_events_oom",
+	[S2_MEMCG_OOM_KILL] = "memory_events_oom_kill",
+	[S2_MEMCG_SWAP_MAX] = "memory_swap_events_max",
 	[S2_FAULTAROUND_PAGES] = "faultaround_pages",
 	[S2_FAULT_HUGE] = "fault_huge",
 	[S2_RESERVE_HITS] = "reserve_hits",
@@ -355,10 +361,13 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err, bool oom_killed)
 	unsigned long long gpa = (unsigned long long)(gfn << GMM_FRAME_SHIFT);
 	char why[160];
 
-	s2_count(s2, err == -ENOMEM ? S2_OOM : S2_BAD_FAULTS, 1);
+	s2_count(s2, err == -ENOMEM || err == -EDQUOT ? S2_OOM : S2_BAD_FAULTS, 1);
 	if (!s2->dead) {
 		s2->dead = true;
-		if (err != -ENOMEM)
+		if (err == -EDQUOT)
+			snprintf(why, sizeof(why), "out of memory: limits.max of %llu MiB reached and reclaim cannot keep it",
+				 (unsigned long long)(s2->cfg.limits.max >> 8));
+		else if (err != -ENOMEM)
 			snprintf(why, sizeof(why), "cannot map gpa %#llx: %s", gpa, strerror(-err));
 		else if (oom_killed)
 			snprintf(why, sizeof(why), "out of memory: killed by the OOM killer (no frame for gpa %#llx)",
@@ -417,6 +426,17 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			ret = 0;
 			break;
 		}
+		ret = s2->cfg.hugetlb ? 0 : limits_charge(s2);
+		if (ret == -ENODEV || !s2->ept) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (ret)
+			break; /* memory.max could not be kept: this guest alone stops */
+		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
+			uffd_wake(s2, gfn, 1); /* mapped while the limit was reclaimed */
+			break;
+		}
 		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
 			ret = fault_swapin(s2, gfn, e);
 		} else if (s2->cfg.hugetlb) {
@@ -471,6 +491,8 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 	}
 	if (ret)
 		fault_oom(s2, gfn, ret, oom_self);
+	else if (s2->ept && !s2->dead)
+		limits_high(s2);
 	pthread_mutex_unlock(&s2->lock);
 	return ret;
 }

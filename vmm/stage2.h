@@ -78,6 +78,13 @@ enum stage2_stat_item {
 	S2_SWAP_WRITE_FAILED,   /* pages whose swap write failed: kept in memory */
 	S2_SWAP_FULL,           /* evictions refused for want of a swap slot */
 	S2_THP_SPLIT_SWAP,      /* 2 MiB frames split to be swapped out (thp_split_page's swap share) */
+	/* memory.events (stage2_limits.c): limits crossed */
+	S2_MEMCG_LOW,           /* reclaimed below limits.low under global pressure */
+	S2_MEMCG_HIGH,          /* faults that found the guest above limits.high: throttled, reclaimed */
+	S2_MEMCG_MAX,           /* faults that found the guest at limits.max: reclaimed first */
+	S2_MEMCG_OOM,           /* limits.max could not be kept by reclaim */
+	S2_MEMCG_OOM_KILL,      /* ... and the guest was stopped for it */
+	S2_MEMCG_SWAP_MAX,      /* evictions refused by limits.swap_max */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -106,6 +113,21 @@ struct stage2_dirty_ops {
 
 struct stage2_swap;
 
+/* memcg's knobs for one guest, in pages; STAGE2_LIMIT_NONE: no limit. */
+#define STAGE2_LIMIT_NONE UINT64_MAX
+struct stage2_limits {
+	uint64_t max;       /* memory.max: reclaim, then stop the guest */
+	uint64_t high;      /* memory.high: throttle by reclaiming the guest itself */
+	uint64_t low;       /* memory.low: global reclaim takes others first */
+	uint64_t min;       /* memory.min: global reclaim never goes below */
+	uint64_t swap_max;  /* memory.swap.max */
+};
+/* A guest with no limits: what a stage2_config must say when it sets none
+ * (a zeroed struct would be limits of 0 pages). */
+#define STAGE2_NO_LIMITS                                                                      \
+	((struct stage2_limits){ STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE,      \
+				 STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE })
+
 struct stage2_config {
 	unsigned fault_around_pages;  /* power of two, 1..512 */
 	bool thp;                     /* 2 MiB frames at fault time where a 2 MiB range is free */
@@ -121,6 +143,7 @@ struct stage2_config {
 	const struct stage2_dirty_ops *dirty_ops;
 	/* where evicted pages go; NULL: no swap, nothing is reclaimed */
 	struct stage2_swap *swap;
+	struct stage2_limits limits;  /* changed at run time by stage2_set_limits() */
 };
 
 struct stage2 {
@@ -207,6 +230,18 @@ int stage2_split(struct stage2 *s2, gfn_t gfn);
  * swap or candidates. Takes s2->lock except around the swap writes.
  */
 long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
+
+/*
+ * Per-guest limits (stage2_limits.c, docs/limits.md): the guest is gmm's
+ * memcg, its charge the resident pages. stage2_set_limits() replaces them
+ * at run time and reclaims down to a lowered max or high at once.
+ * stage2_reclaim_protected() says whether global reclaim should leave the
+ * guest alone: 2 below min (never), 1 below low (only if nobody else
+ * gives), 0 no protection.
+ */
+int stage2_set_limits(struct stage2 *s2, const struct stage2_limits *l);
+void stage2_get_limits(struct stage2 *s2, struct stage2_limits *l);
+int stage2_reclaim_protected(struct stage2 *s2);
 
 /* A swap device shared by the guests, with the swap cache (slot -> frame
  * while a write is in flight) and the workingset shadows (eviction time

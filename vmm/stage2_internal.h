@@ -70,6 +70,12 @@ long stage2_dirty_harvest_locked(struct stage2 *s2);
 /* Swap (stage2_swap.c): a SWAPPED entry removed without a swap-in gives
  * its slot back; the fault path's swap-in of the SWAPPED entry at gfn. */
 void swap_entry_drop(struct stage2 *s2, uint64_t entry);
+
+/* Limits (stage2_limits.c), lock held, may let go of it: before a fault
+ * maps, keep memory.max (0, or -EDQUOT: the guest must stop; -ENODEV: it
+ * went away); after, throttle above memory.high. */
+int limits_charge(struct stage2 *s2);
+void limits_high(struct stage2 *s2);
 int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
 
 #endif

@@ -200,7 +200,18 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	long freed = 0;
 
 	qsort_r(pfns, n, sizeof(pfn_t), cmp_gfn, mm);
-	got = swap_alloc_batch(sw->dev, s2->cfg.owner, n, slots);
+	if (s2->cfg.limits.swap_max != STAGE2_LIMIT_NONE) {
+		uint64_t in_swap = atomic_load(&s2->swap_pages), max = s2->cfg.limits.swap_max;
+		unsigned room = in_swap >= max ? 0 : (max - in_swap < n ? (unsigned)(max - in_swap) : n);
+
+		if (room < n) {
+			s2_count(s2, S2_MEMCG_SWAP_MAX, 1);
+			for (unsigned i = room; i < n; i++)
+				gmm_lru_putback(mm, &s2->lru, pfns[i], false);
+			n = room;
+		}
+	}
+	got = n ? swap_alloc_batch(sw->dev, s2->cfg.owner, n, slots) : 0;
 	if (got < n) {
 		s2_count(s2, S2_SWAP_FULL, n - got);
 		for (unsigned i = got; i < n; i++)

@@ -94,6 +94,17 @@ static int vm_dirty_log_fetch(void *ctx, int slot, uint64_t *bitmap)
 	return vm->accel->dirty_log_fetch(vm, slot, bitmap);
 }
 
+static uint64_t bytes_to_pages(uint64_t b)
+{
+	return b == LIMIT_UNSET ? STAGE2_LIMIT_NONE : b >> 12;
+}
+
+struct stage2_limits limits_pages(const struct limits_config *l)
+{
+	return (struct stage2_limits){ bytes_to_pages(l->max), bytes_to_pages(l->high), bytes_to_pages(l->low),
+				       bytes_to_pages(l->min), bytes_to_pages(l->swap_max) };
+}
+
 static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 {
 	const struct vm_config *cfg = &vm->cfg;
@@ -108,6 +119,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.ctx = vm,
 		.dirty_ops = vm->accel->dirty_log_fetch ? &vm->dirty_ops : NULL,
 		.swap = pool ? pool->swap : NULL,
+		.limits = limits_pages(&cfg->limits),
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,

@@ -28,6 +28,12 @@
 #define VM_NAME_MAX     64
 #define VM_MAX_RESULTS  64
 
+/* limits: memcg's knobs in bytes; LIMIT_UNSET where not given. */
+#define LIMIT_UNSET UINT64_MAX
+struct limits_config {
+	uint64_t max, high, low, min, swap_max;
+};
+
 struct vm_config {
 	char name[VM_NAME_MAX];
 	uint64_t mem_bytes;
@@ -42,6 +48,7 @@ struct vm_config {
 	int prefault;                  /* pool: map all RAM at start (-mem-prealloc) */
 	int dirty_log;                 /* pool: write tracking on from the start */
 	int oom_score_adj;             /* -1000 (never killed) .. 1000 */
+	struct limits_config limits;   /* pool: memory.max/high/low/min, memory.swap.max */
 	char hugepages[8];             /* none | 2M | 1G: all RAM in hugetlb pages (docs/hugetlb.md) */
 };
 
@@ -127,6 +134,8 @@ void vm_request_stop(struct vm *vm, int exit_code, bool crashed, const char *rea
 void vm_wait(struct vm *vm);
 /* True once all vCPUs have parked (without blocking). */
 bool vm_is_stopped(struct vm *vm);
+/* A guest's limits in pages, as stage2 keeps them. */
+struct stage2_limits limits_pages(const struct limits_config *l);
 void vm_destroy(struct vm *vm);
 /* A stopped guest gives its RAM back to the pool; its record stays for
  * stat, list and the summary. No-op until every vCPU has parked. */

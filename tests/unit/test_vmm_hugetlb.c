@@ -40,7 +40,8 @@ static void rig_up(struct rig *r, uint64_t region_pages, bool prefault)
 	struct pool_config pc = {
 		.size_bytes = 32 * MB, .nodes = 1, .reserve_bytes = 0, .hugetlb_2m_bytes = region_pages * 2 * MB,
 	};
-	struct stage2_config sc = { .fault_around_pages = 16, .owner = 3, .name = "h", .prefault = prefault };
+	struct stage2_config sc = { .fault_around_pages = 16, .owner = 3, .name = "h", .prefault = prefault,
+				  .limits = STAGE2_NO_LIMITS };
 	struct guest_mem_config mc = { .ram_bytes = PAGES * 2 * MB, .backend = GUEST_MEM_POOL, .stage2 = &sc };
 	char err[256];
 

@@ -38,6 +38,7 @@ static void rig_up_with(struct rig *r, const char *thp, unsigned fault_around_pa
 		.owner = 7,
 		.name = "t",
 		.swap = swap,
+		.limits = STAGE2_NO_LIMITS,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = 64 * MB, .backend = GUEST_MEM_POOL, .thp = sc.thp, .stage2 = &sc,
