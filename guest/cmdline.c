@@ -30,6 +30,7 @@ static const struct key keys[] = {
 	{ "seed",         K_U64,      F(seed),          W_MEM | W(WL_GARBAGE), 0, 0 },
 	{ "write_pct",    K_COUNT,    F(write_pct),     W_OPS, 0, 100 },
 	{ "prefill",      K_BOOL,     F(prefill),       W_OPS, 0, 1 },
+	{ "hot",          K_SIZE,     F(hot_bytes),     W(WL_RANDOM), 4096, 1ULL << 44 },
 	{ "scatter",      K_BOOL,     F(scatter),       W(WL_ZIPF), 0, 1 },
 	{ "vcpus",        K_COUNT,    F(vcpus),         W_ALL, 1, GMM_MAX_VCPUS },
 	{ "step",         K_SIZE,     F(step_bytes),    W(WL_HOG), 8, 1ULL << 40 },

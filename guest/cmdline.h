@@ -46,6 +46,7 @@ struct wl_params {
 	uint64_t print_every_s;    /* print_every=, hog: seconds between progress lines */
 	enum crash_kind crash;     /* kind= (workload=crash) or crash= (after any workload) */
 	uint64_t count;            /* count=, garbage: accesses of each kind */
+	uint64_t hot_bytes;        /* hot=, random: accesses only the set's first hot bytes (0: all) */
 	uint64_t corrupt;          /* corrupt=, verify self-test: words to flip before the final pass */
 	uint32_t keys_set;         /* bit per key table entry given on the line */
 };

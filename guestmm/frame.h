@@ -74,6 +74,7 @@ enum frame_flag_bit {
 	FRAME_pcp,          /* on a per-cpu free list (order 0) */
 	FRAME_slab,         /* PageSlab: head of a slab; slab fields valid */
 	FRAME_large_kmalloc,/* PageLargeKmalloc: gmm_kmalloc() beyond the size classes */
+	FRAME_idle,         /* PG_idle (mm/page_idle.c): armed for a hinting fault, untouched since */
 	NR_FRAME_FLAGS
 };
 static_assert(NR_FRAME_FLAGS <= 64, "frame flags fit one word");
@@ -172,6 +173,7 @@ FRAME_FLAG_OPS(buddy)
 FRAME_FLAG_OPS(pcp)
 FRAME_FLAG_OPS(slab)
 FRAME_FLAG_OPS(large_kmalloc)
+FRAME_FLAG_OPS(idle)
 
 /* Printed names of the flags (dump_frame, checker reports), like the
  * kernel's pageflag_names[]. */

@@ -286,6 +286,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_free;
 	}
+	host.pool->reclaim_random = !strcmp(cfg->host.reclaim.victims, "random");
 	if (cfg->host.swap.path[0]) {
 		ensure_max_map_count(cfg);
 		ret = swap_open(&cfg->host.swap, 0, &swapdev, err, sizeof(err));

@@ -73,11 +73,16 @@ static const struct cfg_key swap_keys[] = {
 	{ "size", CFG_SIZE, offsetof(struct swap_config, size_bytes), 0, 0, 0, NULL, 0 },
 };
 
+static const struct cfg_key reclaim_keys[] = {
+	STR(reclaim_config, victims),
+};
+
 static const struct cfg_key host_keys[] = {
 	STR(host_config, accel),
 	STR(host_config, control),
 	{ "pool", CFG_OBJ, offsetof(struct host_config, pool), 0, 0, 0, pool_keys, NKEYS(pool_keys) },
 	{ "swap", CFG_OBJ, offsetof(struct host_config, swap), 0, 0, 0, swap_keys, NKEYS(swap_keys) },
+	{ "reclaim", CFG_OBJ, offsetof(struct host_config, reclaim), 0, 0, 0, reclaim_keys, NKEYS(reclaim_keys) },
 };
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
@@ -563,6 +568,12 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 	}
 	if (strcmp(cfg->host.accel, "auto") && strcmp(cfg->host.accel, "kvm") && strcmp(cfg->host.accel, "native")) {
 		snprintf(err, errlen, "host.accel: \"%s\" must be auto, kvm or native", cfg->host.accel);
+		return -EINVAL;
+	}
+	if (!cfg->host.reclaim.victims[0])
+		strcpy(cfg->host.reclaim.victims, "lru");
+	if (strcmp(cfg->host.reclaim.victims, "lru") && strcmp(cfg->host.reclaim.victims, "random")) {
+		snprintf(err, errlen, "host.reclaim.victims: \"%s\" must be lru or random", cfg->host.reclaim.victims);
 		return -EINVAL;
 	}
 	for (int i = 0; i < cfg->nr_guests; i++) {

@@ -39,11 +39,19 @@ struct pool_config {
 	uint64_t hugetlb_1g_bytes;
 };
 
+/* host.reclaim: how reclaim picks its victims. lru ages the lists from the
+ * dirty log, hinting faults and refaults; random takes any resident page,
+ * the baseline bench-overcommit compares aging against. */
+struct reclaim_config {
+	char victims[8];              /* lru (default) | random */
+};
+
 struct host_config {
 	char accel[16];               /* auto | kvm | native */
 	char control[PATH_MAX];       /* control socket path, empty: none */
 	struct pool_config pool;
 	struct swap_config swap;      /* host.swap (docs/swap.md); empty path: no swap */
+	struct reclaim_config reclaim; /* host.reclaim (docs/reclaim.md) */
 };
 
 struct gmm_config {

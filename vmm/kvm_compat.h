@@ -26,6 +26,11 @@ struct gmm_kvm_memory_fault {
 
 /* userfaultfd write-protect resolved by the kernel itself, no message
  * per write: the written state is read back with PAGEMAP_SCAN (Linux 6.7). */
+/* Linux 6.3: UFFDIO_CONTINUE may install the page write-protected, so a
+ * hinting fault under uffd-wp write tracking keeps the write tracked. */
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif

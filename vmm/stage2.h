@@ -78,6 +78,10 @@ enum stage2_stat_item {
 	S2_SWAP_WRITE_FAILED,   /* pages whose swap write failed: kept in memory */
 	S2_SWAP_FULL,           /* evictions refused for want of a swap slot */
 	S2_THP_SPLIT_SWAP,      /* 2 MiB frames split to be swapped out (thp_split_page's swap share) */
+	S2_HINT_ARMED,          /* pages unmapped for a hinting fault, frames kept (numa_pte_updates) */
+	S2_HINT_FAULTS,         /* armed pages the guest touched: referenced (numa_hint_faults) */
+	S2_PGROTATED,           /* inactive pages seen for the first time: armed and put back */
+	S2_PGSCAN_RANDOM,       /* pages picked by reclaim.victims=random */
 	/* memory.events (stage2_limits.c): limits crossed */
 	S2_MEMCG_LOW,           /* reclaimed below limits.low under global pressure */
 	S2_MEMCG_HIGH,          /* faults that found the guest above limits.high: throttled, reclaimed */
@@ -177,6 +181,7 @@ struct stage2 {
 	_Atomic uint64_t swap_pages;        /* pages in swap slots (SWAPPED entries) */
 	_Atomic uint64_t unevictable_frames; /* resident, on no LRU: the system area */
 	uint64_t nonresident_age;           /* evictions + activations: workingset clock */
+	uint64_t rnd;                       /* reclaim.victims=random's generator (lock) */
 	int io_in_flight;                   /* swap writes running without the lock */
 	pthread_cond_t io_done;
 	_Atomic uint64_t peak_resident_frames;
@@ -230,6 +235,11 @@ int stage2_split(struct stage2 *s2, gfn_t gfn);
  * swap or candidates. Takes s2->lock except around the swap writes.
  */
 long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
+
+/* A minor userfault on the window: the guest touched a page reclaim had
+ * armed for a hinting fault (stage2_hint.c); it is marked referenced and
+ * mapped again. Fault thread only. */
+void stage2_hint_fault(struct stage2 *s2, uint64_t gpa);
 
 /*
  * Per-guest limits (stage2_limits.c, docs/limits.md): the guest is gmm's

@@ -112,6 +112,12 @@ static int start_uffd_wp(struct stage2 *s2)
 		if (ret)
 			goto fail;
 	}
+	/* that replaced the pool mappings' minor mode: give it back */
+	if (hint_enabled(s2)) {
+		ret = hint_register_present(s2);
+		if (ret)
+			goto fail;
+	}
 	ret = wp_all(s2, true);
 	if (!ret)
 		return 0;

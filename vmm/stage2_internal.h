@@ -78,4 +78,15 @@ int limits_charge(struct stage2 *s2);
 void limits_high(struct stage2 *s2);
 int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
 
+/* Hinting faults (stage2_hint.c): whether this guest's reclaim arms them;
+ * the userfaultfd registration of a pool mapping of the window (minor
+ * faults, and write-protect under uffd-wp tracking); arming frames (on the
+ * LRU, isolated or not). stage2_hint_fault() is in stage2.h. */
+bool hint_enabled(const struct stage2 *s2);
+int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
+/* hint_register() over every present run of the EPT (after a registration
+ * of whole slots, which sets one mode for all). */
+int hint_register_present(struct stage2 *s2);
+
 #endif

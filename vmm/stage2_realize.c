@@ -48,9 +48,13 @@ int uffd_open(uint64_t *features)
 {
 	/* write-protect on the pool's shmem mappings, resolved by the kernel
 	 * (write tracking); a kernel before 6.7 refuses the set: go without */
-	int fd = uffd_open_with(UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC,
+	int fd = uffd_open_with(UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC |
+					UFFD_FEATURE_MINOR_SHMEM,
 				features);
 
+	/* minor faults on shmem (hinting faults) came in 5.13 */
+	if (fd < 0)
+		fd = uffd_open_with(UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MINOR_SHMEM, features);
 	return fd >= 0 ? fd : uffd_open_with(UFFD_FEATURE_THREAD_ID, features);
 }
 
@@ -112,8 +116,11 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	if (small && (madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE) ||
 		      madvise(want, nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE)))
 		return -errno;
-	/* uffd-wp tracking needs every VMA of the window registered; a new
-	 * mapping starts unprotected, so the harvest reports it written */
+	/* hinting faults need minor faults on every pool mapping; uffd-wp
+	 * tracking needs every VMA of the window registered (a new mapping
+	 * starts unprotected, so the harvest reports it written) */
+	if (fd == s2->hp->memfd && hint_enabled(s2))
+		return hint_register(s2, gfn, nr);
 	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)
 		return stage2_register(s2, want, nr << GMM_FRAME_SHIFT);
 	return 0;
@@ -133,6 +140,7 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 		f->owner = s2->cfg.owner;
 		f->gfn = gfn + i;
 		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
+		frame_clear_idle(f); /* a new mapping: nothing armed */
 		frame_set_swapbacked(f);
 		frame_set_uptodate(f);
 		if (!lru)

@@ -287,16 +287,20 @@ static long evict_huge_locked(struct stage2 *s2, pfn_t head)
 }
 
 /* shrink_active_list(): move up to nr pages from the active list's tail
- * to the inactive list; a referenced one (written since the last look)
- * goes round the active list once more. */
+ * to the inactive list; a referenced one (written or, through a hinting
+ * fault, touched since the last look) goes round the active list once
+ * more. A deactivated page is armed for a hinting fault: by the time it
+ * reaches the inactive tail, reclaim knows whether it was used. */
 static void shrink_active_locked(struct stage2 *s2, uint64_t nr)
 {
 	struct gmm_pool *mm = s2->hp->mm;
-	pfn_t batch[SHRINK_BATCH];
+	bool hint = hint_enabled(s2);
+	pfn_t batch[SHRINK_BATCH], arm[SHRINK_BATCH];
 	uint64_t done = 0, pages;
 
 	while (done < nr) {
 		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_ACTIVE_ANON, batch, SHRINK_BATCH, &pages);
+		unsigned na = 0;
 
 		if (!n)
 			break;
@@ -306,17 +310,82 @@ static void shrink_active_locked(struct stage2 *s2, uint64_t nr)
 			struct gmm_frame *f = pfn_to_frame(mm, batch[i]);
 			bool again = frame_test_clear_referenced(f);
 
+			if (!again && hint)
+				arm[na++] = batch[i];
 			gmm_lru_putback(mm, &s2->lru, batch[i], again);
 			if (!again)
 				s2_count(s2, S2_PGDEACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
 		}
+		hint_arm_locked(s2, arm, na);
 	}
+}
+
+/* reclaim.victims=random: what reclaim does with no aging at all, the
+ * baseline that shows what the LRU buys (bench-overcommit). Resident
+ * pages are picked uniformly by gfn. */
+static uint64_t random_next(struct stage2 *s2)
+{
+	/* xorshift64*: s2->lock serializes it */
+	s2->rnd ^= s2->rnd >> 12;
+	s2->rnd ^= s2->rnd << 25;
+	s2->rnd ^= s2->rnd >> 27;
+	return s2->rnd * 0x2545f4914f6cdd1dULL;
+}
+
+static long shrink_random_locked(struct stage2 *s2, uint64_t nr_to_scan)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	uint64_t ram = 0, picked = 0;
+	pfn_t batch[SHRINK_BATCH];
+	unsigned n = 0;
+	long freed = 0;
+
+	if (!s2->rnd)
+		s2->rnd = 0x9e3779b97f4a7c15ULL ^ s2->cfg.owner;
+	for (int i = 0; i < s2->mem->nr_slots; i++)
+		ram += s2->mem->slots[i].bytes >> GMM_FRAME_SHIFT;
+	/* a bounded number of probes: a mostly empty guest gives little */
+	for (uint64_t probe = 0; probe < 4 * nr_to_scan && picked < nr_to_scan && s2->ept && !s2->stopping;
+	     probe++) {
+		uint64_t at = random_next(s2) % ram, e;
+		const struct guest_mem_slot *sl = s2->mem->slots;
+		struct gmm_frame *f;
+		unsigned order;
+		pfn_t pfn;
+		gfn_t gfn;
+
+		while (at >= sl->bytes >> GMM_FRAME_SHIFT)
+			at -= (sl++)->bytes >> GMM_FRAME_SHIFT;
+		gfn = (sl->gpa >> GMM_FRAME_SHIFT) + at;
+		if (ept_lookup(s2->ept, gfn, &e, &order) || !ept_entry_present(e))
+			continue;
+		pfn = ept_entry_pfn(e);
+		f = pfn_to_frame(mm, pfn);
+		if (host_pool_hugetlb(s2->hp, pfn) || !gmm_lru_del(mm, &s2->lru, pfn))
+			continue; /* unevictable, or taken by someone else */
+		picked += order ? HUGE_FRAMES : 1;
+		s2_count(s2, S2_PGSCAN_RANDOM, order ? HUGE_FRAMES : 1);
+		frame_clear_referenced(f);
+		if (order) {
+			freed += evict_huge_locked(s2, pfn);
+			continue;
+		}
+		batch[n++] = pfn;
+		if (n == SHRINK_BATCH) {
+			freed += evict_locked(s2, batch, n);
+			n = 0;
+		}
+	}
+	if (n)
+		freed += evict_locked(s2, batch, n);
+	return freed;
 }
 
 long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 {
 	struct gmm_pool *mm = s2->hp->mm;
-	uint64_t scanned = 0, active, inactive;
+	uint64_t scanned = 0, rotated = 0, active, inactive, limit;
+	bool hint = hint_enabled(s2);
 	long freed = 0;
 
 	if (!s2->cfg.swap)
@@ -326,6 +395,11 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 		pthread_mutex_unlock(&s2->lock);
 		return 0;
 	}
+	if (s2->hp->reclaim_random) {
+		freed = shrink_random_locked(s2, nr_to_scan);
+		pthread_mutex_unlock(&s2->lock);
+		return freed;
+	}
 	/* what the guest wrote since the last look counts as a reference */
 	if (s2->dirty_mode != STAGE2_DIRTY_OFF)
 		stage2_dirty_harvest_locked(s2);
@@ -334,11 +408,14 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 	inactive = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON);
 	if (active > inactive)
 		shrink_active_locked(s2, (active - inactive) / 2 + nr_to_scan);
-	while (scanned < nr_to_scan && s2->ept && !s2->stopping) {
-		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH], huge[SHRINK_BATCH];
+	/* a list of pages never armed gives nothing on its first round: go on
+	 * (at most twice round both lists) until something is freed */
+	limit = 2 * (active + inactive) + nr_to_scan;
+	while ((scanned < nr_to_scan || (!freed && rotated && scanned < limit)) && s2->ept && !s2->stopping) {
+		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH], huge[SHRINK_BATCH], arm[SHRINK_BATCH];
 		uint64_t pages;
 		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_INACTIVE_ANON, batch, SHRINK_BATCH, &pages);
-		unsigned ne = 0, nh = 0;
+		unsigned ne = 0, nh = 0, na = 0;
 
 		if (!n)
 			break;
@@ -352,12 +429,20 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 				gmm_lru_putback(mm, &s2->lru, batch[i], true);
 				s2_count(s2, S2_PGACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
 				s2->nonresident_age++;
+			} else if (hint && !frame_test_idle(f)) {
+				/* no test ran on it yet (new since its fault, or
+				 * armed before a remap): arm it, look again later */
+				arm[na++] = batch[i];
+				gmm_lru_putback(mm, &s2->lru, batch[i], false);
+				rotated += frame_test_head(f) ? HUGE_FRAMES : 1;
+				s2_count(s2, S2_PGROTATED, frame_test_head(f) ? HUGE_FRAMES : 1);
 			} else if (frame_test_head(f)) {
 				huge[nh++] = batch[i];
 			} else {
 				evict[ne++] = batch[i];
 			}
 		}
+		hint_arm_locked(s2, arm, na);
 		/* the small ones first; the huge ones wait on the list (nothing
 		 * stays isolated while the lock is let go for a write), and are
 		 * taken off again one at a time: still listed, still ours */

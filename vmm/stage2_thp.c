@@ -29,6 +29,7 @@ int split_locked(struct stage2 *s2, gfn_t gfn)
 	uint64_t e;
 	unsigned order;
 	pfn_t pfn;
+	bool idle;
 	int ret;
 
 	if (ept_lookup(s2->ept, g2, &e, &order) || !ept_entry_present(e) || order != HUGE_ORDER)
@@ -39,11 +40,15 @@ int split_locked(struct stage2 *s2, gfn_t gfn)
 	ret = ept_split(s2->ept, g2);
 	if (ret)
 		return ret;
+	idle = frame_test_idle(host_pool_frame(s2->hp, pfn));
 	rmap_del(s2, pfn, 1, HUGE_ORDER); /* the head leaves the LRU, 512 frames join */
 	ret = gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
 	if (ret)
 		return ret;
 	rmap_add(s2, g2, pfn, HUGE_FRAMES, 0);
+	/* an armed frame's PMD is gone: so are its pieces' PTEs, each armed */
+	for (unsigned i = 0; idle && i < HUGE_FRAMES; i++)
+		frame_set_idle(host_pool_frame(s2->hp, pfn + i));
 	s2_count(s2, S2_THP_SPLIT, 1);
 	return 0;
 }

@@ -67,6 +67,10 @@ static void serve_faults(struct stage2 *s2)
 		if (m->event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		gpa = m->arg.pagefault.address - (uint64_t)s2->mem->window;
+		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+			stage2_hint_fault(s2, gpa); /* not a stage-2 fault: not timed */
+			continue;
+		}
 		stage2_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 		latency_record(s2, now_ns() - t0);
 	}

@@ -16,6 +16,7 @@
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/stage2.h"
+#include "vmm/stage2_internal.h" /* hint_arm_locked(): arm as reclaim does */
 
 #define MB (1ULL << 20)
 
@@ -463,6 +464,75 @@ Test(stage2, a_referenced_page_gets_a_second_chance)
 	cr_assert(ept_entry_present(e), "the referenced page stayed");
 	cr_assert_geq(stat(&r, S2_PGACTIVATE), 1);
 	cr_assert_gt(stat(&r, S2_PSWPOUT), 0, "the others went");
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	rig_down(&r);
+}
+
+/* Arm every page of [gfn, gfn+nr) for a hinting fault, as reclaim does. */
+static void arm(struct rig *r, gfn_t gfn, unsigned nr)
+{
+	pfn_t pfns[64];
+	uint64_t e;
+	unsigned order;
+
+	cr_assert_leq(nr, 64);
+	for (unsigned i = 0; i < nr; i++) {
+		cr_assert_eq(stage2_translate(r->mem.s2, (gfn + i) << 12, &e, &order), 0);
+		pfns[i] = ept_entry_pfn(e);
+	}
+	pthread_mutex_lock(&r->mem.s2->lock);
+	hint_arm_locked(r->mem.s2, pfns, nr);
+	pthread_mutex_unlock(&r->mem.s2->lock);
+}
+
+Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouched_one_goes)
+{
+	struct rig r;
+	volatile uint64_t sink = 0;
+	uint64_t e;
+	unsigned order;
+
+	rig_up_swap(&r, "never");
+	cr_assert(hint_enabled(r.mem.s2), "this kernel has minor faults on shmem");
+	stamp(&r, G(8), 64, false);
+	arm(&r, G(8), 64);
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), 64);
+	cr_assert_eq(stat(&r, S2_PSWPOUT), 0, "armed, not evicted");
+	/* a read of an armed page is a hinting fault: the page is referenced
+	 * and mapped again, its contents as they were; a second read is not */
+	sink += page(&r, G(8) + 3)[0];
+	sink += page(&r, G(8) + 3)[1];
+	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 1);
+	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 3) << 12, &e, &order), 0);
+	cr_assert(frame_test_referenced(pfn_to_frame(r.hp->mm, ept_entry_pfn(e))));
+	cr_assert_eq(page(&r, G(8) + 3)[0], 0x5eed0000 + G(8) + 3);
+	/* a write too */
+	page(&r, G(8) + 5)[2] = 7;
+	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 2);
+	/* reclaim keeps the two used pages and takes the untouched ones */
+	stage2_shrink(r.mem.s2, 4096);
+	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 3) << 12, &e, &order), 0);
+	cr_assert(ept_entry_present(e), "the page read since it was armed stayed");
+	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 5) << 12, &e, &order), 0);
+	cr_assert(ept_entry_present(e), "the page written since it was armed stayed");
+	cr_assert_geq(stat(&r, S2_PSWPOUT), 62, "untouched ones went");
+	cr_assert_eq(stat(&r, S2_PGROTATED), 0, "every page had been armed");
+	page(&r, G(8) + 5)[2] = 0;
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	(void)sink;
+	rig_down(&r);
+}
+
+Test(stage2, reclaim_arms_pages_it_sees_first_and_still_frees_in_one_call)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 64, false);
+	/* nothing armed yet: the first round arms, the second evicts */
+	cr_assert_gt(stage2_shrink(r.mem.s2, 32), 0);
+	cr_assert_geq(stat(&r, S2_PGROTATED), 32);
+	cr_assert_geq(stat(&r, S2_HINT_ARMED), 32);
 	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
 	rig_down(&r);
 }
