@@ -152,8 +152,59 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* What the run held on the host at its peak, sampled while guests run:
+ * the pool's allocated blocks, and gmm's own anonymous memory beside it
+ * (frame descriptors, swap cache arrays, stacks, heap: everything but the
+ * pool and guest windows, which are shared memory). */
+struct run_peaks {
+	uint64_t pool_held;
+	uint64_t vmm_anon;
+};
+
+static uint64_t self_rss_anon_bytes(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb << 10;
+}
+
+static void sample_peaks(struct host *host, struct run_peaks *p)
+{
+	uint64_t held = host->pool ? host_pool_held_bytes(host->pool) : 0, anon = self_rss_anon_bytes();
+
+	if (held > p->pool_held)
+		p->pool_held = held;
+	if (anon > p->vmm_anon)
+		p->vmm_anon = anon;
+}
+
+/* One line before the guests' (which stay last): the pool and gmm itself. */
+static void report_host(struct host *host, const struct run_peaks *p)
+{
+	json_t *h = json_object();
+	json_t *o = json_pack("{s:o}", "host", h);
+
+	json_object_set_new(h, "accel", json_string(host->accel->name));
+	if (host->pool) {
+		json_object_set_new(h, "pool_bytes", json_integer((json_int_t)host->pool->size_bytes));
+		json_object_set_new(h, "pool_held_peak_bytes", json_integer((json_int_t)p->pool_held));
+	}
+	json_object_set_new(h, "vmm_anon_peak_bytes", json_integer((json_int_t)p->vmm_anon));
+	json_dumpf(o, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
 /* Poll until every guest has stopped, sampling host memory as we go. */
-static void wait_guests(struct host *host, double timeout)
+static void wait_guests(struct host *host, double timeout, struct run_peaks *peaks)
 {
 	double start = now_s();
 	bool stopping = false;
@@ -161,6 +212,7 @@ static void wait_guests(struct host *host, double timeout)
 	for (;;) {
 		int running = 0;
 
+		sample_peaks(host, peaks);
 		for (int i = 0; i < host->nr_guests; i++) {
 			struct vm *vm = host->guests[i].vm;
 
@@ -254,6 +306,7 @@ int cmd_run(int argc, char **argv)
 	struct control_server cs = { .listen_fd = -1 };
 	struct khugepaged khugepaged = { .started = false };
 	struct kswapd kswapd = { .started = false };
+	struct run_peaks peaks = { 0, 0 };
 	struct swap_device *swapdev = NULL;
 	const struct accel_ops *accel;
 	const char *why;
@@ -316,9 +369,10 @@ int cmd_run(int argc, char **argv)
 		vm_start(host.guests[i].vm);
 	if (khugepaged_start(&khugepaged, &host))
 		log_warn("khugepaged: cannot start its thread: no collapsing");
-	wait_guests(&host, timeout);
+	wait_guests(&host, timeout, &peaks);
 	khugepaged_stop(&khugepaged);
 	control_stop(&cs);
+	report_host(&host, &peaks);
 	ret = finish_guests(&host);
 out_destroy:
 	khugepaged_stop(&khugepaged);

@@ -408,6 +408,37 @@ static uint64_t *limit_field(struct stage2_limits *l, int i)
 	return f[i];
 }
 
+/* memory.stat's keys that mean the same here: sizes in bytes, events as
+ * counts (the rest of the guest's counters are in `stat`). */
+static json_t *memory_stat_json(struct stage2 *s2)
+{
+	static const struct {
+		const char *key;
+		enum stage2_stat_item item;
+	} events[] = {
+		{ "pgfault", S2_FAULTS },           { "pgscan", S2_PGSCAN },
+		{ "pgsteal", S2_PGSTEAL },          { "pgrefill", S2_PGREFILL },
+		{ "pgactivate", S2_PGACTIVATE },    { "pgdeactivate", S2_PGDEACTIVATE },
+		{ "pgrotated", S2_PGROTATED },      { "pswpin", S2_PSWPIN },
+		{ "pswpout", S2_PSWPOUT },          { "workingset_refault_anon", S2_WORKINGSET_REFAULT },
+		{ "workingset_activate_anon", S2_WORKINGSET_ACTIVATE },
+		{ "thp_split_page", S2_THP_SPLIT }, { "numa_hint_faults", S2_HINT_FAULTS },
+	};
+	json_t *o = json_object();
+
+	pthread_mutex_lock(&s2->lock); /* the list sizes add up to anon */
+	json_object_set_new(o, "anon", json_integer((json_int_t)(atomic_load(&s2->resident_frames) << 12)));
+	json_object_set_new(o, "inactive_anon",
+			    json_integer((json_int_t)(gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) << 12)));
+	json_object_set_new(o, "active_anon", json_integer((json_int_t)(gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON) << 12)));
+	json_object_set_new(o, "unevictable", json_integer((json_int_t)(atomic_load(&s2->unevictable_frames) << 12)));
+	pthread_mutex_unlock(&s2->lock);
+	json_object_set_new(o, "swap", json_integer((json_int_t)(atomic_load(&s2->swap_pages) << 12)));
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		json_object_set_new(o, events[i].key, json_integer((json_int_t)atomic_load(&s2->stat[events[i].item])));
+	return o;
+}
+
 static json_t *limits_json(struct stage2 *s2)
 {
 	struct stage2_limits l;
@@ -426,9 +457,10 @@ static json_t *limits_json(struct stage2 *s2)
 		       "oom", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM]),
 		       "oom_kill", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM_KILL]),
 		       "swap_max", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_SWAP_MAX]));
-	return json_pack("{s:o, s:I, s:I, s:o}", "limits", lim,
+	return json_pack("{s:o, s:I, s:I, s:o, s:o}", "limits", lim,
 			 "current_bytes", (json_int_t)(atomic_load(&s2->resident_frames) << 12),
-			 "swap_current_bytes", (json_int_t)(atomic_load(&s2->swap_pages) << 12), "events", ev);
+			 "swap_current_bytes", (json_int_t)(atomic_load(&s2->swap_pages) << 12), "events", ev,
+			 "stat", memory_stat_json(s2));
 }
 
 static json_t *cmd_limits(struct host *h, json_t *req, const char **err)

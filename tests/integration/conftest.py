@@ -59,11 +59,15 @@ class Run:
         self.stdout = stdout
         self.stderr = stderr
         self.guests = {}
+        self.host = None
         for line in stdout.splitlines():
             line = line.strip()
             if line.startswith("{"):
                 obj = json.loads(line)
-                self.guests[obj["guest"]] = obj
+                if "host" in obj:
+                    self.host = obj["host"]  # the pool's and gmm's own peaks
+                else:
+                    self.guests[obj["guest"]] = obj
 
     def __repr__(self):
         return f"<gmm rc={self.returncode}\nstdout={self.stdout}\nstderr={self.stderr[-4000:]}>"

@@ -51,6 +51,10 @@ def test_limits_change_at_run_time(accel, tmp_path):
         # writing high below the usage reclaims at once
         assert r["current_bytes"] <= (48 << 20) + (2 << 20), r
         assert r["swap_current_bytes"] > 0, r
+        # memory.stat: the lists add up to anon, reclaim's counters beside them
+        st = r["stat"]
+        assert st["inactive_anon"] + st["active_anon"] + st["unevictable"] == st["anon"], st
+        assert st["pswpout"] > 0 and st["pgsteal"] > 0 and st["swap"] == r["swap_current_bytes"], st
         # and the guest stays near it while it runs (high throttles)
         st = control(sock, {"cmd": "stat", "guest": "g"})["stat"]["stage2"]
         assert st["resident_frames"] <= 52 * 256, st
