@@ -276,6 +276,19 @@ static long harvest_locked(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, 
 	return pages;
 }
 
+void stage2_dirty_harvest_range_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	uint64_t bitmap[HUGE_FRAMES / 64] = { 0 };
+	uint64_t start = gfn_hva(s2, gfn);
+
+	if (s2->dirty_mode != STAGE2_DIRTY_UFFD_WP || nr > HUGE_FRAMES ||
+	    wp_scan(s2, start, start + (nr << GMM_FRAME_SHIFT), bitmap))
+		return;
+	for (uint64_t p = 0; p < nr; p++)
+		if (test_bit64(bitmap, p))
+			mark_written(s2, gfn + p);
+}
+
 long stage2_dirty_harvest_locked(struct stage2 *s2)
 {
 	return s2->dirty_mode == STAGE2_DIRTY_OFF ? -ENOTCONN : harvest_locked(s2, NULL, NULL);

@@ -99,6 +99,7 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 
 		if (frame_test_unevictable(f) || frame_test_set_idle(f))
 			continue;
+		stage2_dirty_harvest_range_locked(s2, f->gfn, pages);
 		if (madvise((void *)gfn_hva(s2, f->gfn), pages << GMM_FRAME_SHIFT, MADV_DONTNEED)) {
 			frame_clear_idle(f); /* still mapped: no test */
 			continue;

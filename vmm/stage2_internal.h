@@ -66,6 +66,11 @@ int split_locked(struct stage2 *s2, gfn_t gfn);
 
 /* Write tracking's harvest with the lock held (stage2_dirty.c); pages. */
 long stage2_dirty_harvest_locked(struct stage2 *s2);
+/* Under uffd-wp tracking, what the PTEs over [gfn, gfn+nr) (at most 512
+ * pages) say was written goes into the frames now: the PTEs are about to
+ * be zapped (a hinting fault armed) and would take it with them. KVM's
+ * dirty log lives in KVM and needs nothing. */
+void stage2_dirty_harvest_range_locked(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 
 /* Swap (stage2_swap.c): a SWAPPED entry removed without a swap-in gives
  * its slot back; the fault path's swap-in of the SWAPPED entry at gfn. */

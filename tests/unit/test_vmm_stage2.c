@@ -523,6 +523,40 @@ Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouche
 	rig_down(&r);
 }
 
+static struct gmm_frame *frame_at(struct rig *r, gfn_t gfn)
+{
+	uint64_t e;
+	unsigned order;
+
+	cr_assert_eq(stage2_translate(r->mem.s2, gfn << 12, &e, &order), 0);
+	return pfn_to_frame(r->hp->mm, ept_entry_pfn(e));
+}
+
+Test(stage2, arming_a_hinting_fault_keeps_a_write_uffd_wp_tracking_saw)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never");
+	cr_assert_eq(stage2_dirty_start(r.mem.s2), 0);
+	stamp(&r, G(8), 2, false);
+	cr_assert_geq(stage2_dirty_harvest(r.mem.s2, NULL, NULL), 2); /* with the fault-around block */
+	frame_clear_referenced(frame_at(&r, G(8)));
+	frame_clear_referenced(frame_at(&r, G(8) + 1));
+	/* written after the harvest; zapping the PTE would lose the write */
+	page(&r, G(8))[9] = 9;
+	arm(&r, G(8), 2);
+	cr_assert(frame_test_referenced(frame_at(&r, G(8))), "the write went into the frame");
+	cr_assert(!frame_test_referenced(frame_at(&r, G(8) + 1)), "the other page was not written");
+	/* the next write is a hinting fault, and still tracked */
+	page(&r, G(8) + 1)[9] = 9;
+	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 1);
+	cr_assert_eq(stage2_dirty_harvest(r.mem.s2, NULL, NULL), 1);
+	page(&r, G(8))[9] = 0;
+	page(&r, G(8) + 1)[9] = 0;
+	expect_stamps(&r, G(8), 2, GMM_GFN_NONE);
+	rig_down(&r);
+}
+
 Test(stage2, reclaim_arms_pages_it_sees_first_and_still_frees_in_one_call)
 {
 	struct rig r;
