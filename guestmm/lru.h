@@ -1,8 +1,10 @@
 /*
  * LRU lists of guest frames: the kernel's lruvec (include/linux/mmzone.h,
  * mm/swap.c, the list half of mm/vmscan.c). One lruvec per guest (a guest
- * is gmm's memcg), two lists because every guest frame is anonymous
- * memory: inactive and active. Frames are linked through their
+ * is gmm's memcg) and pool node, as mem_cgroup_lruvec(memcg, pgdat): a
+ * node's kswapd reclaims the frames of its node; two lists because every
+ * guest frame is anonymous memory: inactive and active. A frame goes on
+ * the lists of the node its pfn is in (frame_nid()). Frames are linked through their
  * descriptors' lru_next/lru_prev (pfns), newest at the head, so scanning
  * takes the oldest from the tail. A huge frame sits on a list as its head
  * frame and counts as 512 pages (it is aged as a unit).
@@ -23,6 +25,7 @@
 #include <stdio.h>
 
 #include "guestmm/frame.h"
+#include "guestmm/zone.h"
 
 struct gmm_pool;
 
@@ -39,9 +42,12 @@ struct gmm_lru_head {
 	uint64_t nr_entries;    /* frames on the list */
 };
 
+/* One guest's lists on every node; GMM_LRU_ANY_NODE: all of them. */
+#define GMM_LRU_ANY_NODE (-1)
 struct gmm_lruvec {
 	pthread_mutex_t lock;
-	struct gmm_lru_head lists[NR_GMM_LRU_LISTS];
+	int next_nid;           /* GMM_LRU_ANY_NODE isolation takes nodes in turn */
+	struct gmm_lru_head lists[GMM_MAX_NODES][NR_GMM_LRU_LISTS];
 };
 
 void gmm_lruvec_init(struct gmm_lruvec *lv);
@@ -57,16 +63,18 @@ bool gmm_lru_del(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn);
  * the other list. False if it was not listed. */
 bool gmm_lru_move(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active);
 
-/* isolate_lru_folios(): take up to max frames from the tail of list into
+/* isolate_lru_folios(): take up to max frames from the tail of list on
+ * node nid (GMM_LRU_ANY_NODE: the nodes in turn, a frame at a time) into
  * out[] (oldest first), clearing FRAME_lru; returns how many. *pages gets
  * the 4 KiB pages they hold. */
-size_t gmm_lru_isolate(struct gmm_pool *pool, struct gmm_lruvec *lv, enum gmm_lru_list list, pfn_t *out,
+size_t gmm_lru_isolate(struct gmm_pool *pool, struct gmm_lruvec *lv, int nid, enum gmm_lru_list list, pfn_t *out,
 		       size_t max, uint64_t *pages);
 /* Put an isolated frame back at the head of a list (folio_putback_lru). */
 void gmm_lru_putback(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active);
 
-/* Pages on a list now (read under the lock). */
+/* Pages on a list now, on every node or on one (read under the lock). */
 uint64_t gmm_lru_pages(struct gmm_lruvec *lv, enum gmm_lru_list list);
+uint64_t gmm_lru_node_pages(struct gmm_lruvec *lv, int nid, enum gmm_lru_list list);
 
 /* Walk every listed frame (head to tail) checking links, counts and flags;
  * returns problems, each printed to f (may be NULL). */

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "guestmm/internal.h"
 
@@ -94,14 +95,21 @@ enum frame_seen {
 	SEEN_PCP,
 };
 
+#define CHECK_MAX_SUSPECTS 256
+
 struct check_ctx {
 	struct gmm_pool *pool;
 	FILE *report;
 	int problems;
+	bool quiet;                 /* a second look: only the suspects count */
+	unsigned nr_suspects;       /* frames with no reference on no free list */
+	pfn_t suspects[CHECK_MAX_SUSPECTS];
 };
 
 static void problem(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, const char *what)
 {
+	if (cc->quiet)
+		return;
 	cc->problems++;
 	if (cc->report)
 		fprintf(cc->report, "gmm check: node %d zone %s pfn %llu: %s\n", z->nid, z->name,
@@ -226,7 +234,13 @@ static void check_descriptors(struct check_ctx *cc, struct gmm_zone *z, uint8_t 
 			continue;
 		}
 		if (frame_ref_count(f) <= 0) {
-			problem(cc, z, pfn, "frame lost: neither free nor allocated");
+			/* lost, or on its way to a free list: a thread that
+			 * dropped the last reference waits for the locks this
+			 * walk holds. Looked at again after it (check_zone). */
+			if (cc->nr_suspects < CHECK_MAX_SUSPECTS)
+				cc->suspects[cc->nr_suspects++] = pfn;
+			else
+				problem(cc, z, pfn, "frame lost: neither free nor allocated");
 			pfn++;
 			continue;
 		}
@@ -238,14 +252,9 @@ static void check_descriptors(struct check_ctx *cc, struct gmm_zone *z, uint8_t 
 	}
 }
 
-static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
+static void walk_zone(struct check_ctx *cc, struct gmm_zone *z, uint8_t *seen)
 {
-	uint8_t *seen = calloc(z->spanned_pages, 1);
-
-	if (!seen) {
-		problem(cc, z, z->start_pfn, "checker out of memory");
-		return;
-	}
+	memset(seen, 0, z->spanned_pages);
 	for (int cpu = 0; cpu < cc->pool->nr_cpus; cpu++)
 		gmm_lock(&z->pcp[cpu].lock);
 	gmm_lock(&z->lock);
@@ -255,6 +264,40 @@ static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
 	gmm_unlock(&z->lock);
 	for (int cpu = cc->pool->nr_cpus - 1; cpu >= 0; cpu--)
 		gmm_unlock(&z->pcp[cpu].lock);
+}
+
+/* Walk the zone under its locks; a frame that looked lost is reported
+ * only if a second walk a few milliseconds later, once the threads that
+ * waited on the locks went on, finds it lost again. */
+static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
+{
+	uint8_t *seen = calloc(z->spanned_pages, 1);
+	pfn_t first[CHECK_MAX_SUSPECTS];
+	unsigned nr_first;
+
+	if (!seen) {
+		problem(cc, z, z->start_pfn, "checker out of memory");
+		return;
+	}
+	cc->nr_suspects = 0;
+	walk_zone(cc, z, seen);
+	nr_first = cc->nr_suspects;
+	memcpy(first, cc->suspects, nr_first * sizeof(pfn_t));
+	if (nr_first) {
+		struct timespec pause = { 0, 5 * 1000 * 1000 };
+
+		nanosleep(&pause, NULL);
+		cc->quiet = true;
+		cc->nr_suspects = 0;
+		walk_zone(cc, z, seen);
+		cc->quiet = false;
+		for (unsigned i = 0; i < nr_first; i++)
+			for (unsigned j = 0; j < cc->nr_suspects; j++)
+				if (cc->suspects[j] == first[i]) {
+					problem(cc, z, first[i], "frame lost: neither free nor allocated");
+					break;
+				}
+	}
 	free(seen);
 }
 

@@ -200,9 +200,21 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 	if (hp->kswapd) {
 		json_t *k = json_object();
 
+		json_t *nodes = json_array();
+
+		/* summed over the nodes, then each node's kswapdN on its own */
 		for (int i = 0; i < NR_KSWAPD_STATS; i++)
 			json_object_set_new(k, kswapd_stat_names[i],
-					    json_integer((json_int_t)atomic_load(&hp->kswapd->stat[i])));
+					    json_integer((json_int_t)kswapd_stat(hp->kswapd, (enum kswapd_stat_item)i)));
+		for (int nid = 0; nid < hp->kswapd->nr_nodes; nid++) {
+			json_t *kn = json_pack("{s:i}", "nid", nid);
+
+			for (int i = 0; i < NR_KSWAPD_STATS; i++)
+				json_object_set_new(kn, kswapd_stat_names[i],
+						    json_integer((json_int_t)atomic_load(&hp->kswapd->node[nid].stat[i])));
+			json_array_append_new(nodes, kn);
+		}
+		json_object_set_new(k, "nodes", nodes);
 		json_object_set_new(json_object_get(o, "pool"), "kswapd", k);
 	}
 	if (hp->swap) {

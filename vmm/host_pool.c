@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "guestmm/buddy.h"
+#include "vmm/kswapd.h"
 #include "vmm/log.h"
 
 static void pool_corruption(struct gmm_pool *pool, pfn_t pfn, const char *what, void *ctx)
@@ -22,9 +23,16 @@ static void pool_corruption(struct gmm_pool *pool, pfn_t pfn, const char *what, 
 	log_error("pool: frame %#llx: %s", (unsigned long long)pfn, what);
 }
 
-static const struct gmm_mm_hooks host_pool_hooks = {
-	.corruption = pool_corruption,
-};
+/* The allocator took a zone of node nid below its low watermark: that
+ * node's kswapd (wakeup_kswapd()). Nothing before kswapd is started. */
+static void pool_wake_kswapd(struct gmm_pool *pool, int nid, unsigned order, void *ctx)
+{
+	struct host_pool *hp = ctx;
+
+	(void)pool;
+	(void)order;
+	kswapd_wake_node(atomic_load_explicit(&hp->kswapd, memory_order_acquire), nid);
+}
 
 /*
  * The pool's file, on a tmpfs gmm mounts privately with huge=within_size:
@@ -148,6 +156,7 @@ static int pool_hugetlb_init(struct host_pool *hp, const struct pool_config *cfg
 int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char *err, size_t errlen)
 {
 	struct gmm_pool_config pc = { 0 };
+	struct gmm_mm_hooks hooks;
 	struct host_pool *hp = calloc(1, sizeof(*hp));
 	pfn_t start[NR_HUGETLB_SIZES] = { 0 };
 	int ret;
@@ -174,7 +183,8 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
 	pc.debug = cfg->debug;
 	pc.base = hp->base;
-	pc.hooks = &host_pool_hooks;
+	hooks = (struct gmm_mm_hooks){ .wake_kswapd = pool_wake_kswapd, .corruption = pool_corruption, .ctx = hp };
+	pc.hooks = &hooks; /* copied by gmm_pool_create() */
 	ret = gmm_pool_create(&pc, &hp->mm);
 	if (ret) {
 		snprintf(err, errlen, "host.pool: %s", strerror(-ret));

@@ -46,7 +46,7 @@ struct host_pool {
 	_Atomic uint64_t mapped_free_refused; /* frees of a still-mapped frame (a bug) */
 	struct stage2_swap *swap;    /* host.swap, NULL: none; set before guests exist */
 	bool reclaim_random;         /* host.reclaim.victims=random: no aging (a baseline) */
-	struct kswapd *kswapd;       /* the reclaim thread, NULL until started */
+	struct kswapd *_Atomic kswapd; /* the reclaim threads, NULL until started */
 	/* the OOM killer (oom_kill.h): returns an enum oom_result */
 	int (*oom_kill)(void *ctx, uint32_t requester, const char *why);
 	void *oom_ctx;

@@ -2,6 +2,7 @@
 #include "vmm/kswapd.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,14 +22,24 @@ const char *const kswapd_stat_names[NR_KSWAPD_STATS] = {
 	[KSWAPD_DIRECT_RECLAIMED] = "pgsteal_direct",
 };
 
-static void count(struct kswapd *k, enum kswapd_stat_item i, uint64_t n)
+static void count(struct kswapd_node *kn, enum kswapd_stat_item i, uint64_t n)
 {
-	atomic_fetch_add_explicit(&k->stat[i], n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&kn->stat[i], n, memory_order_relaxed);
 }
 
-/* pgdat_balanced(): every zone above its high watermark plus 1% of it (at
- * least a 2 MiB block), so a pass frees room for a burst of faults. */
-static bool pool_balanced(struct gmm_pool *mm)
+uint64_t kswapd_stat(struct kswapd *k, enum kswapd_stat_item item)
+{
+	uint64_t sum = 0;
+
+	for (int nid = 0; k && nid < k->nr_nodes; nid++)
+		sum += atomic_load_explicit(&k->node[nid].stat[item], memory_order_relaxed);
+	return sum;
+}
+
+/* pgdat_balanced(): every zone of the node above its high watermark plus
+ * 1% of it (at least a 2 MiB block), so a pass frees room for a burst of
+ * faults. */
+static bool node_balanced(struct gmm_pool *mm, int nid)
 {
 	for (int i = 0; i < mm->nr_zones; i++) {
 		struct gmm_zone *z = &mm->zones[i];
@@ -36,20 +47,15 @@ static bool pool_balanced(struct gmm_pool *mm)
 		unsigned long extra = z->managed_pages / 100 > KSWAPD_EXTRA_FRAMES ? z->managed_pages / 100 :
 										      KSWAPD_EXTRA_FRAMES;
 
+		if (z->nid != nid && nid != GMM_LRU_ANY_NODE)
+			continue;
 		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + extra))
 			return false;
 	}
 	return true;
 }
 
-/* One pass of balance_pgdat(): shrink every guest with swap, in proportion
- * to its lists, at falling priority until the pool is balanced. */
-static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want);
-
-static uint64_t balance_pool(struct kswapd *k, bool kicked)
-{
-	return shrink_guests(k, kicked, 0);
-}
+static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want);
 
 uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want)
 {
@@ -57,17 +63,19 @@ uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want)
 
 	if (!k || !k->started)
 		return 0;
-	count(k, KSWAPD_ALLOCSTALL, 1);
+	/* counted on node 0: the fault may have wanted any node's frames */
+	count(&k->node[0], KSWAPD_ALLOCSTALL, 1);
 	kswapd_wake(k);
-	got = shrink_guests(k, true, want);
-	count(k, KSWAPD_DIRECT_RECLAIMED, got);
+	got = shrink_guests(k, GMM_LRU_ANY_NODE, true, want);
+	count(&k->node[0], KSWAPD_DIRECT_RECLAIMED, got);
 	return got;
 }
 
-/* Shrink the guests at falling priority until the pool is balanced (want
- * 0: kswapd) or want pages were freed (direct reclaim); kicked: at least
- * one round even if the watermarks look fine. */
-static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
+/* Shrink the guests' lists on node nid (GMM_LRU_ANY_NODE: all) at falling
+ * priority until the node is balanced (want 0: kswapd) or want pages were
+ * freed (direct reclaim); kicked: at least one round even if the
+ * watermarks look fine. */
+static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want)
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
@@ -76,7 +84,7 @@ static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 
 	/* a fault that found no frame asks for a pass even when the
 	 * watermarks look fine (its order could not be had) */
-#define MORE() (want ? reclaimed < want : (kicked || !pool_balanced(mm)))
+#define MORE() (want ? reclaimed < want : (kicked || !node_balanced(mm, nid)))
 	/* pass 0 leaves guests under their memory.low alone; pass 1, only if
 	 * the others gave nothing, takes them too (memory.events low); no
 	 * pass goes below memory.min */
@@ -84,7 +92,13 @@ static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 		bool kicked_pass = kicked;
 
 		for (int prio = KSWAPD_DEF_PRIORITY; prio >= 0 && MORE(); prio--, kicked = false) {
-			for (int i = 0; i < n && MORE(); i++) {
+			/* each round starts one guest further (mem_cgroup_iter()'s
+			 * reclaim cookie): a pass that ends early must not always
+			 * have taken from the same guests */
+			unsigned start = atomic_fetch_add(&k->next_guest, 1);
+
+			for (int j = 0; j < n && MORE(); j++) {
+				int i = (int)((start + (unsigned)j) % (unsigned)n);
 				struct stage2 *s2 = vms[i]->mem.s2;
 				uint64_t lru, scan;
 				int prot;
@@ -95,12 +109,12 @@ static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 				prot = stage2_reclaim_protected(s2);
 				if (prot > pass)
 					continue;
-				lru = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) +
-				      gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
+				lru = gmm_lru_node_pages(&s2->lru, nid, LRU_INACTIVE_ANON) +
+				      gmm_lru_node_pages(&s2->lru, nid, LRU_ACTIVE_ANON);
 				scan = lru >> prio;
 				if (scan < 32 && lru)
 					scan = lru < 32 ? lru : 32;
-				got = stage2_shrink(s2, scan);
+				got = scan ? stage2_shrink_node(s2, nid, scan) : 0;
 				if (got > 0) {
 					reclaimed += (uint64_t)got;
 					if (prot)
@@ -116,45 +130,43 @@ static uint64_t shrink_guests(struct kswapd *k, bool kicked, uint64_t want)
 	return reclaimed;
 }
 
+static void wait_poll(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += KSWAPD_POLL_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(c, m, &ts);
+}
+
 static void *kswapd_thread(void *arg)
 {
-	struct kswapd *k = arg;
+	struct kswapd_node *kn = arg;
+	struct kswapd *k = kn->set;
 	struct gmm_pool *mm = k->host->pool->mm;
 
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop) {
-		bool kicked = k->kicked, need = kicked || !pool_balanced(mm);
+		bool kicked = kn->kicked, need = kicked || !node_balanced(mm, kn->nid);
 		uint64_t got;
 
 		if (!need) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += KSWAPD_POLL_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&k->wake, &k->lock, &ts);
+			wait_poll(&kn->wake, &k->lock);
 			continue;
 		}
-		k->kicked = false;
-		k->passes_started++;
+		kn->kicked = false;
+		kn->passes_started++;
 		pthread_mutex_unlock(&k->lock);
-		got = balance_pool(k, kicked);
-		count(k, KSWAPD_PASSES, 1);
-		count(k, got ? KSWAPD_RECLAIMED : KSWAPD_FAILED_PASSES, got ? got : 1);
+		got = shrink_guests(k, kn->nid, kicked, 0);
+		count(kn, KSWAPD_PASSES, 1);
+		count(kn, got ? KSWAPD_RECLAIMED : KSWAPD_FAILED_PASSES, got ? got : 1);
 		pthread_mutex_lock(&k->lock);
-		k->passes_done = k->passes_started;
+		kn->passes_done = kn->passes_started;
 		pthread_cond_broadcast(&k->progress);
-		if (!got && !k->kicked) {
-			/* nothing to take: do not spin; a kick or the poll comes back */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += KSWAPD_POLL_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&k->wake, &k->lock, &ts);
-		}
+		if (!got && !kn->kicked)
+			wait_poll(&kn->wake, &k->lock); /* nothing to take: do not spin */
 	}
 	pthread_cond_broadcast(&k->progress);
 	pthread_mutex_unlock(&k->lock);
@@ -165,13 +177,25 @@ int kswapd_start(struct kswapd *k, struct host *h)
 {
 	memset(k, 0, sizeof(*k));
 	k->host = h;
+	k->nr_nodes = h->pool->mm->nr_nodes > 0 ? h->pool->mm->nr_nodes : 1;
 	pthread_mutex_init(&k->lock, NULL);
-	pthread_cond_init(&k->wake, NULL);
 	pthread_cond_init(&k->progress, NULL);
-	if (pthread_create(&k->thread, NULL, kswapd_thread, k))
-		return -EAGAIN;
-	pthread_setname_np(k->thread, "gmm-kswapd");
-	k->started = true;
+	for (int nid = 0; nid < k->nr_nodes; nid++) {
+		struct kswapd_node *kn = &k->node[nid];
+		char name[16];
+
+		kn->set = k;
+		kn->nid = nid;
+		pthread_cond_init(&kn->wake, NULL);
+		if (pthread_create(&kn->thread, NULL, kswapd_thread, kn)) {
+			kswapd_stop(k);
+			return -EAGAIN;
+		}
+		kn->started = true;
+		k->started = true;
+		snprintf(name, sizeof(name), "gmm-kswapd%d", nid % GMM_MAX_NODES);
+		pthread_setname_np(kn->thread, name);
+	}
 	return 0;
 }
 
@@ -181,47 +205,76 @@ void kswapd_stop(struct kswapd *k)
 		return;
 	pthread_mutex_lock(&k->lock);
 	k->stop = true;
-	pthread_cond_broadcast(&k->wake);
+	for (int nid = 0; nid < k->nr_nodes; nid++)
+		pthread_cond_broadcast(&k->node[nid].wake);
 	pthread_mutex_unlock(&k->lock);
-	pthread_join(k->thread, NULL);
+	for (int nid = 0; nid < k->nr_nodes; nid++)
+		if (k->node[nid].started) {
+			pthread_join(k->node[nid].thread, NULL);
+			k->node[nid].started = false;
+		}
 	k->started = false;
+}
+
+/* force: a fault found no frame, a pass runs even if the watermarks look
+ * fine (the order it wanted could not be had); otherwise the thread only
+ * looks, and works if its node is below the high watermark */
+static void wake_node(struct kswapd *k, int nid, bool force)
+{
+	struct kswapd_node *kn;
+
+	if (!k || !k->started || nid < 0 || nid >= k->nr_nodes)
+		return;
+	kn = &k->node[nid];
+	count(kn, KSWAPD_WAKEUPS, 1);
+	pthread_mutex_lock(&k->lock);
+	kn->kicked |= force;
+	pthread_cond_signal(&kn->wake);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kswapd_wake_node(struct kswapd *k, int nid)
+{
+	/* wakeup_kswapd(): a balanced node's kswapd is left asleep */
+	if (k && k->started && !node_balanced(k->host->pool->mm, nid))
+		wake_node(k, nid, false);
 }
 
 void kswapd_wake(struct kswapd *k)
 {
-	if (!k || !k->started)
-		return;
-	count(k, KSWAPD_WAKEUPS, 1);
-	pthread_mutex_lock(&k->lock);
-	k->kicked = true;
-	pthread_cond_signal(&k->wake);
-	pthread_mutex_unlock(&k->lock);
+	for (int nid = 0; k && nid < k->nr_nodes; nid++)
+		wake_node(k, nid, true);
 }
 
 bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms)
 {
-	uint64_t want, got_before;
+	uint64_t want[GMM_MAX_NODES], got_before;
 	struct timespec ts;
-	bool progressed;
+	bool done = false;
 
 	if (!k || !k->started)
 		return false;
-	count(k, KSWAPD_ALLOCSTALL, 1);
-	got_before = atomic_load(&k->stat[KSWAPD_RECLAIMED]);
+	count(&k->node[0], KSWAPD_ALLOCSTALL, 1);
+	got_before = kswapd_stat(k, KSWAPD_RECLAIMED);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += timeout_ms / 1000;
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&k->lock);
-	/* the next pass to start: one running now may have looked too early */
-	want = k->passes_started + 1;
-	k->kicked = true;
-	pthread_cond_signal(&k->wake);
-	while (!k->stop && k->passes_done < want)
-		if (pthread_cond_timedwait(&k->progress, &k->lock, &ts) == ETIMEDOUT)
+	/* each node's next pass to start: one running now may have looked
+	 * too early; the first of them to end is enough */
+	for (int nid = 0; nid < k->nr_nodes; nid++) {
+		want[nid] = k->node[nid].passes_started + 1;
+		k->node[nid].kicked = true;
+		pthread_cond_signal(&k->node[nid].wake);
+	}
+	while (!k->stop && !done) {
+		for (int nid = 0; nid < k->nr_nodes; nid++)
+			done |= k->node[nid].passes_done >= want[nid];
+		if (!done && pthread_cond_timedwait(&k->progress, &k->lock, &ts) == ETIMEDOUT)
 			break;
+	}
 	pthread_mutex_unlock(&k->lock);
-	progressed = atomic_load(&k->stat[KSWAPD_RECLAIMED]) > got_before;
-	return progressed;
+	return kswapd_stat(k, KSWAPD_RECLAIMED) > got_before;
 }

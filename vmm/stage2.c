@@ -70,7 +70,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 static uint64_t s2_alloc_table(void *ctx)
 {
 	struct stage2 *s2 = ctx;
-	pfn_t pfn = gmm_alloc_frames(s2->hp->mm, 0, __GFP_ZERO | __GFP_HIGH | __GFP_NOWARN, 0);
+	pfn_t pfn = gmm_alloc_frames(s2->hp->mm, 0, __GFP_ZERO | __GFP_HIGH | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0);
 	struct gmm_frame *f;
 
 	if (pfn == GMM_PFN_NONE)
@@ -109,7 +109,7 @@ pfn_t take_block(struct stage2 *s2)
 		s2_count(s2, S2_RESERVE_HITS, 1);
 		return pfn;
 	}
-	pfn = gmm_alloc_frames(s2->hp->mm, HUGE_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
+	pfn = gmm_alloc_frames(s2->hp->mm, HUGE_ORDER, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	s2_count(s2, S2_RESERVE_MISSES, 1);
@@ -147,7 +147,7 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr)
 			/* no 2 MiB block: just this run, populated on the spot */
 			unsigned order = (unsigned)__builtin_ctz(nr);
 
-			pfn = gmm_alloc_frames(s2->hp->mm, order, __GFP_MOVABLE | __GFP_NOWARN, 0);
+			pfn = gmm_alloc_frames(s2->hp->mm, order, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0);
 			if (pfn == GMM_PFN_NONE)
 				return pfn;
 			if (host_pool_populate(s2->hp, pfn, nr)) {

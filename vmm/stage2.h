@@ -235,6 +235,10 @@ int stage2_split(struct stage2 *s2, gfn_t gfn);
  * swap or candidates. Takes s2->lock except around the swap writes.
  */
 long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
+/* The same on one pool node's lists only (a node's kswapd): the guest's
+ * lruvec on that node (GMM_LRU_ANY_NODE: all, as stage2_shrink()). With
+ * reclaim.victims=random the node is not looked at. */
+long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan);
 
 /* A minor userfault on the window: the guest touched a page reclaim had
  * armed for a hinting fault (stage2_hint.c); it is marked referenced and

@@ -291,7 +291,7 @@ static long evict_huge_locked(struct stage2 *s2, pfn_t head)
  * fault, touched since the last look) goes round the active list once
  * more. A deactivated page is armed for a hinting fault: by the time it
  * reaches the inactive tail, reclaim knows whether it was used. */
-static void shrink_active_locked(struct stage2 *s2, uint64_t nr)
+static void shrink_active_locked(struct stage2 *s2, int nid, uint64_t nr)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	bool hint = hint_enabled(s2);
@@ -299,7 +299,7 @@ static void shrink_active_locked(struct stage2 *s2, uint64_t nr)
 	uint64_t done = 0, pages;
 
 	while (done < nr) {
-		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_ACTIVE_ANON, batch, SHRINK_BATCH, &pages);
+		size_t n = gmm_lru_isolate(mm, &s2->lru, nid, LRU_ACTIVE_ANON, batch, SHRINK_BATCH, &pages);
 		unsigned na = 0;
 
 		if (!n)
@@ -383,8 +383,13 @@ static long shrink_random_locked(struct stage2 *s2, uint64_t nr_to_scan)
 
 long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 {
+	return stage2_shrink_node(s2, GMM_LRU_ANY_NODE, nr_to_scan);
+}
+
+long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
+{
 	struct gmm_pool *mm = s2->hp->mm;
-	uint64_t scanned = 0, rotated = 0, active, inactive, limit;
+	uint64_t scanned = 0, rotated = 0, active, inactive, first, limit;
 	bool hint = hint_enabled(s2);
 	long freed = 0;
 
@@ -404,17 +409,21 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan)
 	if (s2->dirty_mode != STAGE2_DIRTY_OFF)
 		stage2_dirty_harvest_locked(s2);
 	/* inactive_is_low(): keep the inactive list at least the active's size */
-	active = gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON);
-	inactive = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON);
+	active = gmm_lru_node_pages(&s2->lru, nid, LRU_ACTIVE_ANON);
+	inactive = gmm_lru_node_pages(&s2->lru, nid, LRU_INACTIVE_ANON);
 	if (active > inactive)
-		shrink_active_locked(s2, (active - inactive) / 2 + nr_to_scan);
-	/* a list of pages never armed gives nothing on its first round: go on
-	 * (at most twice round both lists) until something is freed */
+		shrink_active_locked(s2, nid, (active - inactive) / 2 + nr_to_scan);
+	/* get_scan_count()'s share of the inactive list: at most what was on
+	 * it before this call, so the pages just deactivated (and armed) wait
+	 * for a later call, and the guest has had the time to touch them. A
+	 * list of pages never armed gives nothing on its first round: then go
+	 * on (at most twice round both lists) until something is freed. */
+	first = nr_to_scan < inactive ? nr_to_scan : inactive;
 	limit = 2 * (active + inactive) + nr_to_scan;
-	while ((scanned < nr_to_scan || (!freed && rotated && scanned < limit)) && s2->ept && !s2->stopping) {
+	while ((scanned < first || (!freed && rotated && scanned < limit)) && s2->ept && !s2->stopping) {
 		pfn_t batch[SHRINK_BATCH], evict[SHRINK_BATCH], huge[SHRINK_BATCH], arm[SHRINK_BATCH];
 		uint64_t pages;
-		size_t n = gmm_lru_isolate(mm, &s2->lru, LRU_INACTIVE_ANON, batch, SHRINK_BATCH, &pages);
+		size_t n = gmm_lru_isolate(mm, &s2->lru, nid, LRU_INACTIVE_ANON, batch, SHRINK_BATCH, &pages);
 		unsigned ne = 0, nh = 0, na = 0;
 
 		if (!n)

@@ -67,6 +67,31 @@ def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
         gmm_finish(proc)
 
 
+def test_each_pool_node_has_its_kswapd(accel, tmp_path):
+    sock = str(tmp_path / "c.sock")
+    cfg = tmp_path / "c.json"
+    import json
+    h = host(tmp_path, accel, pool="128M", control=sock)
+    h["pool"]["nodes"] = 2
+    cfg.write_text(json.dumps({"host": h, "guests": [
+        dict(name="h", mem="256M", thp="never", cmdline="workload=hog size=200M print_every=3600")]}))
+    proc = gmm_start(["--config", str(cfg)])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+
+        def both_reclaimed():
+            k = control(sock, {"cmd": "pool"})["pool"]["kswapd"]
+            return k if all(n["pgsteal_kswapd"] > 0 and n["kswapd_wakeups"] > 0 for n in k["nodes"]) else None
+        k = wait_for(both_reclaimed, timeout=60)
+        assert k and [n["nid"] for n in k["nodes"]] == [0, 1], control(sock, {"cmd": "pool"})
+        # the totals are the nodes' sums (read a moment apart: at least)
+        assert k["pgsteal_kswapd"] >= sum(n["pgsteal_kswapd"] for n in k["nodes"]) - 4096, k
+        assert control(sock, {"cmd": "check"})["problems"] == 0
+    finally:
+        control(sock, {"cmd": "stop", "guest": "h"})
+        gmm_finish(proc)
+
+
 def test_a_full_swap_file_stops_the_guest_that_needs_more_with_a_clear_message(accel, tmp_path):
     run = gmm_run_config(tmp_path, host(tmp_path, accel, swap="4M"), [
         dict(name="a", mem="128M", thp="never", cmdline="workload=touch size=100M verify=1")])

@@ -24,7 +24,7 @@ Test(lru, frames_are_isolated_oldest_first_and_counted)
 	}
 	cr_assert_eq(gmm_lru_pages(&lv, LRU_INACTIVE_ANON), 8);
 	cr_assert_eq(gmm_lru_check(tp.pool, &lv, stderr), 0);
-	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, LRU_INACTIVE_ANON, out, 3, &pages), 3);
+	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, GMM_LRU_ANY_NODE, LRU_INACTIVE_ANON, out, 3, &pages), 3);
 	cr_assert_eq(pages, 3);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(out[i], pfn[i], "the oldest first");
@@ -60,7 +60,7 @@ Test(lru, activation_moves_a_frame_to_the_head_of_the_active_list)
 	cr_assert_eq(gmm_lru_pages(&lv, LRU_ACTIVE_ANON), 1);
 	cr_assert(gmm_lru_move(tp.pool, &lv, a, false), "deactivate");
 	/* a is the newest inactive now: b goes first */
-	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, LRU_INACTIVE_ANON, out, 2, &pages), 2);
+	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, GMM_LRU_ANY_NODE, LRU_INACTIVE_ANON, out, 2, &pages), 2);
 	cr_assert_eq(out[0], b);
 	cr_assert_eq(out[1], a);
 	cr_assert_not(gmm_lru_move(tp.pool, &lv, a, true), "isolated: not moved");
@@ -82,7 +82,7 @@ Test(lru, a_huge_frame_counts_as_512_pages)
 	gmm_lru_add(tp.pool, &lv, s, false);
 	cr_assert_eq(gmm_lru_pages(&lv, LRU_INACTIVE_ANON), 513);
 	cr_assert_eq(gmm_lru_check(tp.pool, &lv, stderr), 0);
-	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, LRU_INACTIVE_ANON, out, 1, &pages), 1);
+	cr_assert_eq(gmm_lru_isolate(tp.pool, &lv, GMM_LRU_ANY_NODE, LRU_INACTIVE_ANON, out, 1, &pages), 1);
 	cr_assert_eq(out[0], h);
 	cr_assert_eq(pages, 512);
 	gmm_lru_del(tp.pool, &lv, s);
