@@ -43,7 +43,7 @@ Q := @
 endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
-        bench-guest bench-fault bench-alloc
+        bench-guest bench-fault bench-overcommit bench-alloc
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -113,6 +113,9 @@ bench-guest: all
 
 bench-fault: all
 	$(PYTHON) bench/bench_fault.py
+
+bench-overcommit: all
+	$(PYTHON) bench/bench_overcommit.py
 
 bench-alloc: $(BUILD)/bench/bench_alloc
 	$(BUILD)/bench/bench_alloc

@@ -1,0 +1,674 @@
+#!/usr/bin/env python3
+"""make bench-overcommit: three guests overcommitting a 1 GiB host budget,
+with gmm managing the memory and, side by side, with the kernel doing it.
+
+Three runs of the same three 1 GiB guests (zipf theta 1.2 over 512M each,
+2M ops each, verify=1, seeds 1 2 3, thp=never on every side: with
+MADV_HUGEPAGE the kernel run is OOM-killed), every run a fresh `gmm run`
+process:
+
+  gmm     backend=pool, host pool 1G, gmm's swap file of 2G (reclaim: LRU)
+  kernel  backend=anon (plain anonymous memory, as other VMMs), no gmm pool
+          limit and no gmm swap: the gmm process runs inside a fresh memory
+          cgroup whose limit is 1G plus gmm's own overhead (measured by a
+          probe run, below), with a 2G host swap file swapon'ed for that run
+          only; the kernel's memcg reclaim and swap do the job
+  random  as gmm, with host.reclaim.victims = "random": what aging buys
+
+Throughput is the sum over the guests of each guest's own ops_per_sec (its
+timed phase: ops / seconds from the TSC; prefill and the final verify pass
+excluded), the same for all three runs. Swap-ins/outs: gmm's from the
+guests' stage2 counters (pswpin, pswpout, pages); the kernel's from the
+host's /proc/vmstat deltas over the run (a cgroup v1 memory.stat has no swap
+counts; nothing else swaps: the bench refuses to run with another swap
+area active). Page cache: /proc/meminfo Cached before and after each run.
+
+Every gmm run sits in its own memory cgroup too (no limit) so its host
+memory peak is measured the same way as the kernel run's.
+
+Environment: GMM_BENCH_OVERCOMMIT_ITERS (ops per guest), _SIZE (working set
+per guest), _THETA, _MEM (RAM per guest), _POOL (the budget: gmm's pool and
+the cgroup's guest share), _SWAP (both swap files), _ACCEL (auto, kvm,
+native), _REPS (rounds, medians), _DIR (where the swap files go; must not
+be tmpfs), _CG_EXTRA (override the measured overhead added to the cgroup
+limit; 0 for a strict limit), _TIMEOUT (seconds per run), _THP (the
+guests' thp key), _ONLY (a comma list of gmm, kernel, random).
+
+Needs root (cgroup, swapon). The last line is one JSON object; the exit
+status is 1 if any guest did not complete (or a run could not be made).
+"""
+import atexit
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GMM = os.path.join(ROOT, "build/gmm")
+GUEST = os.path.join(ROOT, "build/guest/gmm-guest.elf")
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def env(name, default):
+    return os.environ.get(f"GMM_BENCH_OVERCOMMIT_{name}", default)
+
+
+def size_bytes(s):
+    s = str(s).strip().upper().removesuffix("IB").removesuffix("B")
+    mult = {"K": 1 << 10, "M": MiB, "G": GiB, "T": 1 << 40}
+    if s and s[-1] in mult:
+        return int(float(s[:-1]) * mult[s[-1]])
+    return int(s)
+
+
+ITERS = int(env("ITERS", "2000000"))
+SIZE = env("SIZE", "512M")
+THETA = env("THETA", "1.2")
+MEM = env("MEM", "1G")
+POOL = env("POOL", "1G")
+SWAP = env("SWAP", "2G")
+ACCEL = env("ACCEL", "auto")
+REPS = int(env("REPS", "1"))
+TIMEOUT = int(env("TIMEOUT", "1800"))
+# The guests' thp key, the same on every side. never: with thp=always
+# (MADV_HUGEPAGE) the kernel run is OOM-killed by its memcg within seconds
+# here (docs/benchmarks.md#make-bench-overcommit).
+THP = env("THP", "never")
+NGUESTS = 3
+# the order within a round; GMM_BENCH_OVERCOMMIT_ONLY=kernel,gmm runs a subset
+ALL = ("gmm", "kernel", "random")
+RUNS = tuple(k for k in ALL if k in env("ONLY", ",".join(ALL)).split(","))
+LABEL = {"gmm": "gmm (LRU)", "kernel": "kernel (memcg + swap)", "random": "gmm random victims"}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# --- host state ------------------------------------------------------------
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])          # kB
+    return out
+
+
+def vmstat():
+    out = {}
+    with open("/proc/vmstat") as f:
+        for line in f:
+            k, v = line.split()
+            out[k] = int(v)
+    return out
+
+
+def active_swaps():
+    with open("/proc/swaps") as f:
+        return [l.split()[0] for l in f.read().splitlines()[1:] if l.strip()]
+
+
+def fstype_of(path):
+    """The filesystem type of the mount holding path (longest mount prefix)."""
+    path = os.path.realpath(path)
+    best, fs = "", "?"
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            mnt = parts[1].replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, fs = mnt, parts[2]
+    return fs
+
+
+def other_gmm_processes():
+    """pids of gmm processes this bench did not start: they share the CPUs,
+    the disk and the page cache, so the figures would be theirs too."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "gmm":
+                        pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+def kvm_available():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+# --- memory cgroup (v1 or v2) ------------------------------------------------
+
+class MemCgroup:
+    """A fresh memory cgroup: v2 where the unified hierarchy has the memory
+    controller, else v1's memory hierarchy."""
+
+    @staticmethod
+    def find():
+        v1 = v2 = None
+        with open("/proc/mounts") as f:
+            for line in f:
+                _, mnt, fs, opts = line.split()[:4]
+                if fs == "cgroup2":
+                    try:
+                        with open(os.path.join(mnt, "cgroup.controllers")) as c:
+                            if "memory" in c.read().split():
+                                v2 = v2 or mnt
+                    except OSError:
+                        pass
+                elif fs == "cgroup" and "memory" in opts.split(","):
+                    v1 = v1 or mnt
+        if v2:
+            return 2, v2
+        if v1:
+            return 1, v1
+        return None, None
+
+    def __init__(self, name, limit):
+        self.version, root = self.find()
+        if not self.version:
+            raise RuntimeError("no memory cgroup controller is mounted (neither cgroup v1 nor v2)")
+        if self.version == 2:
+            sub = os.path.join(root, "cgroup.subtree_control")
+            with open(sub) as f:
+                if "memory" not in f.read().split():
+                    with open(sub, "w") as w:
+                        w.write("+memory")
+        self.path = os.path.join(root, name)
+        os.mkdir(self.path)
+        if self.version == 1:
+            # memory.memsw.limit_in_bytes stays unlimited, so the group can swap
+            self.write("memory.limit_in_bytes", str(limit) if limit else "-1")
+        else:
+            self.write("memory.max", str(limit) if limit else "max")
+            if os.path.exists(os.path.join(self.path, "memory.swap.max")):   # absent without swap accounting
+                self.write("memory.swap.max", "max")
+        self.limit = limit
+
+    def write(self, name, value):
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(value)
+
+    def read(self, name):
+        try:
+            with open(os.path.join(self.path, name)) as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def join_self(self):
+        """preexec_fn of the child: move it into the group before exec."""
+        self.write("cgroup.procs", str(os.getpid()))
+
+    def usage(self):
+        v = self.read("memory.usage_in_bytes" if self.version == 1 else "memory.current")
+        return int(v) if v else 0
+
+    def peak(self):
+        v = self.read("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
+        return int(v) if v else None
+
+    def stat(self):
+        out = {}
+        for line in (self.read("memory.stat") or "").splitlines():
+            k, v = line.split()
+            out[k] = int(v)
+        return out
+
+    def oom_kills(self):
+        text = self.read("memory.oom_control" if self.version == 1 else "memory.events") or ""
+        for line in text.splitlines():
+            k, v = line.split()
+            if k == "oom_kill":
+                return int(v)
+        return None
+
+    def swappiness(self):
+        v = self.read("memory.swappiness") if self.version == 1 else None
+        return int(v) if v else int(open("/proc/sys/vm/swappiness").read())
+
+    def remove(self):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        log(f"bench-overcommit: warning: could not remove cgroup {self.path}")
+
+
+# --- host swap file for the kernel run ---------------------------------------
+
+class HostSwap:
+    """fallocate + chmod 600 + mkswap + swapon; off() is swapoff and unlink,
+    also registered with atexit so a crash or Ctrl-C never leaves it on."""
+
+    def __init__(self, path, size):
+        self.path, self.on = path, False
+        subprocess.run(["fallocate", "-l", str(size), path], check=True, capture_output=True, text=True)
+        os.chmod(path, 0o600)
+        subprocess.run(["mkswap", path], check=True, capture_output=True, text=True)
+        atexit.register(self.off)
+        subprocess.run(["swapon", path], check=True, capture_output=True, text=True)
+        self.on = True
+
+    def off(self):
+        if self.on:
+            r = subprocess.run(["swapoff", self.path], capture_output=True, text=True)
+            if r.returncode != 0:
+                log(f"bench-overcommit: warning: swapoff {self.path}: {r.stderr.strip()}")
+            else:
+                self.on = False
+        if not self.on and os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+# --- runs --------------------------------------------------------------------
+
+def guests(backend):
+    cmd = f"workload=zipf size={SIZE} iters={ITERS} theta={THETA} verify=1"
+    out = []
+    for i in range(NGUESTS):
+        g = {"name": "abc"[i], "mem": MEM, "thp": THP, "kernel": GUEST, "cmdline": f"{cmd} seed={i + 1}"}
+        if backend == "anon":
+            g["backend"] = "anon"
+        out.append(g)
+    return out
+
+
+def gmm_config(kind, tmp):
+    if kind == "kernel":
+        return {"host": {"accel": ACCEL}, "guests": guests("anon")}
+    host = {"accel": ACCEL, "pool": {"size": POOL},
+            "swap": {"path": os.path.join(tmp, "gmm.swap"), "size": SWAP}}
+    if kind == "random":
+        host["reclaim"] = {"victims": "random"}
+    return {"host": host, "guests": guests("pool")}
+
+
+def run_gmm(cfg, tmp, tag, cg):
+    """One `gmm run` on cfg in cgroup cg. Returns (summaries by guest,
+    returncode, stderr tail, wall seconds, samples)."""
+    path = os.path.join(tmp, f"{tag}.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    errpath, outpath = os.path.join(tmp, f"{tag}.stderr"), os.path.join(tmp, f"{tag}.stdout")
+    peak_cache = peak_shmem = peak_swapcached = 0
+    others = set()
+    with open(outpath, "w") as out, open(errpath, "w") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([GMM, "run", "--quiet", "--timeout", str(TIMEOUT), "--config", path],
+                                stdout=out, stderr=err, preexec_fn=cg.join_self)
+        try:
+            while proc.poll() is None:
+                m = meminfo()
+                peak_cache = max(peak_cache, m["Cached"] - m.get("Shmem", 0))
+                peak_shmem = max(peak_shmem, m.get("Shmem", 0))
+                peak_swapcached = max(peak_swapcached, m.get("SwapCached", 0))
+                others.update(p for p in other_gmm_processes() if p != proc.pid)
+                try:
+                    proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() - t0 > TIMEOUT + 120:
+                    proc.kill()
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+        wall = time.monotonic() - t0
+    summaries, host = {}, {}
+    with open(outpath) as f:
+        for line in f:
+            if line.startswith("{"):
+                try:
+                    g = json.loads(line)
+                except ValueError:
+                    continue
+                if "guest" in g:
+                    summaries[g["guest"]] = g
+                elif isinstance(g.get("host"), dict):       # the host's own summary line
+                    host = g["host"]
+    with open(errpath) as f:
+        err_lines = [l.rstrip() for l in f.read().splitlines() if l.strip()]
+    samples = {"file_cache_peak_kib": peak_cache, "shmem_peak_kib": peak_shmem,
+               "swapcached_peak_kib": peak_swapcached, "concurrent_gmm_pids": sorted(others),
+               "host_summary": host}
+    return summaries, proc.returncode, err_lines, wall, samples
+
+
+def measure_overhead(tmp):
+    """The gmm process's own host memory beyond guest RAM, backend=anon: a run
+    of the same three guests touching a little each, in an unlimited cgroup;
+    overhead = the cgroup's peak - the guests' resident RAM. Also checks that
+    anon guest RAM is charged to the cgroup at all."""
+    touch = min(size_bytes(SIZE), 64 * MiB)
+    cfg = {"host": {"accel": ACCEL},
+           "guests": [{"name": "abc"[i], "mem": MEM, "backend": "anon", "kernel": GUEST,
+                       "thp": THP, "cmdline": f"workload=touch size={touch // MiB}M"}
+                      for i in range(NGUESTS)]}
+    cg = MemCgroup(f"gmm-bench-overcommit-probe-{os.getpid()}", 0)
+    try:
+        summ, rc, err, _, _ = run_gmm(cfg, tmp, "probe", cg)
+        peak = cg.peak()
+    finally:
+        cg.remove()
+    if rc != 0 or len(summ) != NGUESTS:
+        raise RuntimeError(f"overhead probe failed (rc {rc}): {' | '.join(err[-5:])}")
+    guest_rss = sum(g["peak_rss_bytes"] for g in summ.values())
+    return {"probe_cgroup_peak_bytes": peak, "probe_guest_rss_bytes": guest_rss,
+            "probe_touch_bytes": touch * NGUESTS,
+            "gmm_overhead_bytes": max(0, peak - guest_rss) if peak is not None else None,
+            "anon_charged_to_cgroup": peak is not None and peak >= guest_rss}
+
+
+def one_run(kind, tmp, rnd, cg_limit):
+    """One run of one kind; its figures, or an error."""
+    tag = f"{kind}-{rnd}"
+    fig = {"error": None}
+    cfg = gmm_config(kind, tmp)
+    m0 = meminfo()
+    fig["page_cache_before_kib"] = m0["Cached"]
+    fig["file_cache_before_kib"] = m0["Cached"] - m0.get("Shmem", 0)      # Cached less tmpfs/shmem
+    swap = None
+    cg = MemCgroup(f"gmm-bench-overcommit-{kind}-{os.getpid()}", cg_limit if kind == "kernel" else 0)
+    try:
+        if kind == "kernel":
+            if active_swaps():
+                raise RuntimeError(f"other swap is active ({', '.join(active_swaps())}): swapoff it first")
+            swap = HostSwap(os.path.join(tmp, "kernel.swap"), size_bytes(SWAP))
+            fig["cgroup_limit_bytes"] = cg_limit
+            fig["cgroup_swappiness"] = cg.swappiness()
+        v0 = vmstat()
+        summ, rc, err, wall, samples = run_gmm(cfg, tmp, tag, cg)
+        v1 = vmstat()
+        fig["cgroup_peak_bytes"] = cg.peak()
+        st = cg.stat()
+        if kind == "kernel":
+            fig["cgroup_oom_kills"] = cg.oom_kills()
+            fig["pgmajfault"] = st.get("total_pgmajfault", st.get("pgmajfault"))
+    finally:
+        if swap:
+            swap.off()
+        cg.remove()
+    m1 = meminfo()
+    fig["page_cache_after_kib"] = m1["Cached"]
+    fig["file_cache_after_kib"] = m1["Cached"] - m1.get("Shmem", 0)
+    fig["concurrent_gmm_pids"] = samples.pop("concurrent_gmm_pids")
+    hs = samples.pop("host_summary")
+    fig["pool_held_peak_bytes"] = hs.get("pool_held_peak_bytes") if kind != "kernel" else None
+    fig["vmm_anon_peak_bytes"] = hs.get("vmm_anon_peak_bytes")
+    fig.update(samples)
+    fig["wall_s"] = wall
+    fig["host_pswpin"] = v1["pswpin"] - v0["pswpin"]
+    fig["host_pswpout"] = v1["pswpout"] - v0["pswpout"]
+    fig["guests"] = summ
+    fig["returncode"] = rc
+    if rc == 2 and not summ:
+        # bad input: nothing started (e.g. a config key this build does not know)
+        fig["error"] = next((l for l in reversed(err) if "config" in l), err[-1] if err else f"rc {rc}")
+        fig["refused"] = True
+        return fig
+    accels = {g.get("accel") for g in summ.values()}
+    fig["accel"] = accels.pop() if len(accels) == 1 else ",".join(sorted(a for a in accels if a))
+    bad = []
+    for name in "abc"[:NGUESTS]:
+        g = summ.get(name)
+        if g is None:
+            bad.append(f"{name}: no summary")
+        elif g.get("state") != "exited" or g.get("exit_code") != 0:
+            bad.append(f"{name}: {g.get('state')} exit {g.get('exit_code')} ({g.get('stop_reason')})")
+    if bad or rc != 0:
+        fig["error"] = f"rc {rc}: " + "; ".join(bad) + (" | " + " | ".join(err[-4:]) if err else "")
+    res = {n: g.get("results", {}) for n, g in summ.items()}
+    fig["ops_per_sec"] = sum(float(r.get("ops_per_sec", 0)) for r in res.values()) if res else None
+    ops = sum(int(r.get("ops", 0)) for r in res.values())
+    fig["ops_per_wall_sec"] = ops / wall if wall else None
+    fig["per_guest_ops_per_sec"] = {n: float(r.get("ops_per_sec", 0)) for n, r in sorted(res.items())}
+    fig["prefill_s_max"] = max((float(r.get("prefill_seconds", 0)) for r in res.values()), default=None)
+    fig["timed_s_max"] = max((float(r.get("seconds", 0)) for r in res.values()), default=None)
+    fig["verify_failures"] = sum(int(g.get("verify_failures", 0) or 0) for g in summ.values())
+    if kind == "kernel":
+        fig["swap_ins"], fig["swap_outs"] = fig["host_pswpin"], fig["host_pswpout"]
+    else:
+        s2 = [g.get("stage2", {}) for g in summ.values()]
+        fig["swap_ins"] = sum(s.get("pswpin", 0) for s in s2)
+        fig["swap_outs"] = sum(s.get("pswpout", 0) for s in s2)
+        fig["workingset_refault"] = sum(s.get("workingset_refault", 0) for s in s2)
+    return fig
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "-"
+    if isinstance(x, float) and abs(x) < 1000 and x != int(x):
+        return f"{x:.2f}{unit}"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.2f}M{unit}"
+    if abs(x) >= 1e4:
+        return f"{x / 1e3:.1f}k{unit}"
+    return f"{x:.0f}{unit}"
+
+
+def main():
+    for f in (GMM, GUEST):
+        if not os.path.exists(f):
+            sys.exit(f"bench-overcommit: {f} is missing: run make first")
+    if os.geteuid() != 0:
+        sys.exit("bench-overcommit: needs root (a memory cgroup and swapon for the kernel run)")
+    if active_swaps():
+        sys.exit(f"bench-overcommit: other swap is active ({', '.join(active_swaps())}): the kernel run's "
+                 "swap counts are host-wide, so swapoff it first")
+    for tool in ("fallocate", "mkswap", "swapon", "swapoff"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
+            sys.exit(f"bench-overcommit: {tool} not found (util-linux)")
+    cgv, cgroot = MemCgroup.find()
+    if not cgv:
+        sys.exit("bench-overcommit: no memory cgroup controller is mounted (cgroup v1 or v2)")
+    base = env("DIR", os.path.join(ROOT, "build"))
+    os.makedirs(base, exist_ok=True)
+    fs = fstype_of(base)
+    if fs in ("tmpfs", "ramfs"):
+        sys.exit(f"bench-overcommit: {base} is on {fs}: swap files there would be memory "
+                 "(GMM_BENCH_OVERCOMMIT_DIR=a directory on a disk)")
+    tmp = tempfile.mkdtemp(prefix="bench-overcommit-", dir=base)
+
+    # Ctrl-C or a kill: unwind through the finally blocks (swapoff, rmdir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    kvm = kvm_available()
+    thp_sys = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
+    log(f"bench-overcommit: {NGUESTS} guests of {MEM}, each zipf theta {THETA} over {SIZE}, "
+        f"{ITERS} ops, verify=1, seeds 1..{NGUESTS}; budget {POOL}, swap {SWAP}; accel {ACCEL} "
+        f"(/dev/kvm {'opens' if kvm else 'does not open'}); host THP {thp_sys}; guests thp={THP} on every side")
+    log(f"  swap files in {tmp} ({fs}); memory cgroup v{cgv} at {cgroot}")
+    others = other_gmm_processes()
+    if others:
+        log(f"  WARNING: other gmm processes are running (pids {' '.join(map(str, others))}): they share "
+            "the CPUs, the disk and the page cache with these runs")
+    log(f"  gmm: backend=pool, pool {POOL}, gmm swap {SWAP}; random: the same with "
+        f"host.reclaim.victims=random; kernel: backend=anon in a memory cgroup, host swap file {SWAP}")
+
+    out = {"accel": None, "reps": REPS, "guests": NGUESTS, "mem_bytes": size_bytes(MEM),
+           "wset_bytes": size_bytes(SIZE), "iters_per_guest": ITERS, "theta": float(THETA), "thp": THP,
+           "budget_bytes": size_bytes(POOL), "swap_bytes": size_bytes(SWAP),
+           "cgroup_version": cgv, "swap_fs": fs,
+           "ops_metric": "sum over guests of each guest's ops_per_sec (timed phase)",
+           "kernel_swap_counts": "host /proc/vmstat pswpin/pswpout deltas"}
+    failed = False
+    try:
+        log("\noverhead probe: the same guests, backend=anon, touching "
+            f"{min(size_bytes(SIZE), 64 * MiB) // MiB}M each, in an unlimited memory cgroup")
+        probe = measure_overhead(tmp)
+        out.update(probe)
+        extra = env("CG_EXTRA", None)
+        if extra is not None:
+            over = size_bytes(extra)
+        else:
+            over = -(-probe["gmm_overhead_bytes"] // MiB) * MiB     # whole MiB, up
+        cg_limit = size_bytes(POOL) + over
+        out["kernel_cgroup_limit_bytes"] = cg_limit
+        out["kernel_cgroup_extra_bytes"] = over
+        log(f"  cgroup peak {fmt(probe['probe_cgroup_peak_bytes'] / MiB)} MiB, guests' resident RAM "
+            f"{fmt(probe['probe_guest_rss_bytes'] / MiB)} MiB: gmm's own overhead "
+            f"{probe['gmm_overhead_bytes'] / MiB:.1f} MiB; anon guest RAM charged to the cgroup: "
+            f"{'yes' if probe['anon_charged_to_cgroup'] else 'NO'}")
+        log(f"  kernel run's cgroup limit: {POOL} + {over // MiB} MiB = {cg_limit / MiB:.0f} MiB"
+            + (" (GMM_BENCH_OVERCOMMIT_CG_EXTRA)" if extra is not None else ""))
+
+        per = {k: [] for k in ALL}
+        for rnd in range(REPS):
+            for kind in RUNS:
+                log(f"\nround {rnd + 1}/{REPS}: {LABEL[kind]} ...")
+                try:
+                    fig = one_run(kind, tmp, rnd, cg_limit)
+                except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+                    msg = e.stderr.strip() if isinstance(e, subprocess.CalledProcessError) and e.stderr else str(e)
+                    fig = {"error": f"{type(e).__name__}: {msg}", "refused": False}
+                per[kind].append(fig)
+                if fig.get("concurrent_gmm_pids"):
+                    log(f"  WARNING: other gmm processes ran meanwhile (pids "
+                        f"{' '.join(map(str, fig['concurrent_gmm_pids']))}): this run's figures are perturbed")
+                if fig.get("error"):
+                    log(f"  {'REFUSED' if fig.get('refused') else 'FAILED'}: {fig['error']}")
+                    if not (kind == "random" and fig.get("refused")):
+                        failed = True
+                if fig.get("guests"):
+                    log(f"  {fig['wall_s']:.1f} s wall, accel {fig.get('accel')}, "
+                        f"{fmt(fig.get('ops_per_sec'))} ops/s (" +
+                        ", ".join(f"{n} {fmt(v)}" for n, v in fig['per_guest_ops_per_sec'].items()) +
+                        f"), swap in/out {fmt(fig.get('swap_ins'))}/{fmt(fig.get('swap_outs'))}, "
+                        f"verify failures {fig.get('verify_failures')}")
+
+        # aggregate: medians over rounds; ratios are medians of per-round ratios
+        keys = ["ops_per_sec", "ops_per_wall_sec", "swap_ins", "swap_outs", "wall_s", "prefill_s_max",
+                "timed_s_max", "page_cache_before_kib", "page_cache_after_kib", "file_cache_before_kib",
+                "file_cache_after_kib", "file_cache_peak_kib",
+                "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
+                "vmm_anon_peak_bytes", "host_pswpin",
+                "host_pswpout"]
+        name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
+        agg = {}
+        for kind in ALL:
+            ok = [f for f in per[kind] if not f.get("error") or f.get("guests")]
+            a = {k: med([f.get(k) for f in ok]) for k in keys}
+            if kind == "kernel":
+                a["pgmajfault"] = med([f.get("pgmajfault") for f in ok])
+                a["cgroup_oom_kills"] = sum(f.get("cgroup_oom_kills") or 0 for f in per[kind])
+            else:
+                a["workingset_refault"] = med([f.get("workingset_refault") for f in ok])
+            agg[kind] = a
+            pfx = name[kind]
+            for k in keys:
+                out[f"{pfx}_{k}"] = a[k]
+            for k in ("pgmajfault", "cgroup_oom_kills", "workingset_refault"):
+                if k in a:
+                    out[f"{pfx}_{k}"] = a[k]
+            out[f"{pfx}_per_guest_ops_per_sec"] = ok[-1]["per_guest_ops_per_sec"] if ok else None
+            out[f"{pfx}_concurrent_gmm_pids"] = sorted({p for f in per[kind]
+                                                        for p in f.get("concurrent_gmm_pids") or []})
+            errs = [f["error"] for f in per[kind] if f.get("error")]
+            out[f"{pfx}_error"] = errs[0] if errs else None
+        out["verify_failures"] = sum(f.get("verify_failures") or 0 for k in ALL for f in per[k])
+        accels = {f.get("accel") for k in ALL for f in per[k] if f.get("accel")}
+        out["accel"] = ",".join(sorted(accels)) if accels else None
+
+        def ratio(a, b, key="ops_per_sec"):
+            rs = [x.get(key) / y.get(key) for x, y in zip(per[a], per[b])
+                  if x.get(key) and y.get(key) and not x.get("error") and not y.get("error")]
+            return med(rs)
+
+        out["ratio_gmm_vs_kernel"] = ratio("gmm", "kernel")
+        out["ratio_gmm_vs_random"] = ratio("gmm", "random")
+        out["ratio_random_vs_kernel"] = ratio("random", "kernel")
+        out["ratio_gmm_vs_kernel_wall"] = ratio("gmm", "kernel", "ops_per_wall_sec")
+        out["ratio_gmm_swap_ins_vs_kernel"] = ratio("gmm", "kernel", "swap_ins")
+        out["target_ratio_gmm_vs_kernel_met"] = (out["ratio_gmm_vs_kernel"] >= 1.0
+                                                 if out["ratio_gmm_vs_kernel"] is not None else None)
+
+        # the side-by-side table
+        log(f"\naccel {out['accel']}; medians of {REPS} round(s); ops/s = sum of the guests' own "
+            "ops_per_sec (timed phase); kernel swap counts are host-wide /proc/vmstat deltas")
+        cols = list(ALL)
+        rows = [
+            ("ops/s (sum of guests)", "ops_per_sec", fmt),
+            ("ops / wall s", "ops_per_wall_sec", fmt),
+            ("swap-ins (pages)", "swap_ins", fmt),
+            ("swap-outs (pages)", "swap_outs", fmt),
+            ("wall s", "wall_s", lambda x: fmt(x)),
+            ("prefill s (slowest guest)", "prefill_s_max", lambda x: fmt(x)),
+            ("timed s (slowest guest)", "timed_s_max", lambda x: fmt(x)),
+            ("host memory peak MiB (cgroup)", "cgroup_peak_bytes", lambda x: f"{x / MiB:.0f}"),
+            ("gmm pool held peak MiB", "pool_held_peak_bytes", lambda x: f"{x / MiB:.0f}"),
+            ("Cached before kB", "page_cache_before_kib", fmt),
+            ("Cached after kB", "page_cache_after_kib", fmt),
+            ("Cached-Shmem before kB", "file_cache_before_kib", fmt),
+            ("Cached-Shmem after kB", "file_cache_after_kib", fmt),
+            ("Cached-Shmem peak kB (during)", "file_cache_peak_kib", fmt),
+            ("Shmem peak kB (during)", "shmem_peak_kib", fmt),
+            ("host pswpin/pswpout", None, None),
+        ]
+        log(f"{'':<32}" + "".join(f"{LABEL[c]:>24}" for c in cols))
+        for label, key, f in rows:
+            if key is None:
+                vals = [f"{fmt(agg[c]['host_pswpin'])}/{fmt(agg[c]['host_pswpout'])}" for c in cols]
+            else:
+                vals = [f(agg[c][key]) if agg[c][key] is not None else "-" for c in cols]
+            log(f"{label:<32}" + "".join(f"{v:>24}" for v in vals))
+        log(f"kernel: cgroup v{cgv} limit {cg_limit / MiB:.0f} MiB ({POOL} + {over // MiB} MiB gmm overhead), "
+            f"swappiness {per['kernel'][0].get('cgroup_swappiness') if per['kernel'] else '-'}, "
+            f"OOM kills {agg['kernel'].get('cgroup_oom_kills')}, major faults {fmt(agg['kernel'].get('pgmajfault'))}")
+
+        def r(k):
+            return f"{out[k]:.2f}x" if out[k] is not None else "n/a"
+        met = out["target_ratio_gmm_vs_kernel_met"]
+        log(f"gmm vs kernel: {r('ratio_gmm_vs_kernel')} (target >= 1.0x: "
+            f"{'n/a' if met is None else 'met' if met else 'MISSED'})"
+            f"; gmm vs random victims: {r('ratio_gmm_vs_random')}"
+            + (f" (random run: {out['random_victim_error']})" if out["random_victim_error"] else ""))
+        log(f"verify failures over every run: {out['verify_failures']}")
+    except (KeyboardInterrupt, SystemExit):     # Ctrl-C, or SIGTERM (above)
+        out["error"] = "interrupted"
+        failed = True
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+        log(f"bench-overcommit: {out['error']}")
+        failed = True
+    finally:
+        for f in ("gmm.swap",):
+            try:
+                os.unlink(os.path.join(tmp, f))
+            except OSError:
+                pass
+        log(f"(configs and logs of every run: {tmp})")
+        print(json.dumps(out), flush=True)
+    if failed or out.get("verify_failures"):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
