@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 
+from benchlib import kvm_available
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GMM = os.path.join(ROOT, "build/gmm")
 GUEST = os.path.join(ROOT, "build/guest/gmm-guest.elf")
@@ -53,14 +55,6 @@ TARGETS = [
     ("ratio_gmm4k_steady_vs_anon", 0.95, "gmm 4 KiB steady state within 5% of anon or better"),
     ("ratio_thp_steady_vs_anon", 0.95, "gmm THP steady state within 5% of anon or better"),
 ]
-
-
-def kvm_available():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def run_gmm(accel, name, cmdline):

@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 
+from benchlib import kvm_available
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GMM = os.path.join(ROOT, "build/gmm")
 GUEST = os.path.join(ROOT, "build/guest/gmm-guest.elf")
@@ -30,14 +32,6 @@ WORKLOADS = {
     "random": ("workload=random size=256M iters=20000000", "ops_per_sec"),
     "zipf": ("workload=zipf size=256M iters=20000000 theta=0.99", "ops_per_sec"),
 }
-
-
-def kvm_available():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def parse_results(text):

@@ -47,6 +47,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import kvm_available
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GMM = os.path.join(ROOT, "build/gmm")
 GUEST = os.path.join(ROOT, "build/guest/gmm-guest.elf")
@@ -141,14 +143,6 @@ def other_gmm_processes():
             except OSError:
                 pass
     return pids
-
-
-def kvm_available():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 # --- memory cgroup (v1 or v2) ------------------------------------------------
