@@ -243,7 +243,7 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan);
 /* A minor userfault on the window: the guest touched a page reclaim had
  * armed for a hinting fault (stage2_hint.c); it is marked referenced and
  * mapped again. Fault thread only. */
-void stage2_hint_fault(struct stage2 *s2, uint64_t gpa);
+void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write);
 
 /*
  * Per-guest limits (stage2_limits.c, docs/limits.md): the guest is gmm's

@@ -113,7 +113,7 @@ static int start_uffd_wp(struct stage2 *s2)
 			goto fail;
 	}
 	/* that replaced the pool mappings' minor mode: give it back */
-	if (hint_enabled(s2)) {
+	if (minor_registered(s2)) {
 		ret = hint_register_present(s2);
 		if (ret)
 			goto fail;

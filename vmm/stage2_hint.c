@@ -37,9 +37,14 @@
 #include "vmm/kvm_compat.h"
 #include "vmm/stage2_internal.h"
 
+bool minor_registered(const struct stage2 *s2)
+{
+	return s2->cfg.swap && (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
+}
+
 bool hint_enabled(const struct stage2 *s2)
 {
-	return s2->cfg.swap && !s2->hp->reclaim_random && (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
+	return minor_registered(s2) && !s2->hp->reclaim_random;
 }
 
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr)
@@ -129,18 +134,25 @@ static void continue_page(struct stage2 *s2, gfn_t gfn)
 	uffd_wake(s2, gfn, 1);
 }
 
-void stage2_hint_fault(struct stage2 *s2, uint64_t gpa)
+void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
 	gfn_t gfn = gpa >> GMM_FRAME_SHIFT;
 	uint64_t e;
 	unsigned order;
 
 	pthread_mutex_lock(&s2->lock);
-	if (!s2->ept || ept_lookup(s2->ept, gfn, &e, &order) || !ept_entry_present(e)) {
-		/* evicted since it was armed (the window is anonymous memory
-		 * there now, so the retry is a stage-2 fault), or going away */
-		uffd_wake(s2, gfn, 1);
+	if (!s2->ept) {
+		uffd_wake(s2, gfn, 1); /* going away */
 		pthread_mutex_unlock(&s2->lock);
+		return;
+	}
+	if (ept_lookup(s2->ept, gfn, &e, &order) || !ept_entry_present(e)) {
+		/* not the guest's page any more: evicted with its PTEs zapped
+		 * (evict_zap()), and the pool offset the window still maps there
+		 * holds someone else's frame now. Never CONTINUE it: a stage-2
+		 * fault, which reads the page back from swap. */
+		pthread_mutex_unlock(&s2->lock);
+		stage2_fault(s2, gpa, write);
 		return;
 	}
 	if (!host_pool_hugetlb(s2->hp, ept_entry_pfn(e))) {

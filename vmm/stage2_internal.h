@@ -41,6 +41,9 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr);
 /* The window no longer maps [gfn, gfn+nr): anonymous memory registered
  * for stage-2 faults again, so the next touch faults. */
 int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+/* ... or only its PTEs, the VMAs left (pool mappings registered for minor
+ * faults: see realize_zap() for why that is safe). */
+int realize_zap(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 /* Reverse map: the frames of a run now mapped at gfn (order: of each). */
 void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order);
 /* ... and the reverse: off the LRU, unmapped (before a free or a remap). */
@@ -88,6 +91,10 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
  * faults, and write-protect under uffd-wp tracking); arming frames (on the
  * LRU, isolated or not). stage2_hint_fault() is in stage2.h. */
 bool hint_enabled(const struct stage2 *s2);
+/* The pool mappings of the window are registered for minor faults too
+ * (any guest with swap, where the kernel has them): a zapped PTE over a
+ * pool offset faults to gmm whatever the page cache holds there. */
+bool minor_registered(const struct stage2 *s2);
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
 /* hint_register() over every present run of the EPT (after a registration

@@ -119,7 +119,7 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	/* hinting faults need minor faults on every pool mapping; uffd-wp
 	 * tracking needs every VMA of the window registered (a new mapping
 	 * starts unprotected, so the harvest reports it written) */
-	if (fd == s2->hp->memfd && hint_enabled(s2))
+	if (fd == s2->hp->memfd && minor_registered(s2))
 		return hint_register(s2, gfn, nr);
 	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)
 		return stage2_register(s2, want, nr << GMM_FRAME_SHIFT);
@@ -181,6 +181,20 @@ void resident_add(struct stage2 *s2, uint64_t nr)
 
 	while (now > peak && !atomic_compare_exchange_weak(&s2->peak_resident_frames, &peak, now))
 		;
+}
+
+/*
+ * Take the window's PTEs over [gfn, gfn+nr) away and leave its VMAs as
+ * they are: for pool mappings registered for minor and missing faults
+ * only (minor_registered()). The next touch faults to gmm as a minor
+ * fault (the pool offset holds a page, whoever's it is now) or a missing
+ * one (a hole); fault-around is off on such VMAs, so the kernel never
+ * maps a page there on its own. Under KVM the MMU notifier takes the EPT
+ * entries with the PTEs.
+ */
+int realize_zap(struct stage2 *s2, gfn_t gfn, uint64_t nr)
+{
+	return madvise((void *)gfn_hva(s2, gfn), nr << GMM_FRAME_SHIFT, MADV_DONTNEED) ? -errno : 0;
 }
 
 /*

@@ -115,7 +115,10 @@ static int cmp_gfn(const void *a, const void *b, void *mm)
 }
 
 /* Unmap the window over pfns[0..n) (sorted by gfn), a run of consecutive
- * gfns at a time, so the window is not cut into one VMA per page. */
+ * gfns at a time, so the window is not cut into one VMA per page. Where
+ * the pool mappings take minor faults, only the PTEs go (realize_zap()):
+ * no VMA is made or unmade, mmap_lock is taken for reading, and a touch
+ * of the page faults to gmm whatever the pool offset holds by then. */
 static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 {
 	struct gmm_pool *mm = s2->hp->mm;
@@ -127,7 +130,7 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 
 		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len)
 			len++;
-		ret = realize_unmap(s2, g, len);
+		ret = minor_registered(s2) ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
 		if (ret)
 			return ret;
 		i += len;

@@ -68,7 +68,7 @@ static void serve_faults(struct stage2 *s2)
 			continue;
 		gpa = m->arg.pagefault.address - (uint64_t)s2->mem->window;
 		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
-			stage2_hint_fault(s2, gpa); /* not a stage-2 fault: not timed */
+			stage2_hint_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 			continue;
 		}
 		stage2_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);

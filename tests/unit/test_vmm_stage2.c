@@ -571,6 +571,35 @@ Test(stage2, reclaim_arms_pages_it_sees_first_and_still_frees_in_one_call)
 	rig_down(&r);
 }
 
+Test(stage2, an_evicted_page_never_shows_the_frame_that_took_its_place)
+{
+	struct rig r;
+	uint64_t e;
+	unsigned order;
+	pfn_t old;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 64, false);
+	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 5) << 12, &e, &order), 0);
+	old = ept_entry_pfn(e);
+	/* every page armed, none touched: all of them go to swap, their PTEs
+	 * zapped, the window's VMAs left over the freed pool offsets */
+	arm(&r, G(8), 64);
+	cr_assert_gt(stage2_shrink(r.mem.s2, 4096), 0);
+	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 5) << 12, &e, &order), 0);
+	cr_assert(!ept_entry_present(e), "gfn 5 went to swap");
+	/* the pool offset under gfn 5's old mapping holds a page again, with
+	 * other contents: what a new owner of the frame would have written
+	 * (written here through the pool's own view of the free frame) */
+	memset(frame_mem(r.hp->mm, old), 0xab, 4096);
+	/* gfn 5 reads its own contents back from swap, never that page */
+	cr_assert_eq(page(&r, G(8) + 5)[0], 0x5eed0000 + G(8) + 5);
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	cr_assert_gt(stat(&r, S2_PSWPIN), 0);
+	host_pool_punch(r.hp, old, 1);
+	rig_down(&r);
+}
+
 Test(stage2, unmapping_a_swapped_page_frees_its_slot)
 {
 	struct rig r;
