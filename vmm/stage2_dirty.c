@@ -106,17 +106,20 @@ static int start_uffd_wp(struct stage2 *s2)
 	if (s2->pagemap_fd < 0)
 		return -errno;
 	s2->dirty_mode = STAGE2_DIRTY_UFFD_WP;
-	/* every VMA of the RAM, mapped or not, gains write-protect mode */
-	for (int i = 0; i < s2->mem->nr_slots; i++) {
-		ret = stage2_register(s2, s2->mem->slots[i].hva, s2->mem->slots[i].bytes);
-		if (ret)
-			goto fail;
-	}
-	/* that replaced the pool mappings' minor mode: give it back */
+	/* every VMA of the RAM, mapped or not, gains write-protect mode; the
+	 * pool mappings keep their minor mode in the same call (an evicted
+	 * page's mapping without it would let the kernel map whatever the
+	 * pool offset holds now) */
 	if (minor_registered(s2)) {
-		ret = hint_register_present(s2);
+		ret = hint_register_window(s2);
 		if (ret)
 			goto fail;
+	} else {
+		for (int i = 0; i < s2->mem->nr_slots; i++) {
+			ret = stage2_register(s2, s2->mem->slots[i].hva, s2->mem->slots[i].bytes);
+			if (ret)
+				goto fail;
+		}
 	}
 	ret = wp_all(s2, true);
 	if (!ret)

@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 
 #include "guestmm/pool.h"
+#include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kvm_compat.h"
 #include "vmm/stage2_internal.h"
@@ -58,40 +59,70 @@ int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
 }
 
-struct present_run {
+/* A run of the window being gathered by hint_register_window(): pool
+ * mappings (minor mode) or anything else (anonymous, hugetlb). */
+struct window_run {
 	struct stage2 *s2;
-	gfn_t start, end; /* the run being gathered, [start, end) */
+	gfn_t cursor;      /* the slot is classified up to here */
+	gfn_t start, end;  /* the open run, [start, end); empty when equal */
+	bool pool;
 	int ret;
 };
 
-static int flush_run(struct present_run *r)
+static void flush_run(struct window_run *r)
 {
 	if (r->end > r->start && !r->ret)
-		r->ret = hint_register(r->s2, r->start, r->end - r->start);
-	r->start = r->end = 0;
+		r->ret = r->pool ? hint_register(r->s2, r->start, r->end - r->start) :
+				   stage2_register(r->s2, (void *)gfn_hva(r->s2, r->start),
+						   (r->end - r->start) << GMM_FRAME_SHIFT);
+	r->start = r->end;
+}
+
+static void add_run(struct window_run *r, gfn_t start, gfn_t end, bool pool)
+{
+	if (start >= end)
+		return;
+	if (r->end != start || r->pool != pool) {
+		flush_run(r);
+		r->start = start;
+		r->pool = pool;
+	}
+	r->end = end;
+	r->cursor = end;
+}
+
+static int classify_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	struct window_run *r = arg;
+	gfn_t end = gfn + (1ULL << order);
+	/* a pool mapping is there while the page is present, and after it
+	 * was evicted (its PTEs zapped, the VMA kept: realize_zap()) */
+	bool pool = ept_entry_state(entry) == EPT_STATE_SWAPPED ||
+		    (ept_entry_present(entry) && !host_pool_hugetlb(r->s2->hp, ept_entry_pfn(entry)));
+
+	if (gfn < r->cursor)
+		gfn = r->cursor; /* a 2 MiB leaf that starts below the slot */
+	add_run(r, r->cursor, gfn, false);
+	add_run(r, gfn, end, pool);
 	return r->ret;
 }
 
-static int gather_present(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+int hint_register_window(struct stage2 *s2)
 {
-	struct present_run *r = arg;
+	for (int i = 0; i < s2->mem->nr_slots; i++) {
+		const struct guest_mem_slot *sl = &s2->mem->slots[i];
+		gfn_t lo = sl->gpa >> GMM_FRAME_SHIFT, hi = lo + (sl->bytes >> GMM_FRAME_SHIFT);
+		struct window_run r = { .s2 = s2, .cursor = lo, .start = lo, .end = lo };
 
-	if (!ept_entry_present(entry) || host_pool_hugetlb(r->s2->hp, ept_entry_pfn(entry)))
-		return flush_run(r);
-	if (gfn != r->end && flush_run(r))
-		return r->ret;
-	if (r->end == r->start)
-		r->start = gfn;
-	r->end = gfn + (1ULL << order);
+		ept_walk(s2->ept, lo, hi, classify_leaf, &r);
+		if (r.cursor > hi)
+			r.end = hi; /* a 2 MiB leaf past the slot's end */
+		add_run(&r, r.cursor, hi, false);
+		flush_run(&r);
+		if (r.ret)
+			return r.ret;
+	}
 	return 0;
-}
-
-int hint_register_present(struct stage2 *s2)
-{
-	struct present_run r = { .s2 = s2 };
-
-	ept_walk(s2->ept, 0, EPT_GFN_LIMIT, gather_present, &r);
-	return flush_run(&r);
 }
 
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
@@ -105,7 +136,7 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 		if (frame_test_unevictable(f) || frame_test_set_idle(f))
 			continue;
 		stage2_dirty_harvest_range_locked(s2, f->gfn, pages);
-		if (madvise((void *)gfn_hva(s2, f->gfn), pages << GMM_FRAME_SHIFT, MADV_DONTNEED)) {
+		if (realize_zap(s2, f->gfn, pages)) {
 			frame_clear_idle(f); /* still mapped: no test */
 			continue;
 		}

@@ -97,8 +97,11 @@ bool hint_enabled(const struct stage2 *s2);
 bool minor_registered(const struct stage2 *s2);
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
-/* hint_register() over every present run of the EPT (after a registration
- * of whole slots, which sets one mode for all). */
-int hint_register_present(struct stage2 *s2);
+/* Register the whole window again, each run with its own modes in one
+ * call: pool mappings (present pages, and evicted ones whose PTEs were
+ * zapped) with hint_register(), the rest with stage2_register(). For a
+ * change of modes (uffd-wp tracking starting) that must never leave a
+ * pool mapping without minor faults, not even for an instant. */
+int hint_register_window(struct stage2 *s2);
 
 #endif
