@@ -434,7 +434,7 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 		snprintf(err, errlen, "%s.limits: limits need backend=pool", path);
 		return -EINVAL;
 	}
-	if (g->limits.max != LIMIT_UNSET && g->limits.max < (4ULL << 20)) {
+	if (g->limits.max != LIMIT_UNSET && g->limits.max < STAGE2_LIMIT_MAX_MIN_BYTES) {
 		snprintf(err, errlen, "%s.limits.max: at least 4M (the guest's system area and a block)", path);
 		return -EINVAL;
 	}

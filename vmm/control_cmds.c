@@ -516,7 +516,7 @@ static json_t *cmd_limits(struct host *h, json_t *req, const char **err)
 				*err = "a limit is a size (\"512M\"), bytes, or null / \"max\" for none";
 				goto out;
 			}
-			if (i == 0 && bytes < (4ULL << 20)) {
+			if (i == 0 && bytes < STAGE2_LIMIT_MAX_MIN_BYTES) {
 				*err = "limits.max: at least 4M";
 				goto out;
 			}

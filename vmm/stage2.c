@@ -437,11 +437,13 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		}
 		if (ret)
 			break; /* memory.max could not be kept: this guest alone stops */
-		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
+		if (ept_lookup(s2->ept, gfn, &e, &order))
+			e = 0;
+		if (ept_entry_present(e)) {
 			uffd_wake(s2, gfn, 1); /* mapped while the limit was reclaimed */
 			break;
 		}
-		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED) {
+		if (ept_entry_state(e) == EPT_STATE_SWAPPED) {
 			ret = fault_swapin(s2, gfn, e);
 		} else if (s2->cfg.hugetlb) {
 			ret = fault_hugetlb(s2, gfn);

@@ -119,6 +119,8 @@ struct stage2_swap;
 
 /* memcg's knobs for one guest, in pages; STAGE2_LIMIT_NONE: no limit. */
 #define STAGE2_LIMIT_NONE UINT64_MAX
+/* memory.max at least this (bytes): the guest's system area and a block */
+#define STAGE2_LIMIT_MAX_MIN_BYTES (4ULL << 20)
 struct stage2_limits {
 	uint64_t max;       /* memory.max: reclaim, then stop the guest */
 	uint64_t high;      /* memory.high: throttle by reclaiming the guest itself */
