@@ -63,6 +63,14 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_THP_COLLAPSE_FAILED] = "thp_collapse_alloc_failed",
 	[S2_KHUGEPAGED_FULL_SCANS] = "khugepaged_full_scans",
 	[S2_FAULT_HUGETLB] = "fault_hugetlb",
+	[S2_BALLOON_INFLATED] = "balloon_inflate",
+	[S2_BALLOON_DEFLATED] = "balloon_deflate",
+	[S2_BALLOON_FREED] = "balloon_freed",
+	[S2_BALLOON_REFAULTS] = "balloon_refaults",
+	[S2_BALLOON_HUGE_WHOLE] = "balloon_huge_whole",
+	[S2_BALLOON_HUGE_SPLIT] = "balloon_huge_split",
+	[S2_REPORTED_PAGES] = "free_page_reported",
+	[S2_REPORTED_FREED] = "free_page_report_freed",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */
@@ -443,6 +451,8 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			uffd_wake(s2, gfn, 1); /* mapped while the limit was reclaimed */
 			break;
 		}
+		if (ept_entry_state(e) == EPT_STATE_BALLOONED)
+			s2_count(s2, S2_BALLOON_REFAULTS, 1); /* the guest took it back untold */
 		if (ept_entry_state(e) == EPT_STATE_SWAPPED) {
 			ret = fault_swapin(s2, gfn, e);
 		} else if (s2->cfg.hugetlb) {
@@ -628,6 +638,8 @@ void stage2_release(struct stage2 *s2)
 		cursor_release(s2);
 		ept_destroy(s2->ept);
 		s2->ept = NULL; /* under the lock: stats and translate look at it */
+		stage2_balloon_free(s2);
+		atomic_store(&s2->balloon_pending_pages, 0);
 		pthread_mutex_unlock(&s2->lock);
 		free(b.small);
 	}

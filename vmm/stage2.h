@@ -89,6 +89,15 @@ enum stage2_stat_item {
 	S2_MEMCG_OOM,           /* limits.max could not be kept by reclaim */
 	S2_MEMCG_OOM_KILL,      /* ... and the guest was stopped for it */
 	S2_MEMCG_SWAP_MAX,      /* evictions refused by limits.swap_max */
+	/* ballooning (stage2_balloon.c, docs/balloon.md) */
+	S2_BALLOON_INFLATED,    /* pages the guest's balloon gave back (BALLOONED entries made) */
+	S2_BALLOON_DEFLATED,    /* pages it took back */
+	S2_BALLOON_FREED,       /* frames freed by inflation: host memory returned */
+	S2_BALLOON_REFAULTS,    /* faults on a BALLOONED entry: a fresh zero frame */
+	S2_BALLOON_HUGE_WHOLE,  /* 2 MiB frames freed whole, every page ballooned */
+	S2_BALLOON_HUGE_SPLIT,  /* 2 MiB frames split to free the pages ballooned in them */
+	S2_REPORTED_PAGES,      /* pages the guest reported free (free page reporting) */
+	S2_REPORTED_FREED,      /* frames freed by those reports */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -188,6 +197,8 @@ struct stage2 {
 	pthread_cond_t io_done;
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
+	struct stage2_balloon *balloon;     /* pages ballooned inside huge frames (lock) */
+	_Atomic uint64_t balloon_pending_pages; /* ... still backed: not yet given back */
 	_Atomic uint64_t stat[NR_S2_STATS];
 	/* what the guest held when its memory was released (the summary) */
 	bool released;
@@ -266,6 +277,29 @@ int stage2_swap_create(struct swap_device *dev, struct stage2_swap **out);
 void stage2_swap_destroy(struct stage2_swap *sw);
 struct swap_device *stage2_swap_device(struct stage2_swap *sw);
 long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+/*
+ * Ballooning (stage2_balloon.c, docs/balloon.md). gfns are sorted, unique,
+ * guest RAM outside the system area (the device checks). Each takes
+ * s2->lock and never touches the window's memory.
+ *   inflate: the pages become BALLOONED, their frames and swap slots go
+ *     back; pages inside a 2 MiB frame wait (pending) until all 512 are
+ *     ballooned and the frame goes whole. Returns frames freed, -errno.
+ *   flush: split the THP frames holding pending pages and free those
+ *     pages (hugetlb pages wait). Returns frames freed.
+ *   deflate: the guest takes pages back: BALLOONED becomes NONE (a touch
+ *     maps a fresh zero frame), pending pages are simply not pending.
+ *   report: free page reporting, pages [gfn, gfn+nr) are free in the
+ *     guest: frames go back, the entries stay NONE.
+ */
+struct stage2_balloon;
+long stage2_balloon_inflate(struct stage2 *s2, const gfn_t *gfns, size_t n);
+long stage2_balloon_flush(struct stage2 *s2);
+long stage2_balloon_deflate(struct stage2 *s2, const gfn_t *gfns, size_t n);
+long stage2_free_page_report(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+void stage2_balloon_free(struct stage2 *s2);
+/* gfns below this are the guest's system area (page tables, GDT, boot
+ * info): never ballooned, never evicted */
+#define STAGE2_SYSTEM_AREA_GFNS (0x100000ULL >> 12)
 int stage2_collapse(struct stage2 *s2, gfn_t gfn);
 long stage2_khugepaged_scan(struct stage2 *s2, long max_ranges);
 

@@ -22,7 +22,7 @@
  * the kernel keeps its own page tables resident) and never collapsed by
  * copy. A frame that covers them (a 2 MiB frame at gfn 0) is too.
  */
-#define STAGE2_UNEVICTABLE_GFNS (0x100000ULL >> GMM_FRAME_SHIFT)
+#define STAGE2_UNEVICTABLE_GFNS STAGE2_SYSTEM_AREA_GFNS
 
 void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n);
 /* Host address of gfn in the guest's window. */

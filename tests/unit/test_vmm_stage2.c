@@ -629,3 +629,144 @@ Test(stage2, unmapping_a_swapped_page_frees_its_slot)
 	cr_assert_eq(page(&r, G(8))[0], 0, "a page given back comes back zero");
 	rig_down(&r);
 }
+
+/* --- ballooning (stage2_balloon.c) -------------------------------------- */
+
+static long balloon_run(struct rig *r, gfn_t first, uint64_t nr, bool inflate)
+{
+	gfn_t *g = malloc(nr * sizeof(*g));
+	long ret;
+
+	for (uint64_t i = 0; i < nr; i++)
+		g[i] = first + i;
+	ret = inflate ? stage2_balloon_inflate(r->mem.s2, g, nr) : stage2_balloon_deflate(r->mem.s2, g, nr);
+	free(g);
+	return ret;
+}
+
+Test(stage2, inflating_frees_the_frames_and_a_touch_gets_a_zero_page)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "never", 16);
+	stamp(&r, G(8), 64, false);
+	before = allocated(&r);
+	cr_assert_eq(balloon_run(&r, G(8) + 16, 32, true), 32);
+	cr_assert_eq(allocated(&r), before - 32, "the pool holds 32 frames fewer");
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 32);
+	cr_assert_eq(stat(&r, S2_BALLOON_FREED), 32);
+	expect_stamps(&r, G(8), 16, GMM_GFN_NONE);
+	expect_stamps(&r, G(8) + 48, 16, GMM_GFN_NONE);
+	cr_assert_eq(page(&r, G(8) + 20)[0], 0, "a ballooned page comes back as a fresh zero page");
+	cr_assert_eq(stat(&r, S2_BALLOON_REFAULTS), 1);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 31);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, deflating_makes_ballooned_pages_plain_empty_entries_again)
+{
+	struct rig r;
+
+	rig_up(&r, "never", 16);
+	stamp(&r, G(8), 64, false);
+	cr_assert_eq(balloon_run(&r, G(8), 64, true), 64);
+	cr_assert_eq(balloon_run(&r, G(8), 64, false), 64);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 0);
+	cr_assert_eq(stat(&r, S2_BALLOON_DEFLATED), 64);
+	stamp(&r, G(8), 64, false);
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	cr_assert_eq(stat(&r, S2_BALLOON_REFAULTS), 0, "deflated pages are not ballooned any more");
+	cr_assert_gt(stat(&r, S2_FAULTAROUND_PAGES), 0, "and fault-around maps them again");
+	rig_down(&r);
+}
+
+Test(stage2, a_thp_ballooned_in_two_halves_goes_back_whole_without_a_split)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 1024, false);
+	before = allocated(&r);
+	cr_assert_eq(balloon_run(&r, G(8), 256, true), 0, "half a huge frame: pending, nothing freed yet");
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 256);
+	cr_assert_eq(balloon_run(&r, G(8) + 256, 256, true), 512);
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 0);
+	cr_assert_eq(stat(&r, S2_THP_SPLIT), 0);
+	cr_assert_eq(stat(&r, S2_BALLOON_HUGE_WHOLE), 1);
+	cr_assert_eq(allocated(&r), before - 512);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 512);
+	expect_stamps(&r, G(10), 512, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_flush_splits_a_partly_ballooned_thp_and_frees_only_those_pages)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 512, false);
+	before = allocated(&r);
+	cr_assert_eq(balloon_run(&r, G(8) + 100, 100, true), 0);
+	cr_assert_eq(stage2_balloon_flush(r.mem.s2), 100);
+	cr_assert_eq(stat(&r, S2_BALLOON_HUGE_SPLIT), 1);
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 0);
+	/* the split's page table is one frame more */
+	cr_assert_eq(allocated(&r), before - 100 + 1);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 100);
+	for (gfn_t g = G(8); g < G(8) + 512; g++)
+		if (g < G(8) + 100 || g >= G(8) + 200)
+			cr_assert_eq(page(&r, g)[0], 0x5eed0000 + g, "gfn %#lx kept its data", (unsigned long)g);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_pending_page_deflated_before_the_flush_is_never_freed)
+{
+	struct rig r;
+
+	rig_up(&r, "always", 16);
+	stamp(&r, G(8), 512, false);
+	cr_assert_eq(balloon_run(&r, G(8), 10, true), 0);
+	cr_assert_eq(balloon_run(&r, G(8), 5, false), 5);
+	cr_assert_eq(stage2_balloon_flush(r.mem.s2), 5);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 5);
+	expect_stamps(&r, G(8) + 10, 502, GMM_GFN_NONE);
+	rig_down(&r);
+}
+
+Test(stage2, inflating_swapped_pages_frees_their_slots)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 64, false);
+	cr_assert_gt(stage2_shrink(r.mem.s2, 64), 0);
+	cr_assert_gt(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	balloon_run(&r, G(8), 64, true);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 64);
+	rig_down(&r);
+}
+
+Test(stage2, a_free_page_report_frees_frames_and_leaves_plain_empty_entries)
+{
+	struct rig r;
+	uint64_t before;
+
+	rig_up(&r, "never", 16);
+	stamp(&r, G(8), 256, false);
+	before = allocated(&r);
+	cr_assert_eq(stage2_free_page_report(r.mem.s2, G(8), 128), 128);
+	cr_assert_eq(allocated(&r), before - 128);
+	cr_assert_eq(ept(&r, EPT_BALLOONED), 0);
+	cr_assert_eq(stat(&r, S2_REPORTED_PAGES), 128);
+	cr_assert_eq(page(&r, G(8))[0], 0);
+	expect_stamps(&r, G(8) + 128, 128, GMM_GFN_NONE);
+	rig_down(&r);
+}
