@@ -117,6 +117,30 @@ Test(hugetlb, pages_are_never_split_and_unmapped_only_whole)
 	rig_down(&r);
 }
 
+Test(hugetlb, a_page_goes_back_once_its_last_4k_page_is_ballooned_and_the_rest_waits)
+{
+	struct rig r;
+	gfn_t g[512];
+
+	need_free_pages();
+	rig_up(&r, PAGES, false);
+	page(&r, G(2))[0] = 1;
+	page(&r, G(4))[0] = 2;
+	for (int i = 0; i < 512; i++)
+		g[i] = G(2) + (gfn_t)i;
+	cr_assert_eq(stage2_balloon_inflate(r.mem.s2, g, 511), 0, "a hugetlb page is never split");
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 511);
+	cr_assert_eq(stage2_balloon_flush(r.mem.s2), 0, "a flush cannot split it either");
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 511, "the rest is reported pending");
+	cr_assert_eq(stage2_balloon_inflate(r.mem.s2, &g[511], 1), 512, "the last page frees it whole");
+	cr_assert_eq(atomic_load(&r.mem.s2->balloon_pending_pages), 0);
+	cr_assert_eq(hugetlb_nr_free(r.r), PAGES - 1, "back in the region");
+	cr_assert_eq(ept_stat(r.mem.s2->ept, EPT_BALLOONED), 512);
+	cr_assert_eq(page(&r, G(4))[0], 2);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
 Test(hugetlb, prefault_maps_every_page)
 {
 	struct rig r;
