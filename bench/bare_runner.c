@@ -24,6 +24,7 @@
 
 #include "guest/cmdline.h"
 #include "guest/plat.h"
+#include "guest/workload.h"
 
 #define BARE_DEFAULT_SIZE (256ULL << 20)
 #define BARE_MAX_RESULTS  64
@@ -74,7 +75,7 @@ static bool is_number(const char *v)
 {
 	char *end;
 
-	if (!*v)
+	if (!*v || strchr(v, 'x'))  /* strtod takes 0x hex; JSON does not */
 		return false;
 	strtod(v, &end);
 	return !*end;
@@ -97,10 +98,13 @@ void plat_exit(int cpu, uint32_t code)
 	exit((int)code);
 }
 
+/* Park, as a vCPU does, rather than pthread_exit(): vCPU 0 still reads
+ * this thread's results, which live on its stack (exit() ends it). */
 void plat_vcpu_done(int cpu)
 {
 	(void)cpu;
-	pthread_exit(NULL);
+	for (;;)
+		pause();
 }
 
 const char *plat_name(void)
@@ -152,14 +156,14 @@ static void *vcpu_thread(void *arg)
 	guest_main((uint64_t)(uintptr_t)arg, run.cmdline, bi->ram_bytes, bi->base, bi->tsc_hz, bi);
 }
 
-/* Bytes the guest code carves off for touched-page bitmaps (main.c). */
-static uint64_t bitmap_extra(const struct wl_params *p, uint64_t size, unsigned nr)
+/* Bytes the guest code carves off the top for itself (main.c's reserve:
+ * bitmaps, gpool, grow= records, balloon rings), sized for a mapping of
+ * up to twice the working set and grow= together, plus a page of rounding. */
+static uint64_t reserve_extra(const struct wl_params *p, uint64_t size, unsigned nr)
 {
-	uint64_t pages = size / 4096;
+	struct gmm_boot_info bi = { .nr_ranges = 1, .ranges = { { 0, 2 * (size + p->grow_bytes) } } };
 
-	if (p->prefill || (p->workload != WL_RANDOM && p->workload != WL_ZIPF))
-		return 0;
-	return ((pages / nr + pages % nr + 63) / 64) * 8 * nr + 4096;
+	return wl_reserve_bytes(p, &bi, (int)nr) + 4096;
 }
 
 static int join_args(int argc, char **argv)
@@ -191,7 +195,7 @@ int main(int argc, char **argv)
 	char ebuf[256];
 	struct sbuf err;
 	uint64_t size, bytes;
-	unsigned nr = 1;
+	unsigned nr = 1, threads;
 	void *mem;
 
 	if (join_args(argc, argv))
@@ -202,7 +206,11 @@ int main(int argc, char **argv)
 	if (!cmdline_parse(run.cmdline, &p, &err) && p.vcpus)
 		nr = p.vcpus;
 	size = p.size_bytes ? p.size_bytes : BARE_DEFAULT_SIZE;
-	bytes = size + bitmap_extra(&p, size, nr);
+	/* grow= takes its pages from beyond the working set */
+	bytes = size + p.grow_bytes + reserve_extra(&p, size, nr);
+	/* balloon=1: one more thread, the "balloon vCPU", which finds no
+	 * device here and stops */
+	threads = nr + (p.balloon ? 1 : 0);
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED) {
 		perror("gmm-bare: mmap");
@@ -213,7 +221,7 @@ int main(int argc, char **argv)
 	run.bi = (struct gmm_boot_info){
 		.magic = GMM_BOOT_MAGIC,
 		.version = GMM_BOOT_VERSION,
-		.nr_vcpus = nr,
+		.nr_vcpus = threads,
 		.ram_bytes = bytes,
 		.base = (uint64_t)(uintptr_t)mem,
 		.tsc_hz = tsc_hz_measure(),
@@ -221,7 +229,7 @@ int main(int argc, char **argv)
 		.accel = PLAT_ACCEL_HOST,
 		.ranges = { { 0, bytes } },
 	};
-	for (unsigned i = 1; i < nr; i++) {
+	for (unsigned i = 1; i < threads; i++) {
 		pthread_t t;
 
 		if (pthread_create(&t, NULL, vcpu_thread, (void *)(uintptr_t)i)) {

@@ -49,6 +49,11 @@
 #define GMM_GPA_HOLE_START  0xc0000000ULL
 #define GMM_GPA_HOLE_END    0x100000000ULL
 #define GMM_GPA_MMIO_BASE   0xd0000000ULL /* virtio-mmio devices, 4 KiB apart */
+/* virtio-mmio slot i is at GMM_GPA_MMIO_BASE + i * 0x1000; a driver probes
+ * slots 0..GMM_VIRTIO_MMIO_SLOTS-1 (MagicValue "virt", DeviceID != 0). An
+ * empty slot reads all ones. The balloon, when configured, is slot 0. */
+#define GMM_VIRTIO_MMIO_SLOTS 8
+#define GMM_VIRTIO_MMIO_SLOT_SIZE 0x1000
 
 struct gmm_ram_range {
 	uint64_t gpa;

@@ -117,9 +117,11 @@ uint64_t wl_phase_end(struct wl_ctl *c, uint64_t verify_cycles_at_start)
 
 int wl_finish(struct wl_ctl *c)
 {
+	wl_after_main(c);
 	if (c->p->corrupt && c->cpu == 0)
 		corrupt_pages(c);
-	if (c->p->verify)
+	if (c->p->verify && !c->wset_freed)
 		verify_pass(c);
+	wl_check_grown(c);
 	return c->r.verify_failures ? GMM_EXIT_VERIFY_FAILED : GMM_EXIT_OK;
 }

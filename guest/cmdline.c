@@ -9,6 +9,7 @@ enum key_type { K_WORKLOAD, K_SIZE, K_COUNT, K_U64, K_BOOL, K_DOUBLE, K_CRASH };
 #define W_MEM    (W(WL_TOUCH) | W(WL_RANDOM) | W(WL_ZIPF) | W(WL_HOG))
 #define W_OPS    (W(WL_RANDOM) | W(WL_ZIPF))
 #define W_ALL    ((1u << NR_WL) - 1)
+#define W_AFTER  (W(WL_TOUCH) | W_OPS)  /* memory workloads that end: they have an "after" */
 
 struct key {
 	const char *name;
@@ -40,6 +41,11 @@ static const struct key keys[] = {
 	{ "crash",        K_CRASH,    F(crash),         W_OPS | W(WL_TOUCH) | W(WL_GARBAGE), 0, 0 },
 	{ "count",        K_COUNT,    F(count),         W(WL_GARBAGE), 0, 1e9 },
 	{ "corrupt",      K_COUNT,    F(corrupt),       W(WL_TOUCH) | W_OPS, 0, 1e9 },
+	{ "balloon",      K_BOOL,     F(balloon),       W_MEM, 0, 1 },
+	{ "balloon_features", K_U64,  F(balloon_features), W_MEM, 0, 0 },
+	{ "hold",         K_COUNT,    F(hold_s),        W_AFTER, 0, 1e6 },
+	{ "free",         K_BOOL,     F(free_wset),     W_AFTER, 0, 1 },
+	{ "grow",         K_SIZE,     F(grow_bytes),    W_AFTER, 4096, 1ULL << 44 },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= 32, "wl_params.keys_set has a bit per key");
@@ -78,6 +84,7 @@ static void set_defaults(struct wl_params *p)
 		.step_bytes = PAGE_SIZE,
 		.print_every_s = 5,
 		.count = 1000,
+		.balloon_features = UINT64_MAX,
 	};
 }
 
@@ -305,6 +312,14 @@ static int parse_token(const char *t, size_t n, struct wl_params *p, struct sbuf
 	return -1;
 }
 
+static bool key_given(const struct wl_params *p, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (str_eq(keys[i].name, name))
+			return p->keys_set & (1u << i);
+	return false;
+}
+
 /* After the whole line: every key given must belong to the workload. */
 static int check_keys(const struct wl_params *p, struct sbuf *err)
 {
@@ -322,6 +337,14 @@ static int check_keys(const struct wl_params *p, struct sbuf *err)
 	}
 	if (p->corrupt && !p->verify) {
 		sb_puts(err, "corrupt: needs verify=1 (it tests the checker)");
+		return -1;
+	}
+	if (p->corrupt && p->free_wset) {
+		sb_puts(err, "corrupt: not with free=1 (the freed working set is not verified)");
+		return -1;
+	}
+	if (key_given(p, "balloon_features") && !p->balloon) {
+		sb_puts(err, "balloon_features: needs balloon=1");
 		return -1;
 	}
 	if (p->step_bytes % 8) {

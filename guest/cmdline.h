@@ -48,6 +48,11 @@ struct wl_params {
 	uint64_t count;            /* count=, garbage: accesses of each kind */
 	uint64_t hot_bytes;        /* hot=, random: accesses only the set's first hot bytes (0: all) */
 	uint64_t corrupt;          /* corrupt=, verify self-test: words to flip before the final pass */
+	bool balloon;              /* balloon=, the last vCPU drives a virtio-balloon */
+	uint64_t balloon_features; /* balloon_features=, balloon feature bits to accept (default all) */
+	uint64_t hold_s;           /* hold=, seconds to keep running after the main phase */
+	bool free_wset;            /* free=, give the working set back to gpool after the main phase */
+	uint64_t grow_bytes;       /* grow=, allocate this much more from gpool after the main phase */
 	uint32_t keys_set;         /* bit per key table entry given on the line */
 };
 

@@ -4,8 +4,8 @@
 # while the rest of the tree does not. See docs/test-guest.md.
 
 # Workload code, built twice: freestanding for the guest, hosted for gmm-bare.
-GUEST_COMMON := access cmdline fmt main mathx report verify wset zipf \
-                wl_crash wl_garbage wl_hog wl_ioexit wl_random wl_touch wl_zipf
+GUEST_COMMON := access balloon cmdline fmt gpool main mathx report verify virtio wset zipf \
+                wl_after wl_crash wl_garbage wl_hog wl_ioexit wl_random wl_touch wl_zipf
 # Guest only: run-time back ends (gmm test device, QEMU) and libc's four.
 GUEST_ONLY   := libc plat plat_qemu plat_tdev
 # Ring 0 under QEMU only (PVH boot and exception stubs): exempt from the

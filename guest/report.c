@@ -4,6 +4,7 @@
  * QEMU and on the host), then one human line such as
  *   gmm-guest: zipf 1000000 ops on 256M in 0.52s (1.9M ops/s), verify ok
  */
+#include "guest/balloon.h"
 #include "guest/plat.h"
 #include "guest/workload.h"
 
@@ -30,6 +31,9 @@ static void sum_results(struct wl_ctl *c, int nr, struct totals *t)
 		t->r.ops += r->ops;
 		t->r.pages_touched += r->pages_touched;
 		t->r.verify_failures += r->verify_failures;
+		t->r.freed_pages += r->freed_pages;
+		t->r.grow_pages += r->grow_pages;
+		t->r.grow_oom_pages += r->grow_oom_pages;
 		t->r.sink ^= r->sink;
 		t->verify_passes = r->verify_passes < t->verify_passes ? r->verify_passes : t->verify_passes;
 		vmax = r->verify_cycles > vmax ? r->verify_cycles : vmax;
@@ -64,6 +68,30 @@ static void result_fix(struct wl_ctl *c, const char *key, double v, int decimals
 	sb_init(&sb, buf, sizeof(buf));
 	sb_putfix(&sb, v, decimals);
 	plat_result(c->cpu, key, buf);
+}
+
+static void result_hex(struct wl_ctl *c, const char *key, uint64_t v)
+{
+	char buf[24];
+	struct sbuf sb;
+
+	sb_init(&sb, buf, sizeof(buf));
+	sb_putx(&sb, v);
+	plat_result(c->cpu, key, buf);
+}
+
+void wl_report_balloon(struct wl_ctl *c)
+{
+	struct balloon_results b;
+
+	balloon_results(&b);
+	result_u64(c, "balloon_pages", b.pages);
+	result_u64(c, "balloon_inflated", b.inflated);
+	result_u64(c, "balloon_deflated", b.deflated);
+	result_u64(c, "balloon_oom_deflated", b.oom_deflated);
+	result_u64(c, "balloon_reported_pages", b.reported_pages);
+	result_u64(c, "balloon_stats_sent", b.stats_sent);
+	result_hex(c, "balloon_features", b.features);
 }
 
 static uint64_t per_sec(uint64_t n, double seconds)
@@ -106,7 +134,17 @@ static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit
 		result_u64(c, "verify_failures", t->r.verify_failures);
 		result_u64(c, "verify_passes", t->verify_passes);
 		result_fix(c, "verify_seconds", t->verify_seconds, 6);
+	} else if (p->grow_bytes) {
+		result_u64(c, "verify_failures", t->r.verify_failures);  /* the grown pages are checked */
 	}
+	if (p->free_wset)
+		result_u64(c, "freed_pages", t->r.freed_pages);
+	if (p->grow_bytes) {
+		result_u64(c, "grow_pages", t->r.grow_pages);
+		result_u64(c, "grow_oom_pages", t->r.grow_oom_pages);
+	}
+	if (p->balloon)
+		wl_report_balloon(c);
 	result_u64(c, "seed", p->seed);
 	result_u64(c, "tsc_hz", c->tsc_hz);
 	result_u64(c, "exit_code", exit_code);
@@ -132,7 +170,16 @@ static void summary_line(struct wl_ctl *c, const struct totals *t)
 	sb_puts(&sb, "s (");
 	sb_putsi(&sb, (double)per_sec(t->r.ops, t->seconds));
 	sb_puts(&sb, p->workload == WL_TOUCH ? " pages/s)" : " ops/s)");
-	if (p->verify) {
+	if (p->grow_bytes) {
+		sb_puts(&sb, ", grew ");
+		sb_putsize(&sb, t->r.grow_pages << PAGE_SHIFT);
+		if (t->r.grow_oom_pages) {
+			sb_puts(&sb, " (");
+			sb_putsize(&sb, t->r.grow_oom_pages << PAGE_SHIFT);
+			sb_puts(&sb, " short)");
+		}
+	}
+	if (p->verify || p->grow_bytes) {
 		if (t->r.verify_failures) {
 			sb_puts(&sb, ", verify FAILED: ");
 			sb_putu(&sb, t->r.verify_failures);

@@ -58,6 +58,8 @@ static void report_progress(struct wl_ctl *c, struct hog *h, uint64_t now)
 	sb_init(&sb, val, sizeof(val));
 	sb_putu(&sb, passes);
 	plat_result(c->cpu, "hog_passes", val);
+	if (c->p->balloon)
+		wl_report_balloon(c);  /* hog never reports at the end: live figures */
 	h->last_ops = ops;
 	h->last_print = now;
 	h->next_print = now + c->p->print_every_s * c->tsc_hz;

@@ -20,6 +20,9 @@ struct wl_result {
 	uint64_t t_start, t_end;   /* main phase, TSC */
 	uint64_t prefill_start, prefill_end; /* prefill phase, TSC; 0 if none */
 	uint64_t hog_passes;       /* hog: wraps around the slice */
+	uint64_t freed_pages;      /* free=: working-set pages given back to gpool */
+	uint64_t grow_pages;       /* grow=: pages allocated from gpool and stamped */
+	uint64_t grow_oom_pages;   /* grow=: pages it could not get */
 	uint64_t sink;             /* xor of values read, so reads stay reads */
 };
 
@@ -27,6 +30,7 @@ struct wl_ctl {
 	const struct wl_params *p;
 	int cpu;                   /* this vCPU */
 	int nr_cpus;               /* vCPUs taking part */
+	int balloon_cpu;           /* the vCPU driving the balloon (balloon=1), else -1 */
 	uint32_t accel;            /* boot_info->accel (GMM_ACCEL_*, PLAT_ACCEL_HOST) */
 	uint64_t base;             /* gva of gpa 0 */
 	uint64_t ram_bytes;
@@ -36,6 +40,9 @@ struct wl_ctl {
 	uint64_t iters;            /* this vCPU's share of iters */
 	uint64_t *touched;         /* bit per slice page already touched, or NULL (prefill=0 only) */
 	uint64_t stamped;          /* slice pages [0, stamped) hold their verify stamp */
+	bool wset_freed;           /* free=: the slice went back to gpool; not verified any more */
+	uint64_t *grow_gfns;       /* grow=: this vCPU's record of the pages it grew (reserve) */
+	uint64_t grow_share;       /* grow=: pages this vCPU is to grow */
 	struct rng rng;
 	unsigned reported;         /* verify mismatches printed so far */
 	struct wl_result r;
@@ -63,8 +70,15 @@ void wl_first_touch(struct wl_ctl *c, uint64_t *page);/* one page's first write 
 int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg), void *arg);
 /* TSC at the end of a timed phase, less the verify passes run in it. */
 uint64_t wl_phase_end(struct wl_ctl *c, uint64_t verify_cycles_at_start);
-/* Final full verify pass (if verify=1) and exit code from the failures. */
+/* After the main phase: free=, hold=, grow=, then the final full verify
+ * pass (verify=1) and the grown pages' check; the exit code from the
+ * failures. */
 int wl_finish(struct wl_ctl *c);
+
+/* In wl_after.c: the phases after the main one (free=, hold=, grow=), and
+ * the check of the pages grow= stamped. */
+void wl_after_main(struct wl_ctl *c);
+void wl_check_grown(struct wl_ctl *c);
 
 static inline bool wl_is_touched(const struct wl_ctl *c, uint64_t i)
 {
@@ -79,6 +93,11 @@ static inline void wl_mark_touched(struct wl_ctl *c, uint64_t i)
 /* In report.c: vCPU 0 sums every vCPU's result and reports it (results,
  * then one human summary line). */
 void wl_report(struct wl_ctl *c, uint32_t exit_code);
+/* The balloon_* results (balloon=1), also sent live by hog. */
+void wl_report_balloon(struct wl_ctl *c);
+/* In main.c: reserve bytes the guest carves off the top of RAM for this
+ * command line (the host runner sizes its mapping with it). */
+uint64_t wl_reserve_bytes(const struct wl_params *p, const struct gmm_boot_info *bi, int nr_cpus);
 
 /* Say something on the console: "gmm-guest: " + text. */
 void wl_print(struct wl_ctl *c, const char *text);
