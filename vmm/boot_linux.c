@@ -92,14 +92,23 @@ static int initrd_load(struct vm *vm, const struct linux_image *li, uint64_t *gp
  * a vmlinux); a longer line is refused rather than silently cut. */
 static int cmdline_write(struct vm *vm, const struct linux_image *li, char *err, size_t errlen)
 {
-	size_t n = strlen(vm->cfg.cmdline);
-	char *dst = guest_mem_gpa_to_hva(&vm->mem, LINUX_GPA_CMDLINE, n + 1);
+	char line[GMM_CMDLINE_MAX + 64];
+	size_t n;
+	char *dst;
 
+	/* the balloon's virtio-mmio slot, as QEMU's microvm announces its
+	 * devices: Linux has no way to discover them otherwise */
+	snprintf(line, sizeof(line), "%s", vm->cfg.cmdline);
+	if (vm->balloon && !strstr(line, "virtio_mmio.device="))
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%svirtio_mmio.device=4K@%#llx:%d",
+			 line[0] ? " " : "", (unsigned long long)GMM_GPA_MMIO_BASE, LINUX_VIRTIO_IRQ);
+	n = strlen(line);
+	dst = guest_mem_gpa_to_hva(&vm->mem, LINUX_GPA_CMDLINE, n + 1);
 	if (n > li->cmdline_max || !dst) {
 		snprintf(err, errlen, "cmdline: %zu bytes, but the kernel takes at most %u", n, li->cmdline_max);
 		return -E2BIG;
 	}
-	memcpy(dst, vm->cfg.cmdline, n + 1);
+	memcpy(dst, line, n + 1);
 	return 0;
 }
 

@@ -53,6 +53,15 @@ struct vcpu;
 #define LINUX_COMMAND_LINE_SIZE  2048         /* arch/x86/include/asm/setup.h */
 #define LINUX_INITRD_ADDR_MAX    0x7fffffffULL
 
+/* virtio-mmio devices for Linux: slot i at GMM_GPA_MMIO_BASE + i * 4 KiB
+ * raises ISA IRQ LINUX_VIRTIO_IRQ + i through the in-kernel PIC/IOAPIC
+ * (edge: a pulse per notification, as kvmtool does). The loader adds
+ * "virtio_mmio.device=4K@0xd0000000:5" to the command line for each
+ * device unless the line already names it. */
+#define LINUX_VIRTIO_IRQ 5
+/* Pulse IRQ line irq of a Linux guest (KVM_IRQ_LINE high, then low). */
+int linux_kvm_irq_pulse(struct vm *vm, unsigned irq);
+
 /* Where KVM keeps the real-mode TSS and identity page table it needs on
  * Intel for a vCPU in real mode (an AP's SIPI trampoline): three pages
  * just below 4 GiB, inside the device hole, like QEMU and Firecracker. */

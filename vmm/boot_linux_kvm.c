@@ -78,6 +78,19 @@ int linux_kvm_setup_vm(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+int linux_kvm_irq_pulse(struct vm *vm, unsigned irq)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = 1 };
+	int fd = kvm_vm_fd(vm);
+
+	if (fd < 0)
+		return -ENOTSUP;
+	if (ioctl(fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	l.level = 0;
+	return ioctl(fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
 static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
 {
 	memset(s, 0, sizeof(*s));

@@ -39,6 +39,8 @@ static const struct {
 	  "dirty_log" },
 	{ "limits", " NAME [max=SIZE high=SIZE low=SIZE min=SIZE swap_max=SIZE ...]", "guest", true, NULL,
 	  ARG2_NONE, NULL },
+	{ "balloon", " NAME [target=SIZE | guest_mem=SIZE] [stats_period=SECONDS] [auto=0|1] [refresh=1]", "guest",
+	  true, NULL, ARG2_NONE, NULL },
 };
 
 static int client_cmd_find(const char *cmd)
@@ -116,13 +118,13 @@ int cmd_client(const char *cmd, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!strcmp(cmd, "limits")) {
-		/* KEY=VALUE pairs: the limits to set ("max" or "none" for no limit) */
+	if (!strcmp(cmd, "limits") || !strcmp(cmd, "balloon")) {
+		/* KEY=VALUE pairs: the settings to change ("none": no limit) */
 		for (; optind < argc; optind++) {
 			char *eq = strchr(argv[optind], '=');
 
 			if (!eq || eq == argv[optind]) {
-				fprintf(stderr, "gmm limits: %s: expected KEY=SIZE\n", argv[optind]);
+				fprintf(stderr, "gmm %s: %s: expected KEY=VALUE\n", cmd, argv[optind]);
 				return 2;
 			}
 			if (!set)

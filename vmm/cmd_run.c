@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "balloon/policy.h"
 #include "vmm/cmds.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
@@ -306,6 +307,7 @@ int cmd_run(int argc, char **argv)
 	struct control_server cs = { .listen_fd = -1 };
 	struct khugepaged khugepaged = { .started = false };
 	struct kswapd kswapd = { .started = false };
+	struct balloon_policy balloon_policy = { .started = false };
 	struct run_peaks peaks = { 0, 0 };
 	struct swap_device *swapdev = NULL;
 	const struct accel_ops *accel;
@@ -358,6 +360,10 @@ int cmd_run(int argc, char **argv)
 		log_warn("kswapd: cannot start its thread: no reclaim");
 	else
 		host.pool->kswapd = &kswapd;
+	if (balloon_policy_start(&balloon_policy, &host))
+		log_warn("balloon policy: cannot start its thread: no auto ballooning");
+	else
+		host.balloon_policy = &balloon_policy;
 	host.pool->oom_kill = run_oom_kill;
 	host.pool->oom_ctx = &host;
 	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
@@ -381,6 +387,8 @@ out_destroy:
 		host.pool->kswapd = NULL;
 		host.pool->oom_kill = NULL;
 	}
+	host.balloon_policy = NULL;
+	balloon_policy_stop(&balloon_policy);
 	kswapd_stop(&kswapd);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);

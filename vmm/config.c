@@ -37,6 +37,12 @@ static const struct cfg_key limit_keys[] = {
 	{ "swap_max", CFG_SIZE, offsetof(struct limits_config, swap_max), 0, 0, 0, NULL, 0 },
 };
 
+static const struct cfg_key balloon_keys[] = {
+	{ "enabled", CFG_INT, offsetof(struct balloon_user_config, enabled), 0, 0, 1, NULL, 0 },
+	{ "stats_period", CFG_INT, offsetof(struct balloon_user_config, stats_period), 0, 0, 3600, NULL, 0 },
+	{ "auto", CFG_INT, offsetof(struct balloon_user_config, auto_mode), 0, 0, 1, NULL, 0 },
+};
+
 static const struct cfg_key guest_keys[] = {
 	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0, NULL, 0 },
 	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0, NULL, 0 },
@@ -54,6 +60,8 @@ static const struct cfg_key guest_keys[] = {
 	STR(vm_config, hugepages),
 	{ "limits", CFG_OBJ, offsetof(struct vm_config, limits), 0, 0, 0, limit_keys,
 	  sizeof(limit_keys) / sizeof(limit_keys[0]) },
+	{ "balloon", CFG_OBJ, offsetof(struct vm_config, balloon), 0, 0, 0, balloon_keys,
+	  sizeof(balloon_keys) / sizeof(balloon_keys[0]) },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -323,7 +331,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages, oom_score_adj, limits)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages, oom_score_adj, limits, balloon)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -436,6 +444,14 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	}
 	if (g->limits.max != LIMIT_UNSET && g->limits.max < STAGE2_LIMIT_MAX_MIN_BYTES) {
 		snprintf(err, errlen, "%s.limits.max: at least 4M (the guest's system area and a block)", path);
+		return -EINVAL;
+	}
+	if (!g->balloon.enabled && (g->balloon.auto_mode || g->balloon.stats_period)) {
+		snprintf(err, errlen, "%s.balloon: auto and stats_period need \"enabled\": 1", path);
+		return -EINVAL;
+	}
+	if (g->balloon.auto_mode && strcmp(g->backend, "pool")) {
+		snprintf(err, errlen, "%s.balloon.auto: the host policy needs backend=pool", path);
 		return -EINVAL;
 	}
 	if (g->dirty_log && strcmp(g->backend, "pool")) {

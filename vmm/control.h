@@ -35,6 +35,12 @@ void control_stop(struct control_server *cs);
 /* The dispatcher (control_cmds.c): one request object in, one reply out. */
 json_t *control_dispatch(struct host *host, json_t *req);
 
+/* `balloon` (control_balloon.c): the command, and a guest's balloon as
+ * JSON (stat shows it too). */
+struct vm;
+json_t *cmd_balloon(struct host *h, json_t *req, const char **err);
+json_t *balloon_info_json(struct vm *vm);
+
 /* Client side: one request, one reply. Returns -errno with err set. */
 int control_call(const char *path, json_t *req, json_t **reply, char *err, size_t errlen);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "balloon/policy.h"
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
@@ -81,6 +82,8 @@ static json_t *cmd_stat(struct host *h, json_t *req, const char **err)
 		return NULL;
 	vm_sample_resident(vm);
 	o = report_guest_json(vm);
+	if (vm->balloon)
+		json_object_set_new(o, "balloon", balloon_info_json(vm));
 	host_put_guest(h, vm);
 	return json_pack("{s:o}", "stat", o);
 }
@@ -216,6 +219,14 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 		}
 		json_object_set_new(k, "nodes", nodes);
 		json_object_set_new(json_object_get(o, "pool"), "kswapd", k);
+	}
+	if (h->balloon_policy) {
+		json_t *b = json_object();
+
+		for (int i = 0; i < NR_BPOL_STATS; i++)
+			json_object_set_new(b, balloon_policy_stat_names[i],
+					    json_integer((json_int_t)atomic_load(&h->balloon_policy->stat[i])));
+		json_object_set_new(json_object_get(o, "pool"), "balloon_policy", b);
 	}
 	if (hp->swap) {
 		struct swap_device *sd = stage2_swap_device(hp->swap);
@@ -547,6 +558,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "dirty_log", cmd_dirty_log },
 	{ "limits", cmd_limits },
+	{ "balloon", cmd_balloon },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

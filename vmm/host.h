@@ -33,6 +33,7 @@ struct host {
 	int nr_guests;
 	const struct accel_ops *accel;
 	struct host_pool *pool;   /* set before any guest or the control server starts */
+	struct balloon_policy *balloon_policy; /* balloon before swap; NULL: none */
 	atomic_bool shutdown;  /* SIGINT/SIGTERM or a control request */
 };
 

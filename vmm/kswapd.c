@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "balloon/policy.h"
 #include "guestmm/pool.h"
 #include "guestmm/zone.h"
 #include "vmm/host.h"
@@ -79,8 +80,14 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
-	uint64_t reclaimed = 0;
-	int n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
+	uint64_t reclaimed = balloon_policy_reclaim(k->host->balloon_policy, nid, want);
+	int n;
+
+	/* balloon before swap: while guests' balloons give, nothing is
+	 * swapped; the next pass (the node is still short) asks again */
+	if (reclaimed)
+		return reclaimed;
+	n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
 
 	/* a fault that found no frame asks for a pass even when the
 	 * watermarks look fine (its order could not be had) */

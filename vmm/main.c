@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		"  translate  where a guest page lives: its EPT entry and frame (gmm translate NAME GPA)\n"
 		"  dirty-log  write tracking: gmm dirty-log NAME start|harvest|stop|status [--runs]\n"
 		"  limits   a guest's memory limits and events: gmm limits NAME [max=512M high=... ...]\n"
+		"  balloon  a guest's virtio-balloon: gmm balloon NAME [target=256M] [refresh=1] ...\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

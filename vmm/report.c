@@ -19,6 +19,8 @@ static json_t *value_json(const char *v)
 	i = strtoll(v, &end, 10);
 	if (!*end)
 		return json_integer(i);
+	if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		return json_string(v); /* hex (a mask): as written, strtod would make it a float */
 	d = strtod(v, &end);
 	if (!*end)
 		return json_real(d);

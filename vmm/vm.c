@@ -71,6 +71,8 @@ static int vm_init_devices(struct vm *vm)
 	ret = uart_init(&vm->uart, &vm->pio, GMM_UART_PORT, &vm->console);
 	if (!ret)
 		ret = testdev_init(&vm->tdev, &vm->pio, &vm_testdev_ops, vm, &vm->console);
+	if (!ret && vm->cfg.balloon.enabled)
+		ret = vm_balloon_init(vm);
 	return ret;
 }
 
@@ -358,6 +360,7 @@ void vm_release_memory(struct vm *vm)
 	if (!vm_is_stopped(vm) || vm->mem.released)
 		return;
 	vm_wait(vm); /* every vCPU thread joined; state STOPPED; the peak sampled */
+	vm_balloon_stop(vm); /* its worker works on the memory */
 	guest_mem_release(&vm->mem);
 }
 
@@ -376,8 +379,10 @@ void vm_destroy(struct vm *vm)
 			if (vm->vcpus[i].accel_priv)
 				vm->accel->vcpu_destroy(&vm->vcpus[i]);
 	}
+	vm_balloon_stop(vm);
 	if (vm->accel_priv)
 		vm->accel->vm_destroy(vm);
+	free(vm->balloon);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	guest_mem_destroy(&vm->mem);

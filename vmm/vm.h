@@ -34,6 +34,13 @@ struct limits_config {
 	uint64_t max, high, low, min, swap_max;
 };
 
+/* balloon: a virtio-balloon device (docs/balloon.md); 0/1 flags */
+struct balloon_user_config {
+	int enabled;
+	int stats_period;              /* seconds between statistics requests, 0: on demand */
+	int auto_mode;                 /* "auto": the host policy may inflate it under pressure */
+};
+
 struct vm_config {
 	char name[VM_NAME_MAX];
 	uint64_t mem_bytes;
@@ -50,6 +57,7 @@ struct vm_config {
 	int oom_score_adj;             /* -1000 (never killed) .. 1000 */
 	struct limits_config limits;   /* pool: memory.max/high/low/min, memory.swap.max */
 	char hugepages[8];             /* none | 2M | 1G: all RAM in hugetlb pages (docs/hugetlb.md) */
+	struct balloon_user_config balloon;
 };
 
 enum vm_state {
@@ -99,6 +107,8 @@ struct vm {
 	struct console console;
 	struct uart uart;
 	struct testdev tdev;
+	struct balloon_dev *balloon;  /* NULL without one (vmm/balloon_backend.c) */
+	_Atomic uint64_t balloon_auto_pages; /* of its target, what the host policy asked for */
 	enum guest_kind kind;
 	uint64_t tsc_hz;
 	int nr_vcpus;
@@ -148,6 +158,12 @@ double vm_run_seconds(struct vm *vm);
 const char *vm_state_name(enum vm_state s);
 /* Sample host memory held by the guest's RAM, keeping the peak. */
 uint64_t vm_sample_resident(struct vm *vm);
+
+/* The guest's virtio-balloon (vmm/balloon_backend.c): the device on its
+ * MMIO bus with the stage-2 (or anon) backend; stopped before its memory
+ * goes. */
+int vm_balloon_init(struct vm *vm);
+void vm_balloon_stop(struct vm *vm);
 
 /* The exit dispatcher both accelerators use (vcpu.c). */
 enum vcpu_action vcpu_handle_exit(struct vcpu *vcpu, struct vcpu_exit *exit);
