@@ -30,6 +30,7 @@ const char *const balloon_stat_names[NR_BALLOON_STATS] = {
 	[BALLOON_BAD_CHAINS] = "bad_chains",
 	[BALLOON_QUEUE_BROKEN] = "queue_broken",
 	[BALLOON_BACKEND_ERRORS] = "backend_errors",
+	[BALLOON_BACKEND_US] = "backend_us",
 };
 
 #define OFFERED_FEATURES                                                                      \
@@ -64,6 +65,7 @@ struct balloon_work {
 	struct virtq_chain chain;
 	uint32_t pfns[BALLOON_MAX_REQUEST_PAGES];
 	uint64_t gfns[BALLOON_MAX_REQUEST_PAGES];
+	uint16_t heads[VIRTQ_MAX_SIZE];  /* chains of the batch being gathered */
 };
 
 /* --- transport callbacks (a vCPU thread, transport lock held) ----------- */
@@ -197,22 +199,65 @@ static void put_chain(struct balloon_dev *d, struct virtq *vq, unsigned q, uint1
 	virtio_mmio_signal_used(&d->transport, q);
 }
 
-/* inflateq or deflateq: each buffer an array of le32 page numbers. */
+/* The page numbers gathered from a queue's chains go to the backend in
+ * one call (sorted, each page once); then every chain goes back. */
+static void pfn_batch_done(struct balloon_dev *d, unsigned q, size_t good, const uint16_t *heads, unsigned nr_heads)
+{
+	struct balloon_work *w = work_of(d);
+	struct virtq *vq = &d->transport.vqs[q];
+	bool inflate = q == VIRTIO_BALLOON_Q_INFLATE;
+	size_t n = good;
+	uint64_t t0;
+	long r;
+
+	qsort(w->gfns, n, sizeof(uint64_t), cmp_u64);
+	good = 0;
+	for (size_t i = 0; i < n; i++) /* a page named twice counts once */
+		if (!good || w->gfns[good - 1] != w->gfns[i])
+			w->gfns[good++] = w->gfns[i];
+	t0 = now_ns();
+	r = !good ? 0 : inflate ? d->be.inflate(d->be.ctx, w->gfns, good) : d->be.deflate(d->be.ctx, w->gfns, good);
+	count(d, BALLOON_BACKEND_US, (now_ns() - t0) / 1000);
+	if (r < 0)
+		count(d, BALLOON_BACKEND_ERRORS, 1);
+	count(d, inflate ? BALLOON_INFLATED_PAGES : BALLOON_DEFLATED_PAGES, good);
+	if (inflate && r > 0)
+		count(d, BALLOON_FREED_PAGES, (uint64_t)r);
+	if (inflate && good) {
+		pthread_mutex_lock(&d->lock);
+		d->flush_due = true;
+		d->flush_at_ns = now_ns() + BALLOON_FLUSH_DELAY_MS * 1000000ULL;
+		pthread_mutex_unlock(&d->lock);
+	}
+	/* only now: a guest may reuse a deflated page once it is back */
+	for (unsigned i = 0; i < nr_heads; i++)
+		virtq_push(vq, heads[i], 0);
+	if (nr_heads)
+		virtio_mmio_signal_used(&d->transport, q);
+}
+
+/* inflateq or deflateq: each buffer an array of le32 page numbers; the
+ * whole queue is one batch (up to BALLOON_MAX_REQUEST_PAGES pages). */
 static void drain_pfn_queue(struct balloon_dev *d, unsigned q)
 {
 	struct balloon_work *w = work_of(d);
 	struct virtq *vq = &d->transport.vqs[q];
 	bool inflate = q == VIRTIO_BALLOON_Q_INFLATE;
+	unsigned nr_heads = 0;
+	size_t good = 0;
 
 	while (next_chain(d, q, &w->chain)) {
 		struct virtq_chain *ch = &w->chain;
-		size_t n = ch->readable_bytes / 4, good = 0;
-		long r;
+		size_t n = ch->readable_bytes / 4;
 
 		if (ch->writable_bytes || !n || ch->readable_bytes % 4 || n > BALLOON_MAX_REQUEST_PAGES) {
 			count(d, BALLOON_BAD_REQUESTS, 1);
 			put_chain(d, vq, q, ch->head);
 			continue;
+		}
+		if (good + n > BALLOON_MAX_REQUEST_PAGES || nr_heads == VIRTQ_MAX_SIZE) {
+			pfn_batch_done(d, q, good, w->heads, nr_heads);
+			good = nr_heads = 0;
 		}
 		/* copy out of guest memory once, then check each number */
 		virtq_chain_read(ch, 0, w->pfns, n * 4);
@@ -224,27 +269,11 @@ static void drain_pfn_queue(struct balloon_dev *d, unsigned q)
 			else
 				count(d, BALLOON_BAD_PFNS, 1);
 		}
-		qsort(w->gfns, good, sizeof(uint64_t), cmp_u64);
-		n = good;
-		good = 0;
-		for (size_t i = 0; i < n; i++) /* a page named twice counts once */
-			if (!good || w->gfns[good - 1] != w->gfns[i])
-				w->gfns[good++] = w->gfns[i];
-		r = !good ? 0 : inflate ? d->be.inflate(d->be.ctx, w->gfns, good) : d->be.deflate(d->be.ctx, w->gfns, good);
-		if (r < 0)
-			count(d, BALLOON_BACKEND_ERRORS, 1);
+		w->heads[nr_heads++] = ch->head;
 		count(d, inflate ? BALLOON_INFLATE_REQS : BALLOON_DEFLATE_REQS, 1);
-		count(d, inflate ? BALLOON_INFLATED_PAGES : BALLOON_DEFLATED_PAGES, good);
-		if (inflate && r > 0)
-			count(d, BALLOON_FREED_PAGES, (uint64_t)r);
-		if (inflate && good) {
-			pthread_mutex_lock(&d->lock);
-			d->flush_due = true;
-			d->flush_at_ns = now_ns() + BALLOON_FLUSH_DELAY_MS * 1000000ULL;
-			pthread_mutex_unlock(&d->lock);
-		}
-		put_chain(d, vq, q, ch->head);
 	}
+	if (nr_heads)
+		pfn_batch_done(d, q, good, w->heads, nr_heads);
 }
 
 /* reporting_vq: each device-writable buffer is free guest memory. */
@@ -262,7 +291,7 @@ static void drain_report_queue(struct balloon_dev *d, unsigned q)
 			continue;
 		}
 		for (unsigned i = 0; i < ch->nr; i++) {
-			uint64_t first = (ch->buf[i].gpa + 4095) >> 12, end = (ch->buf[i].gpa + ch->buf[i].len) >> 12;
+			uint64_t first = (ch->buf[i].gpa + 4095) >> 12, end = (ch->buf[i].gpa + ch->buf[i].len) >> 12, t0;
 			long r;
 
 			if (end <= first)
@@ -273,7 +302,9 @@ static void drain_report_queue(struct balloon_dev *d, unsigned q)
 				count(d, BALLOON_BAD_PFNS, end - first);
 				continue;
 			}
+			t0 = now_ns();
 			r = d->be.report(d->be.ctx, first, end - first);
+			count(d, BALLOON_BACKEND_US, (now_ns() - t0) / 1000);
 			if (r < 0)
 				count(d, BALLOON_BACKEND_ERRORS, 1);
 			else
@@ -405,8 +436,10 @@ void balloon_dev_process(struct balloon_dev *d, bool flush_now)
 		d->flush_due = false;
 	pthread_mutex_unlock(&d->lock);
 	if (flush) {
+		uint64_t t0 = now_ns();
 		long r = d->be.flush(d->be.ctx);
 
+		count(d, BALLOON_BACKEND_US, (now_ns() - t0) / 1000);
 		if (r > 0)
 			count(d, BALLOON_FREED_PAGES, (uint64_t)r);
 	}

@@ -65,6 +65,7 @@ enum balloon_stat_item {
 	BALLOON_BAD_CHAINS,       /* chains the virtqueue refused */
 	BALLOON_QUEUE_BROKEN,     /* ring-level errors: DEVICE_NEEDS_RESET */
 	BALLOON_BACKEND_ERRORS,   /* the backend failed a request */
+	BALLOON_BACKEND_US,       /* time the backend took (inflate, deflate, report, flush) */
 	NR_BALLOON_STATS
 };
 extern const char *const balloon_stat_names[NR_BALLOON_STATS];

@@ -6,7 +6,9 @@
 #include "guest/plat.h"
 #include "guest/virtio.h"
 
-#define BALLOON_BATCH_PAGES   256    /* PFNs per inflate/deflate buffer (Linux: VIRTIO_BALLOON_ARRAY_PFNS_MAX) */
+#define BALLOON_BATCH_PAGES   1024   /* PFNs per inflate/deflate buffer: one page of le32 */
+#define BALLOON_BUFS          8      /* buffers per request, one kick: the device drains
+				      * them as one batch (Linux: one buffer of 256 PFNs) */
 #define BALLOON_OOM_PAGES     256    /* given back per OOM request (Linux: VIRTIO_BALLOON_OOM_NR_PAGES) */
 #define BALLOON_POLL_US       1000   /* config space poll period */
 #define BALLOON_RETRY_MS      100    /* after an inflate found no free page (Linux sleeps 200 ms) */
@@ -21,8 +23,8 @@
 #define CFG_NUM_PAGES __builtin_offsetof(struct virtio_balloon_config, num_pages)
 #define CFG_ACTUAL    __builtin_offsetof(struct virtio_balloon_config, actual)
 
-_Static_assert(VIRTIO_BALLOON_MAX_QUEUES * VQ_RING_BYTES + 2 * PAGE_SIZE <= BALLOON_RESERVE_BYTES,
-	       "rings, PFN array and statistics fit the reserve");
+_Static_assert(VIRTIO_BALLOON_MAX_QUEUES * VQ_RING_BYTES + (BALLOON_BUFS + 1) * PAGE_SIZE <= BALLOON_RESERVE_BYTES,
+	       "rings, PFN arrays and statistics fit the reserve");
 _Static_assert(BALLOON_BATCH_PAGES * 4 <= PAGE_SIZE, "the PFN array is one page");
 
 enum balloon_state { BS_STARTING, BS_RUNNING, BS_ABSENT, BS_STOPPED };
@@ -48,7 +50,7 @@ struct balloon {
 	struct vq *inflate_vq, *deflate_vq, *stats_vq, *report_vq;
 	uint32_t *pfns;               /* the inflate/deflate buffer (reserve) */
 	struct virtio_balloon_stat *stats;  /* the statistics buffer (reserve) */
-	uint64_t gfns[BALLOON_BATCH_PAGES];
+	uint64_t gfns[BALLOON_BATCH_PAGES * BALLOON_BUFS];
 	bool dead;                    /* the device broke: serve stop and OOM only */
 	uint32_t held;                /* pages in the balloon (what `actual` says) */
 	uint32_t target;              /* num_pages as last read */
@@ -82,16 +84,16 @@ static void add_result(uint64_t *field, uint64_t n)
 	set_result(field, *field + n);  /* one writer: the balloon vCPU */
 }
 
-/* Kick and wait for the device to give the chain back (we post one at a
- * time per queue). False when the device broke instead: it set
- * DEVICE_NEEDS_RESET, checked every 10 ms (an MMIO exit each). */
-static bool kick_and_wait(struct balloon *b, struct vq *vq)
+/* Kick and wait for the device to give the nr chains just posted back.
+ * False when the device broke instead: it set DEVICE_NEEDS_RESET, checked
+ * every 10 ms (an MMIO exit each). */
+static bool kick_and_wait(struct balloon *b, struct vq *vq, unsigned nr)
 {
 	uint64_t next_check = plat_now_tsc() + 10 * b->ms;
 	uint32_t used_len;
 
 	vq_kick(vq);
-	while (vq_get_used(vq, &used_len) < 0) {
+	for (unsigned got = 0; got < nr; got += vq_get_used(vq, &used_len) >= 0) {
 		if (plat_now_tsc() >= next_check) {
 			if (virtio_status(&b->dev) & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 				return false;
@@ -102,14 +104,20 @@ static bool kick_and_wait(struct balloon *b, struct vq *vq)
 	return true;
 }
 
-/* One device-readable buffer (a PFN array), acknowledged. */
-static bool tell_host(struct balloon *b, struct vq *vq, const void *data, uint32_t len)
+/* b->pfns[0..n) as device-readable buffers of a page each, one kick,
+ * every one acknowledged. */
+static bool tell_host(struct balloon *b, struct vq *vq, unsigned n)
 {
-	struct vq_buf buf = { (uint64_t)data - b->cfg->base, len };
+	unsigned nr = 0;
 
-	if (vq_add(vq, &buf, 1, NULL, 0) < 0)
-		return false;  /* cannot happen: one buffer in flight at a time */
-	return kick_and_wait(b, vq);
+	for (unsigned i = 0; i < n; i += BALLOON_BATCH_PAGES, nr++) {
+		unsigned len = n - i < BALLOON_BATCH_PAGES ? n - i : BALLOON_BATCH_PAGES;
+		struct vq_buf buf = { (uint64_t)(b->pfns + i) - b->cfg->base, len * 4 };
+
+		if (vq_add(vq, &buf, 1, NULL, 0) < 0)
+			return false;  /* cannot happen: the ring holds BALLOON_BUFS */
+	}
+	return kick_and_wait(b, vq, nr);
 }
 
 static void device_broke(struct balloon *b)
@@ -124,7 +132,7 @@ static void update_actual(struct balloon *b)
 	set_result(&shared.res.pages, b->held);
 }
 
-/* Inflate: up to max free pages, highest first, in one buffer. Pages
+/* Inflate: up to max free pages (gpool picks), in one request. Pages
  * beyond what a le32 PFN can name (16 TiB) are given straight back. */
 static unsigned inflate_batch(struct balloon *b, uint32_t max)
 {
@@ -141,7 +149,7 @@ static unsigned inflate_batch(struct balloon *b, uint32_t max)
 	}
 	if (!ok)
 		return 0;
-	if (!tell_host(b, b->inflate_vq, b->pfns, ok * 4)) {
+	if (!tell_host(b, b->inflate_vq, ok)) {
 		device_broke(b);
 		return 0;  /* the pages stay ballooned: the host may have taken them */
 	}
@@ -162,7 +170,7 @@ static unsigned deflate_batch(struct balloon *b, uint32_t max)
 		return 0;
 	for (unsigned i = 0; i < n; i++)
 		b->pfns[i] = (uint32_t)b->gfns[i];
-	if (!tell_host(b, b->deflate_vq, b->pfns, n * 4)) {
+	if (!tell_host(b, b->deflate_vq, n)) {
 		device_broke(b);
 		return 0;
 	}
@@ -238,7 +246,7 @@ static bool report_free_pages(struct balloon *b)
 	}
 	if (!n)
 		return false;
-	ok = vq_add(b->report_vq, NULL, 0, bufs, n) >= 0 && kick_and_wait(b, b->report_vq);
+	ok = vq_add(b->report_vq, NULL, 0, bufs, n) >= 0 && kick_and_wait(b, b->report_vq, 1);
 	for (unsigned i = 0; i < n; i++)
 		gpool_mark_reported(gfn[i], len[i], ok);
 	if (!ok) {
@@ -364,8 +372,8 @@ static void run(struct balloon *b)
 		if (!b->dead)
 			read_target(b, now);
 		diff = b->target > b->held ? b->target - b->held : b->held - b->target;
-		if (diff > BALLOON_BATCH_PAGES)
-			diff = BALLOON_BATCH_PAGES;
+		if (diff > BALLOON_BATCH_PAGES * BALLOON_BUFS)
+			diff = BALLOON_BATCH_PAGES * BALLOON_BUFS;
 		switch (next_step(b, now)) {
 		case STEP_INFLATE:
 			if (!inflate_batch(b, diff) && !b->dead) {

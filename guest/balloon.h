@@ -20,8 +20,8 @@
 #include "guest/compiler.h"
 
 /* Reserve the driver needs (main.c carves it off the top of RAM): four
- * virtqueues' rings, the PFN array and the statistics buffer. */
-#define BALLOON_RESERVE_BYTES (16 * PAGE_SIZE)
+ * virtqueues' rings, the PFN arrays and the statistics buffer. */
+#define BALLOON_RESERVE_BYTES (24 * PAGE_SIZE)
 
 struct balloon_cfg {
 	int cpu;                      /* the balloon vCPU */
