@@ -71,6 +71,8 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_BALLOON_HUGE_SPLIT] = "balloon_huge_split",
 	[S2_REPORTED_PAGES] = "free_page_reported",
 	[S2_REPORTED_FREED] = "free_page_report_freed",
+	[S2_PGMIGRATE_SUCCESS] = "pgmigrate_success",
+	[S2_PGMIGRATE_FAIL] = "pgmigrate_fail",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */

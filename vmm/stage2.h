@@ -98,6 +98,9 @@ enum stage2_stat_item {
 	S2_BALLOON_HUGE_SPLIT,  /* 2 MiB frames split to free the pages ballooned in them */
 	S2_REPORTED_PAGES,      /* pages the guest reported free (free page reporting) */
 	S2_REPORTED_FREED,      /* frames freed by those reports */
+	/* page migration and NUMA (stage2_migrate.c, stage2_numa.c, docs/numa.md) */
+	S2_PGMIGRATE_SUCCESS,   /* pages moved to another frame */
+	S2_PGMIGRATE_FAIL,      /* pages that could not move now: skipped */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -291,6 +294,20 @@ long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
  *   report: free page reporting, pages [gfn, gfn+nr) are free in the
  *     guest: frames go back, the entries stay NONE.
  */
+/*
+ * Page migration (stage2_migrate.c): the frame at src (order 0 or 9) that
+ * maps one of this guest's gfns moves to dst, a free block of the same
+ * order the caller allocated and hands over: EPT MIGRATING, window
+ * unmapped (touches wait in the fault path), copy, map dst, wake, free
+ * src. 0, or -EAGAIN (cannot move now: dst is still the caller's) /
+ * -ENOENT (the guest is going). stage2_migrate_to_node(): every present
+ * page of [gfn, gfn+nr) not on nid moves there; returns pages moved,
+ * *failed those that could not (no frame on nid, busy).
+ */
+int stage2_migrate_frame(struct stage2 *s2, pfn_t src, pfn_t dst, unsigned order);
+int stage2_migrate_frame_locked(struct stage2 *s2, pfn_t src, pfn_t dst, unsigned order);
+long stage2_migrate_to_node(struct stage2 *s2, gfn_t gfn, uint64_t nr, int nid, long *failed);
+
 struct stage2_balloon;
 long stage2_balloon_inflate(struct stage2 *s2, const gfn_t *gfns, size_t n);
 long stage2_balloon_flush(struct stage2 *s2);
