@@ -24,19 +24,31 @@ static uint64_t window_addr(int idx)
 	return GUEST_MEM_WINDOW_BASE + (uint64_t)idx * GUEST_MEM_SLOT_STRIDE;
 }
 
-static int window_claim(struct guest_mem *mem)
+/* A free window slot whose 1 TiB of address space is free too, reserved
+ * inaccessible (the guard regions): its index, *slot its address. A slot
+ * something else already maps into (a library's arena, say) is skipped. */
+static int window_claim(struct guest_mem *mem, void **slot)
 {
-	int i;
+	int i, err = -ENOSPC;
 
+	*slot = MAP_FAILED;
 	pthread_mutex_lock(&windows_lock);
 	for (i = 0; i < GUEST_MEM_MAX_WINDOWS; i++) {
 		struct guest_mem *expected = NULL;
 
-		if (atomic_compare_exchange_strong(&windows[i], &expected, mem))
+		if (!atomic_compare_exchange_strong(&windows[i], &expected, mem))
+			continue;
+		*slot = mmap((void *)window_addr(i), GUEST_MEM_SLOT_STRIDE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (*slot != MAP_FAILED)
+			break;
+		err = -errno;
+		atomic_store(&windows[i], NULL);
+		if (err != -EEXIST)
 			break;
 	}
 	pthread_mutex_unlock(&windows_lock);
-	return i == GUEST_MEM_MAX_WINDOWS ? -ENOSPC : i;
+	return i >= GUEST_MEM_MAX_WINDOWS || *slot == MAP_FAILED ? err : i;
 }
 
 static void layout_slots(struct guest_mem *mem, uint64_t ram_bytes)
@@ -88,16 +100,9 @@ int guest_mem_create(struct guest_mem *mem, const struct guest_mem_config *cfg)
 	layout_slots(mem, ram_bytes);
 	if (mem->span_bytes > GUEST_MEM_MAX_SPAN)
 		return -E2BIG;
-	idx = window_claim(mem);
+	idx = window_claim(mem, &slot);
 	if (idx < 0)
 		return idx;
-	/* The whole 1 TiB slot is reserved inaccessible: guard regions. */
-	slot = mmap((void *)window_addr(idx), GUEST_MEM_SLOT_STRIDE, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-	if (slot == MAP_FAILED) {
-		atomic_store(&windows[idx], NULL);
-		return -errno;
-	}
 	mem->window = slot;
 	mem->window_index = idx;
 	mem->ram_bytes = ram_bytes;

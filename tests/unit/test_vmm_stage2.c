@@ -47,10 +47,12 @@ static void rig_up_with(struct rig *r, const char *thp, unsigned fault_around_pa
 		.ram_bytes = 64 * MB, .backend = GUEST_MEM_POOL, .thp = sc.thp, .stage2 = &sc,
 	};
 	char err[256];
+	int ret;
 
 	cr_assert_eq(host_pool_create(&pc, &r->hp, err, sizeof(err)), 0, "%s", err);
 	mc.pool = r->hp;
-	cr_assert_eq(guest_mem_create(&r->mem, &mc), 0);
+	ret = guest_mem_create(&r->mem, &mc);
+	cr_assert_eq(ret, 0, "guest_mem_create: %s", strerror(-ret));
 }
 
 static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
