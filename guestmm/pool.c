@@ -59,25 +59,26 @@ static void zone_free_all(struct gmm_zone *z)
 	gmm_unlock(&z->lock);
 }
 
-/* node_zonelists: nearest node first (distance |a - b|), highest zone
- * first within a node. */
+/* node_zonelists (build_zonelists()): the node itself first, then the
+ * others by distance (ties: lower node id, as find_next_best_node()),
+ * highest zone first within a node. */
 static void build_zonelists(struct gmm_pool *pool)
 {
 	for (int n = 0; n < pool->nr_nodes; n++) {
 		struct gmm_node *node = &pool->nodes[n];
+		bool used[GMM_MAX_NODES] = { false };
 
 		node->nr_zonelist = 0;
-		for (int d = 0; d < pool->nr_nodes; d++) {
-			for (int side = -1; side <= 1; side += 2) {
-				int m = n + side * d;
+		for (int k = 0; k < pool->nr_nodes; k++) {
+			int best = -1;
 
-				if (m < 0 || m >= pool->nr_nodes || (d == 0 && side == 1))
-					continue;
-				for (int t = MAX_NR_ZONES - 1; t >= 0; t--)
-					if (pool->nodes[m].zones[t])
-						node->zonelist[node->nr_zonelist++] =
-							pool->nodes[m].zones[t];
-			}
+			for (int m = 0; m < pool->nr_nodes; m++)
+				if (!used[m] && (best < 0 || pool->distance[n][m] < pool->distance[n][best]))
+					best = m;
+			used[best] = true;
+			for (int t = MAX_NR_ZONES - 1; t >= 0; t--)
+				if (pool->nodes[best].zones[t])
+					node->zonelist[node->nr_zonelist++] = pool->nodes[best].zones[t];
 		}
 	}
 }
@@ -184,6 +185,10 @@ int gmm_pool_create(const struct gmm_pool_config *cfg, struct gmm_pool **out)
 	pool->base = cfg->base;
 	pool->debug = cfg->debug;
 	pool->nr_nodes = cfg->nr_nodes ? cfg->nr_nodes : 1;
+	for (int a = 0; a < GMM_MAX_NODES; a++)
+		for (int b = 0; b < GMM_MAX_NODES; b++)
+			pool->distance[a][b] = cfg->distance[a][b] ? cfg->distance[a][b] :
+					       (uint8_t)(10 + 10 * (a > b ? a - b : b - a));
 	pool->nr_cpus = cfg->nr_cpus > 0 ? cfg->nr_cpus : (int)sysconf(_SC_NPROCESSORS_CONF);
 	if (pool->nr_cpus < 1)
 		pool->nr_cpus = 1;

@@ -37,12 +37,24 @@ struct gmm_pool;
  *     progress, the allocation then fails unless __GFP_NOFAIL).
  *   corruption: debug mode found damage (poison overwritten, bad free);
  *     default is one line on stderr.
+ *   migrate_frame: move the allocated block at src (order 0 or 9, in use
+ *     by whoever owns it) into dst, a free block of the same order the
+ *     caller (compaction) took from the buddy and hands over (refcount 1).
+ *     The owner copies, remaps its user to dst, and frees src itself.
+ *     Returns 0 (done: src freed, dst the owner's), -EAGAIN (busy right
+ *     now: pinned, under I/O, raced with a free; nothing changed, dst
+ *     still the caller's to free), -ENOENT (not the owner's / not
+ *     migratable). Called with no guestmm lock held, from the compacting
+ *     thread (kcompactd, a compact request, or an allocating thread's
+ *     direct compaction). Compaction counts pgmigrate_success/fail for
+ *     these calls itself (guestmm/compaction.h).
  */
 struct gmm_mm_hooks {
 	void (*wake_kswapd)(struct gmm_pool *pool, int nid, unsigned order, void *ctx);
 	unsigned long (*direct_reclaim)(struct gmm_pool *pool, int nid, unsigned order,
 					gfp_t gfp, void *ctx);
 	void (*corruption)(struct gmm_pool *pool, pfn_t pfn, const char *what, void *ctx);
+	int (*migrate_frame)(struct gmm_pool *pool, pfn_t src, pfn_t dst, unsigned order, void *ctx);
 	void *ctx;
 };
 
@@ -56,6 +68,8 @@ struct gmm_pool_config {
 	int pcp_batch;                   /* 0 = derived from zone size (<= 63) */
 	int pcp_high;                    /* 0 = 4 * batch */
 	bool debug;                      /* poison free frames, check on allocation */
+	/* node_distance(): SLIT-style, 10 = local; all zero = 10 + 10 * |a - b| */
+	uint8_t distance[GMM_MAX_NODES][GMM_MAX_NODES];
 	void *base;                      /* host address of pfn 0, or NULL */
 	const struct gmm_mm_hooks *hooks;
 };
@@ -78,6 +92,7 @@ struct gmm_pool {
 	int nr_cpus;
 	int nr_nodes;
 	int nr_zones;
+	uint8_t distance[GMM_MAX_NODES][GMM_MAX_NODES]; /* node_distance(a, b) */
 	struct gmm_node nodes[GMM_MAX_NODES];
 	struct gmm_zone *zones;          /* nr_zones, node-major */
 	struct gmm_mm_hooks hooks;

@@ -41,6 +41,7 @@ static const struct {
 	  ARG2_NONE, NULL },
 	{ "balloon", " NAME [target=SIZE | guest_mem=SIZE] [stats_period=SECONDS] [auto=0|1] [refresh=1]", "guest",
 	  true, NULL, ARG2_NONE, NULL },
+	{ "numa", " [NAME]", "guest", false, NULL, ARG2_NONE, NULL },
 };
 
 static int client_cmd_find(const char *cmd)

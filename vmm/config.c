@@ -15,7 +15,7 @@
 
 #define GUEST_MIN_MEM (16ULL << 20)
 
-enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT, CFG_OBJ };
+enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT, CFG_OBJ, CFG_DISTANCES };
 
 struct cfg_key {
 	const char *key;
@@ -43,6 +43,14 @@ static const struct cfg_key balloon_keys[] = {
 	{ "auto", CFG_INT, offsetof(struct balloon_user_config, auto_mode), 0, 0, 1, NULL, 0 },
 };
 
+static const struct cfg_key guest_numa_keys[] = {
+	STR(numa_guest_config, policy),
+	STR(numa_guest_config, nodes),
+	STR(numa_guest_config, weights),
+	{ "vcpu_node", CFG_INT, offsetof(struct numa_guest_config, vcpu_node), 0, 0, POOL_MAX_NODES - 1, NULL, 0 },
+	{ "balancing", CFG_INT, offsetof(struct numa_guest_config, balancing), 0, 0, 1, NULL, 0 },
+};
+
 static const struct cfg_key guest_keys[] = {
 	{ "name", CFG_STR, offsetof(struct vm_config, name), VM_NAME_MAX, 0, 0, NULL, 0 },
 	{ "mem", CFG_SIZE, offsetof(struct vm_config, mem_bytes), 0, 0, 0, NULL, 0 },
@@ -62,6 +70,8 @@ static const struct cfg_key guest_keys[] = {
 	  sizeof(limit_keys) / sizeof(limit_keys[0]) },
 	{ "balloon", CFG_OBJ, offsetof(struct vm_config, balloon), 0, 0, 0, balloon_keys,
 	  sizeof(balloon_keys) / sizeof(balloon_keys[0]) },
+	{ "numa", CFG_OBJ, offsetof(struct vm_config, numa), 0, 0, 0, guest_numa_keys,
+	  sizeof(guest_numa_keys) / sizeof(guest_numa_keys[0]) },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -85,12 +95,18 @@ static const struct cfg_key reclaim_keys[] = {
 	STR(reclaim_config, victims),
 };
 
+static const struct cfg_key numa_keys[] = {
+	{ "emulate", CFG_INT, offsetof(struct numa_host_config, emulate), 0, 1, POOL_MAX_NODES, NULL, 0 },
+	{ "distances", CFG_DISTANCES, offsetof(struct numa_host_config, nr_distance_rows), 0, 0, 0, NULL, 0 },
+};
+
 static const struct cfg_key host_keys[] = {
 	STR(host_config, accel),
 	STR(host_config, control),
 	{ "pool", CFG_OBJ, offsetof(struct host_config, pool), 0, 0, 0, pool_keys, NKEYS(pool_keys) },
 	{ "swap", CFG_OBJ, offsetof(struct host_config, swap), 0, 0, 0, swap_keys, NKEYS(swap_keys) },
 	{ "reclaim", CFG_OBJ, offsetof(struct host_config, reclaim), 0, 0, 0, reclaim_keys, NKEYS(reclaim_keys) },
+	{ "numa", CFG_OBJ, offsetof(struct host_config, numa), 0, 0, 0, numa_keys, NKEYS(numa_keys) },
 };
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
@@ -128,6 +144,9 @@ static int field_set_text(const struct cfg_key *k, void *base, const char *text,
 	case CFG_OBJ:
 		snprintf(err, errlen, "%s: must be an object", path);
 		return -EINVAL;
+	case CFG_DISTANCES:
+		snprintf(err, errlen, "%s: must be a square array of arrays of numbers", path);
+		return -EINVAL;
 	case CFG_INT:
 		errno = 0;
 		v = strtoll(text, &end, 10);
@@ -145,6 +164,45 @@ static int field_set_text(const struct cfg_key *k, void *base, const char *text,
 static int apply_object(json_t *obj, const struct cfg_key *keys, size_t n, void *base, const char *path,
 			char *err, size_t errlen);
 
+/* host.numa.distances: [[10, 20], [20, 10]], as a SLIT: square, 10 on the
+ * diagonal, symmetric, 11..254 elsewhere. */
+static int distances_set(struct numa_host_config *n, json_t *val, const char *path, char *err, size_t errlen)
+{
+	size_t rows = json_is_array(val) ? json_array_size(val) : 0;
+
+	if (!rows || rows > POOL_MAX_NODES) {
+		snprintf(err, errlen, "%s: must be an array of 1 to %d rows", path, POOL_MAX_NODES);
+		return -EINVAL;
+	}
+	for (size_t a = 0; a < rows; a++) {
+		json_t *row = json_array_get(val, a);
+
+		if (!json_is_array(row) || json_array_size(row) != rows) {
+			snprintf(err, errlen, "%s[%zu]: must be an array of %zu numbers (square)", path, a, rows);
+			return -EINVAL;
+		}
+		for (size_t b = 0; b < rows; b++) {
+			json_t *v = json_array_get(row, b);
+			json_int_t d = json_is_integer(v) ? json_integer_value(v) : -1;
+
+			if (a == b ? d != 10 : d < 11 || d > 254) {
+				snprintf(err, errlen, "%s[%zu][%zu]: %s", path, a, b,
+					 a == b ? "a node's distance to itself is 10" : "must be 11 to 254");
+				return -EINVAL;
+			}
+			n->distance[a][b] = (uint8_t)d;
+		}
+	}
+	for (size_t a = 0; a < rows; a++)
+		for (size_t b = 0; b < rows; b++)
+			if (n->distance[a][b] != n->distance[b][a]) {
+				snprintf(err, errlen, "%s: not symmetric at [%zu][%zu]", path, a, b);
+				return -EINVAL;
+			}
+	n->nr_distance_rows = (int)rows;
+	return 0;
+}
+
 static int field_set_json(const struct cfg_key *k, void *base, json_t *val, const char *path,
 			  char *err, size_t errlen)
 {
@@ -152,6 +210,10 @@ static int field_set_json(const struct cfg_key *k, void *base, json_t *val, cons
 
 	if (k->type == CFG_OBJ)
 		return apply_object(val, k->sub, k->nsub, (char *)base + k->off, path, err, errlen);
+	if (k->type == CFG_DISTANCES)
+		return distances_set((struct numa_host_config *)((char *)base + k->off -
+							  offsetof(struct numa_host_config, nr_distance_rows)),
+				     val, path, err, errlen);
 
 	if (json_is_string(val))
 		return field_set_text(k, base, json_string_value(val), path, err, errlen);
@@ -331,7 +393,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 		snprintf(path, sizeof(path), "--guest %s", key);
 		k = key_find(guest_keys, NKEYS(guest_keys), key);
 		if (!k) {
-			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages, oom_score_adj, limits, balloon)", path);
+			snprintf(err, errlen, "%s: unknown key (name, mem, vcpus, kernel, initrd, cmdline, console, thp, backend, fault_around, prefault, dirty_log, hugepages, oom_score_adj, limits, balloon, numa)", path);
 			return -EINVAL;
 		}
 		ret = field_set_text(k, g, val, path, err, errlen);
@@ -478,6 +540,116 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
+/* "0-2,5" -> a node mask; -1 for anything else or a node >= nr_nodes. */
+static int64_t nodelist_parse(const char *s, int nr_nodes)
+{
+	uint64_t mask = 0;
+
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b;
+
+		if (end == s || a < 0)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		if (b >= nr_nodes)
+			return -1;
+		for (long n = a; n <= b; n++)
+			mask |= 1ULL << n;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return (int64_t)mask;
+}
+
+/* guests[].numa: the policy checked against the pool's nodes and parsed
+ * into stage 2's form (mm/mempolicy.c's rules: bind, preferred and
+ * interleave need nodes; default and local take none). */
+static int numa_finish(struct vm_config *g, int i, int nr_nodes, char *err, size_t errlen)
+{
+	struct numa_guest_config *n = &g->numa;
+	struct stage2_numa *p = &n->parsed;
+	char path[48];
+	int64_t mask = 0;
+	int mode;
+
+	snprintf(path, sizeof(path), "guests[%d].numa", i);
+	memset(p, 0, sizeof(*p));
+	if (!n->policy[0])
+		strcpy(n->policy, "default");
+	for (mode = 0; mode < NR_MPOL && strcmp(n->policy, stage2_mpol_names[mode]); mode++)
+		;
+	if (mode == NR_MPOL) {
+		snprintf(err, errlen, "%s.policy: \"%s\" must be default, local, bind, preferred, preferred-many, "
+			 "interleave or weighted-interleave", path, n->policy);
+		return -EINVAL;
+	}
+	if (n->nodes[0] && (mask = nodelist_parse(n->nodes, nr_nodes)) <= 0) {
+		snprintf(err, errlen, "%s.nodes: \"%s\" must be a list of the pool's nodes (0-%d), like \"0-1,3\"",
+			 path, n->nodes, nr_nodes - 1);
+		return -EINVAL;
+	}
+	if ((mode == MPOL_DEFAULT || mode == MPOL_LOCAL) != !mask) {
+		snprintf(err, errlen, "%s.nodes: %s", path, mask ? "default and local take no nodes" :
+			 "bind, preferred and interleave need nodes");
+		return -EINVAL;
+	}
+	if (mode == MPOL_PREFERRED && __builtin_popcountll((uint64_t)mask) != 1) {
+		snprintf(err, errlen, "%s.nodes: preferred takes one node (preferred-many takes several)", path);
+		return -EINVAL;
+	}
+	if (n->vcpu_node >= nr_nodes) {
+		snprintf(err, errlen, "%s.vcpu_node: %d, but the pool has %d node(s)", path, n->vcpu_node, nr_nodes);
+		return -EINVAL;
+	}
+	if ((mode == MPOL_WEIGHTED_INTERLEAVE) != (n->weights[0] != 0)) {
+		snprintf(err, errlen, "%s.weights: %s", path, n->weights[0] ? "only weighted-interleave takes weights" :
+			 "weighted-interleave needs weights, one per node of nodes");
+		return -EINVAL;
+	}
+	if (n->weights[0]) {
+		const char *s = n->weights;
+		int nid = -1;
+
+		for (int k = 0; k < __builtin_popcountll((uint64_t)mask); k++) {
+			char *end;
+			long w = strtol(s, &end, 10);
+
+			while (!((mask >> ++nid) & 1))
+				;
+			if (end == s || w < 1 || w > 100 || (*end && *end != ',')) {
+				snprintf(err, errlen, "%s.weights: \"%s\" must be one weight (1-100) per node of nodes",
+					 path, n->weights);
+				return -EINVAL;
+			}
+			p->weights[nid] = (uint8_t)w;
+			s = *end ? end + 1 : end;
+		}
+		if (*s) {
+			snprintf(err, errlen, "%s.weights: more weights than nodes", path);
+			return -EINVAL;
+		}
+	}
+	if ((n->balancing || mode != MPOL_DEFAULT) && strcmp(g->backend, "pool")) {
+		snprintf(err, errlen, "%s: NUMA placement needs backend=pool", path);
+		return -EINVAL;
+	}
+	p->mode = (enum stage2_mpol)mode;
+	p->nodemask = (uint64_t)mask;
+	p->vcpu_node = n->vcpu_node;
+	p->balancing = n->balancing != 0;
+	return 0;
+}
+
 /* host.pool: default to every guest's RAM and its tables (no overcommit);
  * each node is whole 2 MiB pageblocks. */
 static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
@@ -486,6 +658,22 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	uint64_t per_node, sum = 0;
 	char a[32];
 
+	/* host.numa.emulate is the spelling of pool.nodes (numa=fake) */
+	if (cfg->host.numa.emulate) {
+		if (p->nodes != 1 && p->nodes != cfg->host.numa.emulate) {
+			snprintf(err, errlen, "host.numa.emulate: %d, but host.pool.nodes says %d", cfg->host.numa.emulate,
+				 p->nodes);
+			return -EINVAL;
+		}
+		p->nodes = cfg->host.numa.emulate;
+	}
+	if (cfg->host.numa.nr_distance_rows && cfg->host.numa.nr_distance_rows != p->nodes) {
+		snprintf(err, errlen, "host.numa.distances: %d rows for %d nodes", cfg->host.numa.nr_distance_rows,
+			 p->nodes);
+		return -EINVAL;
+	}
+	if (cfg->host.numa.nr_distance_rows)
+		memcpy(p->distance, cfg->host.numa.distance, sizeof(p->distance));
 	if (!p->size_bytes) {
 		uint64_t unit = POOL_ALIGN_BYTES * p->nodes, all = 0;
 
@@ -600,5 +788,8 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 	}
 	if (pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen))
 		return -EINVAL;
+	for (int i = 0; i < cfg->nr_guests; i++)
+		if (numa_finish(&cfg->guests[i], i, cfg->host.pool.nodes, err, errlen))
+			return -EINVAL;
 	return hugetlb_finish(cfg, err, errlen);
 }

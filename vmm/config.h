@@ -37,6 +37,7 @@ struct pool_config {
 	 * for that page size; whole pages */
 	uint64_t hugetlb_2m_bytes;
 	uint64_t hugetlb_1g_bytes;
+	uint8_t distance[POOL_MAX_NODES][POOL_MAX_NODES]; /* from host.numa; 0: by |a - b| */
 };
 
 /* host.reclaim: how reclaim picks its victims. lru ages the lists from the
@@ -46,12 +47,21 @@ struct reclaim_config {
 	char victims[8];              /* lru (default) | random */
 };
 
+/* host.numa (docs/numa.md): emulated nodes on a one-node host (numa=fake),
+ * and their distances (SLIT values, 10 = local); 0: the pool's nodes. */
+struct numa_host_config {
+	int emulate;
+	int nr_distance_rows;         /* 0: 10 + 10 * |a - b| */
+	uint8_t distance[POOL_MAX_NODES][POOL_MAX_NODES];
+};
+
 struct host_config {
 	char accel[16];               /* auto | kvm | native */
 	char control[PATH_MAX];       /* control socket path, empty: none */
 	struct pool_config pool;
 	struct swap_config swap;      /* host.swap (docs/swap.md); empty path: no swap */
 	struct reclaim_config reclaim; /* host.reclaim (docs/reclaim.md) */
+	struct numa_host_config numa; /* host.numa (docs/numa.md) */
 };
 
 struct gmm_config {

@@ -559,6 +559,7 @@ static const struct {
 	{ "dirty_log", cmd_dirty_log },
 	{ "limits", cmd_limits },
 	{ "balloon", cmd_balloon },
+	{ "numa", cmd_numa },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

@@ -180,6 +180,7 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		goto fail;
 	pc.nr_frames = hp->size_bytes >> GMM_FRAME_SHIFT;
 	pc.nr_nodes = cfg->nodes;
+	memcpy(pc.distance, cfg->distance, sizeof(pc.distance));
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
 	pc.debug = cfg->debug;
 	pc.base = hp->base;

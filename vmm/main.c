@@ -21,6 +21,7 @@ static void usage(FILE *f)
 		"  dirty-log  write tracking: gmm dirty-log NAME start|harvest|stop|status [--runs]\n"
 		"  limits   a guest's memory limits and events: gmm limits NAME [max=512M high=... ...]\n"
 		"  balloon  a guest's virtio-balloon: gmm balloon NAME [target=256M] [refresh=1] ...\n"
+		"  numa     the pool's nodes, or a guest's placement: gmm numa [NAME]\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

@@ -111,15 +111,18 @@ static void *s2_table_va(void *ctx, uint64_t pfn)
 
 /* A populated 2 MiB block: the reserve's, else allocated and populated
  * here (the slow path the reserve exists to avoid). */
-pfn_t take_block(struct stage2 *s2)
+pfn_t take_block(struct stage2 *s2, gfn_t gfn)
 {
-	pfn_t pfn = zero_reserve_take(&s2->hp->reserve);
+	uint64_t mask;
+	bool strict;
+	int want = numa_policy_node(s2, gfn, &mask, &strict);
+	pfn_t pfn = zero_reserve_take_node(&s2->hp->reserve, want);
 
 	if (pfn != GMM_PFN_NONE) {
 		s2_count(s2, S2_RESERVE_HITS, 1);
 		return pfn;
 	}
-	pfn = gmm_alloc_frames(s2->hp->mm, HUGE_ORDER, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0);
+	pfn = numa_alloc(s2, HUGE_ORDER, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	s2_count(s2, S2_RESERVE_MISSES, 1);
@@ -130,14 +133,39 @@ pfn_t take_block(struct stage2 *s2)
 	return pfn;
 }
 
-static void cursor_release(struct stage2 *s2)
+/* The frames left in node nid's current block go back. */
+static void cursor_release_node(struct stage2 *s2, int nid)
 {
 	pfn_t run[HUGE_FRAMES];
 
-	for (unsigned i = 0; i < s2->cur_left; i++)
-		run[i] = s2->cur_pfn + i;
-	host_pool_free_frames(s2->hp, run, s2->cur_left);
-	s2->cur_left = 0;
+	for (unsigned i = 0; i < s2->cur[nid].left; i++)
+		run[i] = s2->cur[nid].pfn + i;
+	host_pool_free_frames(s2->hp, run, s2->cur[nid].left);
+	s2->cur[nid].left = 0;
+}
+
+static void cursor_release(struct stage2 *s2)
+{
+	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
+		cursor_release_node(s2, nid);
+}
+
+uint64_t stage2_cursor_frames(struct stage2 *s2)
+{
+	uint64_t n = 0;
+
+	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
+		n += s2->cur[nid].left;
+	return n;
+}
+
+/* Frames left in the current block of the node the policy wants gfn on. */
+static unsigned cursor_left(struct stage2 *s2, gfn_t gfn)
+{
+	uint64_t mask;
+	bool strict;
+
+	return s2->cur[numa_policy_node(s2, gfn, &mask, &strict)].left;
 }
 
 /*
@@ -146,18 +174,21 @@ static void cursor_release(struct stage2 *s2)
  * neighbouring gfns land in neighbouring frames and its window merges
  * into few VMAs), refilled from the reserve. nr divides 512.
  */
-pfn_t take_frames(struct stage2 *s2, unsigned nr)
+pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 {
+	uint64_t mask;
+	bool strict;
+	int nid = numa_policy_node(s2, gfn, &mask, &strict);
 	pfn_t pfn;
 
-	if (s2->cur_left < nr) {
-		cursor_release(s2);
-		pfn = take_block(s2);
+	if (s2->cur[nid].left < nr) {
+		pfn = take_block(s2, gfn);
 		if (pfn == GMM_PFN_NONE) {
 			/* no 2 MiB block: just this run, populated on the spot */
 			unsigned order = (unsigned)__builtin_ctz(nr);
+			int want;
 
-			pfn = gmm_alloc_frames(s2->hp->mm, order, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0);
+			pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
 			if (pfn == GMM_PFN_NONE)
 				return pfn;
 			if (host_pool_populate(s2->hp, pfn, nr)) {
@@ -168,12 +199,16 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr)
 			return pfn;
 		}
 		gmm_split_frames(s2->hp->mm, pfn, HUGE_ORDER);
-		s2->cur_pfn = pfn;
-		s2->cur_left = HUGE_FRAMES;
+		/* the block's own node: the wanted one, or where the policy
+		 * let the allocator fall back to */
+		nid = frame_nid(s2->hp->mm, host_pool_frame(s2->hp, pfn));
+		cursor_release_node(s2, nid);
+		s2->cur[nid].pfn = pfn;
+		s2->cur[nid].left = HUGE_FRAMES;
 	}
-	pfn = s2->cur_pfn;
-	s2->cur_pfn += nr;
-	s2->cur_left -= nr;
+	pfn = s2->cur[nid].pfn;
+	s2->cur[nid].pfn += nr;
+	s2->cur[nid].left -= nr;
 	return pfn;
 }
 
@@ -201,6 +236,10 @@ static bool block_is_free(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 static void fault_mapped(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned order,
 			 enum stage2_stat_item stat, uint64_t n)
 {
+	uint64_t mask;
+	bool strict;
+
+	numa_count(s2, numa_policy_node(s2, gfn, &mask, &strict), pfn, nr);
 	rmap_add(s2, gfn, pfn, nr, order);
 	resident_add(s2, nr);
 	s2_count(s2, stat, n);
@@ -221,7 +260,7 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	if (!guest_mem_gpa_to_hva(s2->mem, g2 << GMM_FRAME_SHIFT, HUGE_FRAMES << GMM_FRAME_SHIFT) ||
 	    ept_lookup(s2->ept, gfn, &e, &order) || e || order != HUGE_ORDER)
 		return -EAGAIN;
-	pfn = take_block(s2);
+	pfn = take_block(s2, g2);
 	if (pfn == GMM_PFN_NONE)
 		return -EAGAIN;
 	ret = ept_map(s2->ept, g2, pfn, HUGE_ORDER, PROT_GUEST);
@@ -337,17 +376,17 @@ static int fault_small(struct stage2 *s2, gfn_t gfn)
 	/* a stream's window is cut to what the current block has left, so
 	 * the block is used up rather than its tail freed (punching part of
 	 * a 2 MiB folio splits it and unmaps all of it, everywhere) */
-	while (nr > s2->cfg.fault_around_pages && s2->cur_left && nr > s2->cur_left)
+	while (nr > s2->cfg.fault_around_pages && cursor_left(s2, g0) && nr > cursor_left(s2, g0))
 		nr >>= 1;
 	s2->fa_next = g0 + nr;
-	pfn = take_frames(s2, nr);
+	pfn = take_frames(s2, nr, g0);
 	if (pfn == GMM_PFN_NONE && nr > 1) {
 		/* no block of nr: the pool is short or fragmented; one page */
 		nr = 1;
 		g0 = gfn;
 		s2->fa_next = g0 + 1;
 		s2->fa_window = s2->cfg.fault_around_pages;
-		pfn = take_frames(s2, 1);
+		pfn = take_frames(s2, 1, gfn);
 	}
 	if (pfn == GMM_PFN_NONE)
 		return -ENOMEM;
@@ -630,7 +669,7 @@ void stage2_release(struct stage2 *s2)
 			s2->final_ept[i] = ept_stat(s2->ept, i);
 		s2->final_resident = atomic_load(&s2->resident_frames);
 		s2->final_tables = atomic_load(&s2->table_frames);
-		s2->final_cursor = s2->cur_left;
+		s2->final_cursor = stage2_cursor_frames(s2);
 		s2->released = true;
 		if (s2->cfg.swap)
 			ept_walk(s2->ept, 0, EPT_GFN_LIMIT, drop_swapped_leaf, s2);

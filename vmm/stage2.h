@@ -44,6 +44,7 @@ struct host_pool;
 struct guest_mem;
 struct hugetlb_region;
 
+#define STAGE2_MAX_VCPUS 64
 #define STAGE2_LAT_BUCKETS 16  /* fault service time, log2 microseconds: <1, <2, <4 .. >=16384 */
 
 enum stage2_stat_item {
@@ -146,6 +147,45 @@ struct stage2_limits {
 	((struct stage2_limits){ STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE,      \
 				 STAGE2_LIMIT_NONE, STAGE2_LIMIT_NONE })
 
+/*
+ * NUMA placement (stage2_numa.c, docs/numa.md): the kernel's mempolicy
+ * modes over the pool's nodes. "local" is the node the faulting vCPU runs
+ * on (numa.vcpu_node); a fault from any other thread (the loader,
+ * prefault) is local to node 0, where gmm's own threads run.
+ */
+enum stage2_mpol {
+	MPOL_DEFAULT,            /* local, fall back by distance */
+	MPOL_LOCAL,              /* the same, said explicitly */
+	MPOL_BIND,               /* only the set, nearest first; never outside */
+	MPOL_PREFERRED,          /* one node; elsewhere only once it is below min */
+	MPOL_PREFERRED_MANY,     /* the set first, then anywhere */
+	MPOL_INTERLEAVE,         /* round robin over the set, per 2 MiB of guest memory */
+	MPOL_WEIGHTED_INTERLEAVE,/* the same in proportion to per-node weights */
+	NR_MPOL
+};
+extern const char *const stage2_mpol_names[NR_MPOL];
+
+struct stage2_numa {
+	enum stage2_mpol mode;
+	uint64_t nodemask;           /* bind, preferred(-many), interleave: the set */
+	uint8_t weights[GMM_MAX_NODES]; /* weighted-interleave, per node */
+	int vcpu_node;               /* the node the guest's vCPUs run on */
+	bool balancing;              /* NUMA balancing: pages follow their vCPUs */
+};
+
+/* numastat per node, counted in pages as they are placed (mm/vmstat.c's
+ * NUMA_HIT..NUMA_OTHER) */
+enum stage2_numa_stat {
+	NUMA_HIT,                /* placed on the node the policy wanted */
+	NUMA_MISS,               /* placed here though another node was wanted */
+	NUMA_FOREIGN,            /* wanted here, placed elsewhere */
+	NUMA_INTERLEAVE_HIT,     /* interleave placed it where it wanted */
+	NUMA_LOCAL,              /* placed on the faulting vCPU's node */
+	NUMA_OTHER,              /* placed elsewhere than that */
+	NR_NUMA_STATS
+};
+extern const char *const stage2_numa_stat_names[NR_NUMA_STATS];
+
 struct stage2_config {
 	unsigned fault_around_pages;  /* power of two, 1..512 */
 	bool thp;                     /* 2 MiB frames at fault time where a 2 MiB range is free */
@@ -162,6 +202,7 @@ struct stage2_config {
 	/* where evicted pages go; NULL: no swap, nothing is reclaimed */
 	struct stage2_swap *swap;
 	struct stage2_limits limits;  /* changed at run time by stage2_set_limits() */
+	struct stage2_numa numa;      /* zeroed: default policy, vCPUs on node 0 */
 };
 
 struct stage2 {
@@ -177,9 +218,14 @@ struct stage2 {
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;         /* window and EPT changes (see above) */
-	/* current block: order-0 frames left from a split 2 MiB block */
-	pfn_t cur_pfn;
-	unsigned cur_left;
+	/* current block per node: order-0 frames left from a split 2 MiB block */
+	struct {
+		pfn_t pfn;
+		unsigned left;
+	} cur[GMM_MAX_NODES];
+	int fault_local;              /* the node the fault being served is local to */
+	_Atomic int vcpu_tids[STAGE2_MAX_VCPUS]; /* thread ids of the guest's vCPUs (fault_local) */
+	_Atomic uint64_t numa_stat[GMM_MAX_NODES][NR_NUMA_STATS];
 	/* sequential fault detection (fault_window()): the gfn after the last
 	 * block mapped, and the window a stream has grown to */
 	gfn_t fa_next;
@@ -333,6 +379,18 @@ int stage2_dirty_start(struct stage2 *s2);
 long stage2_dirty_harvest(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, uint64_t nr), void *arg);
 int stage2_dirty_stop(struct stage2 *s2);
 const char *stage2_dirty_mode_name(enum stage2_dirty_mode mode);
+
+/* numa_maps: pages of [gfn, gfn+nr) present on each node, and how many
+ * 2 MiB frames among them. -ENODEV once released. */
+int stage2_numa_maps(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t pages[GMM_MAX_NODES], uint64_t *huge);
+
+/* Frames left in the guest's current blocks (allocated, not yet mapped). */
+uint64_t stage2_cursor_frames(struct stage2 *s2);
+/* A vCPU thread says who it is (at its start): its faults are local to
+ * numa.vcpu_node, everyone else's to node 0. */
+void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid);
+/* The node a fault by thread tid is local to. */
+int stage2_tid_node(struct stage2 *s2, int tid);
 
 /* gpa -> its EPT entry and order (under the EPT lock); -EINVAL for a gpa
  * outside the guest's RAM, -ENODEV once the memory was released. */

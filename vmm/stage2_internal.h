@@ -58,11 +58,20 @@ int stage2_cmp_pfn(const void *a, const void *b);
  * goes once none of it is mapped). */
 void free_huge_leaf(struct stage2 *s2, pfn_t pfn);
 
-/* A populated, zeroed 2 MiB block (reserve first); GMM_PFN_NONE if none. */
-pfn_t take_block(struct stage2 *s2);
-/* nr (dividing 512) contiguous zeroed order-0 frames from the guest's
- * current block; GMM_PFN_NONE if none. */
-pfn_t take_frames(struct stage2 *s2, unsigned nr);
+/* A populated, zeroed 2 MiB block for gfn, where the guest's NUMA policy
+ * wants it (reserve first); GMM_PFN_NONE if none. */
+pfn_t take_block(struct stage2 *s2, gfn_t gfn);
+/* nr (dividing 512) contiguous zeroed order-0 frames for gfn from the
+ * guest's current block on the policy's node; GMM_PFN_NONE if none. */
+pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn);
+
+/* NUMA placement (stage2_numa.c): the node the policy wants gfn on (mask:
+ * the set it may use, 0 = any; strict: nothing outside it); a block there
+ * (or where the policy lets it fall back); numastat for nr pages of a run
+ * at pfn placed for a gfn wanted on `want`. */
+int numa_policy_node(struct stage2 *s2, gfn_t gfn, uint64_t *mask, bool *strict);
+pfn_t numa_alloc(struct stage2 *s2, unsigned order, gfn_t gfn, gfp_t gfp, int *want);
+void numa_count(struct stage2 *s2, int want, pfn_t pfn, uint64_t nr);
 
 /* split_huge_page() of the 2 MiB frame over gfn (stage2_thp.c). */
 int split_locked(struct stage2 *s2, gfn_t gfn);

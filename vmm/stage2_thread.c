@@ -67,6 +67,8 @@ static void serve_faults(struct stage2 *s2)
 		if (m->event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		gpa = m->arg.pagefault.address - (uint64_t)s2->mem->window;
+		/* whose fault (UFFD_FEATURE_THREAD_ID): a vCPU's is local to its node */
+		s2->fault_local = s2->hp->mm->nr_nodes > 1 ? stage2_tid_node(s2, (int)m->arg.pagefault.feat.ptid) : 0;
 		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
 			stage2_hint_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 			continue;

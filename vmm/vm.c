@@ -122,6 +122,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.dirty_ops = vm->accel->dirty_log_fetch ? &vm->dirty_ops : NULL,
 		.swap = pool ? pool->swap : NULL,
 		.limits = limits_pages(&cfg->limits),
+		.numa = cfg->numa.parsed,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,
@@ -222,6 +223,8 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "v%d-%.12s", vcpu->id, vm->cfg.name);
 	pthread_setname_np(pthread_self(), name);
+	if (vm->mem.s2) /* its faults are local to the guest's vCPU node */
+		stage2_vcpu_thread(vm->mem.s2, vcpu->id, (int)gettid());
 	if (vm->accel->vcpu_init(vcpu)) {
 		vm_request_stop(vm, -1, true, "vCPU initialisation failed");
 	} else if (!atomic_load(&vcpu->stop)) {

@@ -41,6 +41,17 @@ struct balloon_user_config {
 	int auto_mode;                 /* "auto": the host policy may inflate it under pressure */
 };
 
+/* numa (docs/numa.md): the guest's memory policy over the pool's nodes */
+struct numa_guest_config {
+	char policy[24];               /* default | local | bind | preferred | preferred-many |
+				        * interleave | weighted-interleave */
+	char nodes[64];                /* "0-1,3" */
+	char weights[64];              /* weighted-interleave: "3,1", one per node of nodes */
+	int vcpu_node;                 /* the node the vCPUs run on: "local" */
+	int balancing;                 /* pages follow the vCPUs (NUMA balancing) */
+	struct stage2_numa parsed;     /* filled by config_finish() */
+};
+
 struct vm_config {
 	char name[VM_NAME_MAX];
 	uint64_t mem_bytes;
@@ -58,6 +69,7 @@ struct vm_config {
 	struct limits_config limits;   /* pool: memory.max/high/low/min, memory.swap.max */
 	char hugepages[8];             /* none | 2M | 1G: all RAM in hugetlb pages (docs/hugetlb.md) */
 	struct balloon_user_config balloon;
+	struct numa_guest_config numa;
 };
 
 enum vm_state {

@@ -165,6 +165,34 @@ pfn_t zero_reserve_take(struct zero_reserve *zr)
 	return pfn;
 }
 
+pfn_t zero_reserve_take_node(struct zero_reserve *zr, int nid)
+{
+	struct gmm_pool *mm;
+	pfn_t pfn = GMM_PFN_NONE;
+
+	if (nid < 0 || !zr->hp || zr->hp->mm->nr_nodes == 1)
+		return zero_reserve_take(zr);
+	if (!zr->max_blocks)
+		return GMM_PFN_NONE;
+	mm = zr->hp->mm;
+	pthread_mutex_lock(&zr->lock);
+	for (int i = zr->nr - 1; i >= 0; i--) {
+		if (frame_nid(mm, pfn_to_frame(mm, zr->blocks[i])) != nid)
+			continue;
+		pfn = zr->blocks[i];
+		zr->blocks[i] = zr->blocks[--zr->nr];
+		break;
+	}
+	if (pfn != GMM_PFN_NONE)
+		zr->hits++;
+	else
+		zr->misses++;
+	if (zr->nr <= zr->max_blocks / 2)
+		pthread_cond_signal(&zr->work);
+	pthread_mutex_unlock(&zr->lock);
+	return pfn;
+}
+
 uint64_t zero_reserve_bytes(struct zero_reserve *zr)
 {
 	uint64_t n;

@@ -56,6 +56,9 @@ void zero_reserve_want(struct zero_reserve *zr);
 /* A populated order-9 block, or GMM_PFN_NONE when the reserve is empty
  * (the caller then allocates and populates itself). */
 pfn_t zero_reserve_take(struct zero_reserve *zr);
+/* A block on node nid (a NUMA policy wants it there), without waiting;
+ * nid < 0 or a one-node pool: zero_reserve_take(). */
+pfn_t zero_reserve_take_node(struct zero_reserve *zr, int nid);
 /* Bytes the reserve holds now. */
 uint64_t zero_reserve_bytes(struct zero_reserve *zr);
 

@@ -1,0 +1,197 @@
+/*
+ * NUMA placement of a guest's frames (docs/numa.md): the kernel's
+ * mempolicy (mm/mempolicy.c) applied where stage 2 takes a block for a
+ * fault. The policy names a wanted node per gfn (policy_node()) and
+ * whether the allocation may leave it; the allocator's zonelists then go
+ * by distance. Interleaving is per 2 MiB of guest memory, the unit the
+ * fault path takes blocks in (the kernel interleaves THPs per huge page
+ * too). Every placement is counted as numastat counts it.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "guestmm/buddy.h"
+#include "vmm/host_pool.h"
+#include "vmm/stage2_internal.h"
+
+const char *const stage2_mpol_names[NR_MPOL] = {
+	[MPOL_DEFAULT] = "default",
+	[MPOL_LOCAL] = "local",
+	[MPOL_BIND] = "bind",
+	[MPOL_PREFERRED] = "preferred",
+	[MPOL_PREFERRED_MANY] = "preferred-many",
+	[MPOL_INTERLEAVE] = "interleave",
+	[MPOL_WEIGHTED_INTERLEAVE] = "weighted-interleave",
+};
+
+const char *const stage2_numa_stat_names[NR_NUMA_STATS] = {
+	[NUMA_HIT] = "numa_hit",
+	[NUMA_MISS] = "numa_miss",
+	[NUMA_FOREIGN] = "numa_foreign",
+	[NUMA_INTERLEAVE_HIT] = "numa_interleave",
+	[NUMA_LOCAL] = "numa_local",
+	[NUMA_OTHER] = "numa_other",
+};
+
+/* The nth set bit of mask (n < popcount). */
+static int nth_node(uint64_t mask, unsigned n)
+{
+	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
+		if ((mask >> nid) & 1 && !n--)
+			return nid;
+	return 0;
+}
+
+/* The node of mask nearest to `from` (node_distance()). */
+static int nearest_node(struct gmm_pool *mm, uint64_t mask, int from)
+{
+	int best = -1;
+
+	for (int nid = 0; nid < mm->nr_nodes; nid++)
+		if ((mask >> nid) & 1 && (best < 0 || mm->distance[from][nid] < mm->distance[from][best]))
+			best = nid;
+	return best < 0 ? from : best;
+}
+
+/* interleave_nid() / weighted_interleave_nid() for the 2 MiB unit of gfn. */
+static int interleave_node(const struct stage2_numa *p, gfn_t gfn)
+{
+	uint64_t unit = gfn >> HUGE_ORDER;
+	unsigned total = 0;
+
+	if (p->mode == MPOL_INTERLEAVE)
+		return nth_node(p->nodemask, (unsigned)(unit % (unsigned)__builtin_popcountll(p->nodemask)));
+	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
+		total += (p->nodemask >> nid) & 1 ? p->weights[nid] : 0;
+	unit %= total;
+	for (int nid = 0; nid < GMM_MAX_NODES; nid++) {
+		unsigned w = (p->nodemask >> nid) & 1 ? p->weights[nid] : 0;
+
+		if (unit < w)
+			return nid;
+		unit -= w;
+	}
+	return 0;
+}
+
+void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid)
+{
+	if (vcpu >= 0 && vcpu < STAGE2_MAX_VCPUS)
+		atomic_store(&s2->vcpu_tids[vcpu], tid);
+}
+
+int stage2_tid_node(struct stage2 *s2, int tid)
+{
+	for (int i = 0; i < STAGE2_MAX_VCPUS && tid; i++)
+		if (atomic_load_explicit(&s2->vcpu_tids[i], memory_order_relaxed) == tid)
+			return s2->cfg.numa.vcpu_node;
+	return 0;
+}
+
+int numa_policy_node(struct stage2 *s2, gfn_t gfn, uint64_t *mask, bool *strict)
+{
+	const struct stage2_numa *p = &s2->cfg.numa;
+	struct gmm_pool *mm = s2->hp->mm;
+	int local = s2->fault_local < mm->nr_nodes ? s2->fault_local : 0;
+
+	*mask = 0;
+	*strict = false;
+	switch (p->mode) {
+	case MPOL_BIND:
+		*mask = p->nodemask;
+		*strict = true;
+		return nearest_node(mm, p->nodemask, local);
+	case MPOL_PREFERRED:
+		return nth_node(p->nodemask, 0);
+	case MPOL_PREFERRED_MANY:
+		*mask = p->nodemask;
+		return nearest_node(mm, p->nodemask, local);
+	case MPOL_INTERLEAVE:
+	case MPOL_WEIGHTED_INTERLEAVE:
+		return interleave_node(p, gfn);
+	default:
+		return local;
+	}
+}
+
+void numa_count(struct stage2 *s2, int want, pfn_t pfn, uint64_t nr)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	int got = frame_nid(mm, host_pool_frame(s2->hp, pfn));
+	int local = s2->fault_local < mm->nr_nodes ? s2->fault_local : 0;
+
+	if (got == want) {
+		atomic_fetch_add_explicit(&s2->numa_stat[got][NUMA_HIT], nr, memory_order_relaxed);
+		if (s2->cfg.numa.mode == MPOL_INTERLEAVE || s2->cfg.numa.mode == MPOL_WEIGHTED_INTERLEAVE)
+			atomic_fetch_add_explicit(&s2->numa_stat[got][NUMA_INTERLEAVE_HIT], nr, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&s2->numa_stat[got][NUMA_MISS], nr, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s2->numa_stat[want][NUMA_FOREIGN], nr, memory_order_relaxed);
+	}
+	atomic_fetch_add_explicit(&s2->numa_stat[got][got == local ? NUMA_LOCAL : NUMA_OTHER], nr,
+				  memory_order_relaxed);
+}
+
+/*
+ * A block of 1 << order frames for gfn where the policy wants it. The
+ * wanted node first on its own (__GFP_THISNODE: a preferred node is left
+ * only when it cannot give even at min, as the slow path's retry at the
+ * min watermark decides), then the policy's set (bind: nothing else),
+ * then anywhere by distance. *want is the node the policy wanted.
+ */
+pfn_t numa_alloc(struct stage2 *s2, unsigned order, gfn_t gfn, gfp_t gfp, int *want)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	struct gmm_alloc_ctl ac = { .order = order };
+	uint64_t mask;
+	bool strict;
+
+	*want = numa_policy_node(s2, gfn, &mask, &strict);
+	if (mm->nr_nodes == 1)
+		return gmm_alloc_frames(mm, order, gfp, 0);
+	ac.gfp = gfp | __GFP_THISNODE;
+	ac.nid = *want;
+	if (!gmm_alloc_frames_ctl(mm, &ac))
+		return ac.pfn;
+	if (mask) {
+		ac.gfp = gfp;
+		ac.nodemask = mask;
+		if (!gmm_alloc_frames_ctl(mm, &ac))
+			return ac.pfn;
+	}
+	if (strict)
+		return GMM_PFN_NONE;
+	return gmm_alloc_frames(mm, order, gfp, *want);
+}
+
+struct maps_walk {
+	struct stage2 *s2;
+	uint64_t *pages;          /* per node */
+	uint64_t huge;
+};
+
+static int maps_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	struct maps_walk *w = arg;
+
+	(void)gfn;
+	if (!ept_entry_present(entry))
+		return 0;
+	w->pages[frame_nid(w->s2->hp->mm, host_pool_frame(w->s2->hp, ept_entry_pfn(entry)))] += 1ULL << order;
+	w->huge += order == HUGE_ORDER;
+	return 0;
+}
+
+int stage2_numa_maps(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t pages[GMM_MAX_NODES], uint64_t *huge)
+{
+	struct maps_walk w = { .s2 = s2, .pages = pages };
+	int ret = -ENODEV;
+
+	memset(pages, 0, GMM_MAX_NODES * sizeof(uint64_t));
+	pthread_mutex_lock(&s2->lock);
+	if (s2->ept)
+		ret = ept_walk(s2->ept, gfn, gfn + nr, maps_leaf, &w);
+	pthread_mutex_unlock(&s2->lock);
+	*huge = w.huge;
+	return ret < 0 ? ret : 0;
+}
