@@ -66,7 +66,7 @@ static json_t *guest_numa_json(struct vm *vm)
 			      (json_int_t)(sl->gpa + sl->bytes), "policy", vm->cfg.numa.policy[0] ? vm->cfg.numa.policy :
 			      "default", "huge", (json_int_t)huge);
 		for (int nid = 0; nid < nr_nodes; nid++) {
-			char key[8];
+			char key[16];
 
 			snprintf(key, sizeof(key), "N%d", nid);
 			json_object_set_new(m, key, json_integer((json_int_t)pages[nid]));
