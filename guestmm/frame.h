@@ -98,7 +98,8 @@ struct gmm_frame {
 	_Atomic int32_t mapcount;       /* EPT mappings of this frame, 0 = unmapped */
 	uint32_t lru_next;              /* pfn of next on the frame's list, FRAME_NIL at end */
 	uint32_t lru_prev;              /* pfn of previous, FRAME_NIL at head */
-	uint64_t reserved_word;         /* spare: keeps the descriptor 64 bytes */
+	uint64_t numa_last;             /* NUMA balancing: 1 + the node of the last hinting
+					 * fault on it, 0 none (the kernel's last_cpupid) */
 	union {
 		struct {                /* guest / anonymous frames */
 			gfn_t gfn;      /* reverse map: the guest page this frame backs */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "guestmm/compaction.h"
 #include "guestmm/internal.h"
 
 static int gfp_to_alloc_flags(gfp_t gfp, unsigned order, int wmark)
@@ -183,12 +184,12 @@ static void warn_alloc(struct gmm_pool *pool, struct gmm_alloc_ctl *ac)
 #define MAX_RECLAIM_RETRIES 16
 
 /* __alloc_pages_slowpath(): wake kswapd, retry at min, give back the
- * highatomic reserve, drain pcp lists, direct reclaim; NOFAIL finally
- * ignores watermarks. */
+ * highatomic reserve, drain pcp lists, direct compaction (huge orders),
+ * direct reclaim; NOFAIL finally ignores watermarks. */
 static pfn_t alloc_slowpath(struct gmm_pool *pool, struct gmm_alloc_ctl *ac)
 {
 	int flags = gfp_to_alloc_flags(ac->gfp, ac->order, ALLOC_WMARK_MIN);
-	bool drained = false;
+	bool drained = false, compacted = false;
 	pfn_t pfn;
 
 	if (ac->gfp & __GFP_KSWAPD_RECLAIM)
@@ -203,6 +204,14 @@ static pfn_t alloc_slowpath(struct gmm_pool *pool, struct gmm_alloc_ctl *ac)
 			drained = true;
 			gmm_drain_all_pages(pool);
 			continue;
+		}
+		/* __alloc_pages_direct_compact(): once, for huge frames */
+		if (!compacted && ac->order >= pageblock_order && (ac->gfp & __GFP_DIRECT_RECLAIM) &&
+		    pool->hooks.migrate_frame) {
+			compacted = true;
+			if (try_to_compact_pages(pool, ac->order, ac->gfp, ac->nid, ac->nodemask,
+						 MIGRATE_ASYNC) == COMPACT_SUCCESS)
+				continue;
 		}
 		if (!(ac->gfp & __GFP_DIRECT_RECLAIM) || !pool->hooks.direct_reclaim)
 			break;

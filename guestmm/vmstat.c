@@ -36,6 +36,17 @@ const char *const gmm_vm_item_names[NR_VM_ITEMS] = {
 	[BAD_FREE]             = "bad_free",
 	[BAD_FREE_TAIL]        = "bad_free_tail",
 	[BAD_FREE_ORDER]       = "bad_free_order",
+	[COMPACTMIGRATE_SCANNED] = "compact_migrate_scanned",
+	[COMPACTFREE_SCANNED]  = "compact_free_scanned",
+	[COMPACTISOLATED]      = "compact_isolated",
+	[COMPACTSTALL]         = "compact_stall",
+	[COMPACTFAIL]          = "compact_fail",
+	[COMPACTSUCCESS]       = "compact_success",
+	[KCOMPACTD_WAKE]       = "compact_daemon_wake",
+	[KCOMPACTD_MIGRATE_SCANNED] = "compact_daemon_migrate_scanned",
+	[KCOMPACTD_FREE_SCANNED] = "compact_daemon_free_scanned",
+	[PGMIGRATE_SUCCESS]    = "pgmigrate_success",
+	[PGMIGRATE_FAIL]       = "pgmigrate_fail",
 };
 
 void count_vm_events_pool(struct gmm_pool *pool, enum gmm_vm_item item, uint64_t n)
@@ -46,6 +57,14 @@ void count_vm_events_pool(struct gmm_pool *pool, enum gmm_vm_item item, uint64_t
 void count_vm_event(struct gmm_pool *pool, enum gmm_vm_item item)
 {
 	count_vm_events_pool(pool, item, 1);
+}
+
+void count_migrate_events(struct gmm_pool *pool, uint64_t succeeded, uint64_t failed)
+{
+	if (succeeded)
+		count_vm_events_pool(pool, PGMIGRATE_SUCCESS, succeeded);
+	if (failed)
+		count_vm_events_pool(pool, PGMIGRATE_FAIL, failed);
 }
 
 static uint64_t ev_read(struct gmm_vm_events *s, enum gmm_vm_item item)

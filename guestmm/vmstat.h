@@ -50,6 +50,21 @@ enum gmm_vm_item {
 	BAD_FREE,               /* free of a frame that is not allocated */
 	BAD_FREE_TAIL,          /* free of a tail frame of a large block */
 	BAD_FREE_ORDER,         /* free with an order other than the block's */
+	/* compaction (compaction.c, docs/compaction.md) and page migration.
+	 * The kernel's enum names (COMPACTSTALL, KCOMPACTD_WAKE: COMPACT_*
+	 * are compaction results) and its printed names (compact_stall,
+	 * compact_daemon_wake) */
+	COMPACTMIGRATE_SCANNED, /* frames the migration scanner looked at */
+	COMPACTFREE_SCANNED,    /* frames the free scanner looked at */
+	COMPACTISOLATED,        /* sources and destinations isolated, in frames */
+	COMPACTSTALL,           /* direct compaction runs (try_to_compact_pages()) */
+	COMPACTFAIL,            /* targeted runs that ended with the scanners met */
+	COMPACTSUCCESS,         /* targeted runs that ended with the block free */
+	KCOMPACTD_WAKE,         /* kcompactd woken by a failed huge allocation */
+	KCOMPACTD_MIGRATE_SCANNED, /* of compact_migrate_scanned: kcompactd's */
+	KCOMPACTD_FREE_SCANNED, /* of compact_free_scanned: kcompactd's */
+	PGMIGRATE_SUCCESS,      /* frames moved to another frame (compaction, NUMA) */
+	PGMIGRATE_FAIL,         /* frames that could not move when asked */
 	NR_VM_ITEMS
 };
 
@@ -83,6 +98,11 @@ struct gmm_pool;
 /* Pool-wide per-cpu set for events counted with no lock held. */
 void count_vm_event(struct gmm_pool *pool, enum gmm_vm_item item);
 void count_vm_events_pool(struct gmm_pool *pool, enum gmm_vm_item item, uint64_t n);
+
+/* Page migration done outside compaction (NUMA placement, balancing):
+ * frames moved and frames that could not move (pgmigrate_success /
+ * pgmigrate_fail). Compaction counts its own migrate_frame calls. */
+void count_migrate_events(struct gmm_pool *pool, uint64_t succeeded, uint64_t failed);
 
 /* Current value of one item (gauge or summed event). */
 uint64_t gmm_vmstat_get(struct gmm_pool *pool, enum gmm_vm_item item);

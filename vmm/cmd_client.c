@@ -42,6 +42,7 @@ static const struct {
 	{ "balloon", " NAME [target=SIZE | guest_mem=SIZE] [stats_period=SECONDS] [auto=0|1] [refresh=1]", "guest",
 	  true, NULL, ARG2_NONE, NULL },
 	{ "numa", " [NAME]", "guest", false, NULL, ARG2_NONE, NULL },
+	{ "compact", " [node=N] [order=N]", NULL, false, NULL, ARG2_NONE, NULL },
 };
 
 static int client_cmd_find(const char *cmd)
@@ -119,7 +120,7 @@ int cmd_client(const char *cmd, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!strcmp(cmd, "limits") || !strcmp(cmd, "balloon")) {
+	if (!strcmp(cmd, "limits") || !strcmp(cmd, "balloon") || !strcmp(cmd, "compact")) {
 		/* KEY=VALUE pairs: the settings to change ("none": no limit) */
 		for (; optind < argc; optind++) {
 			char *eq = strchr(argv[optind], '=');

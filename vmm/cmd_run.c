@@ -22,11 +22,13 @@
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
+#include "vmm/kcompactd.h"
 #include "vmm/kswapd.h"
 #include "vmm/oom_kill.h"
 #include "vmm/stage2.h"
 #include "vmm/swap.h"
 #include "vmm/khugepaged.h"
+#include "vmm/numa_balance.h"
 #include "vmm/log.h"
 #include "vmm/report.h"
 #include "vmm/signals.h"
@@ -306,7 +308,9 @@ int cmd_run(int argc, char **argv)
 	struct host host;
 	struct control_server cs = { .listen_fd = -1 };
 	struct khugepaged khugepaged = { .started = false };
+	struct numa_balance numa_balance = { .started = false };
 	struct kswapd kswapd = { .started = false };
+	struct kcompactd kcompactd = { .started = false };
 	struct balloon_policy balloon_policy = { .started = false };
 	struct run_peaks peaks = { 0, 0 };
 	struct swap_device *swapdev = NULL;
@@ -360,6 +364,10 @@ int cmd_run(int argc, char **argv)
 		log_warn("kswapd: cannot start its thread: no reclaim");
 	else
 		host.pool->kswapd = &kswapd;
+	if (kcompactd_start(&kcompactd, host.pool, &cfg->host.compaction))
+		log_warn("kcompactd: cannot start its threads: no background compaction");
+	else
+		atomic_store(&host.pool->kcompactd, &kcompactd);
 	if (balloon_policy_start(&balloon_policy, &host))
 		log_warn("balloon policy: cannot start its thread: no auto ballooning");
 	else
@@ -375,20 +383,26 @@ int cmd_run(int argc, char **argv)
 		vm_start(host.guests[i].vm);
 	if (khugepaged_start(&khugepaged, &host))
 		log_warn("khugepaged: cannot start its thread: no collapsing");
+	if (numa_balance_start(&numa_balance, &host))
+		log_warn("numa balancing: cannot start its thread: pages stay where they are");
 	wait_guests(&host, timeout, &peaks);
 	khugepaged_stop(&khugepaged);
+	numa_balance_stop(&numa_balance);
 	control_stop(&cs);
 	report_host(&host, &peaks);
 	ret = finish_guests(&host);
 out_destroy:
 	khugepaged_stop(&khugepaged);
+	numa_balance_stop(&numa_balance);
 	control_stop(&cs);
 	if (host.pool) {
 		host.pool->kswapd = NULL;
+		atomic_store(&host.pool->kcompactd, NULL);
 		host.pool->oom_kill = NULL;
 	}
 	host.balloon_policy = NULL;
 	balloon_policy_stop(&balloon_policy);
+	kcompactd_stop(&kcompactd);
 	kswapd_stop(&kswapd);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);

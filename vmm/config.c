@@ -100,6 +100,10 @@ static const struct cfg_key numa_keys[] = {
 	{ "distances", CFG_DISTANCES, offsetof(struct numa_host_config, nr_distance_rows), 0, 0, 0, NULL, 0 },
 };
 
+static const struct cfg_key compaction_keys[] = {
+	{ "proactiveness", CFG_INT, offsetof(struct compaction_config, proactiveness), 0, 0, 100, NULL, 0 },
+};
+
 static const struct cfg_key host_keys[] = {
 	STR(host_config, accel),
 	STR(host_config, control),
@@ -107,6 +111,8 @@ static const struct cfg_key host_keys[] = {
 	{ "swap", CFG_OBJ, offsetof(struct host_config, swap), 0, 0, 0, swap_keys, NKEYS(swap_keys) },
 	{ "reclaim", CFG_OBJ, offsetof(struct host_config, reclaim), 0, 0, 0, reclaim_keys, NKEYS(reclaim_keys) },
 	{ "numa", CFG_OBJ, offsetof(struct host_config, numa), 0, 0, 0, numa_keys, NKEYS(numa_keys) },
+	{ "compaction", CFG_OBJ, offsetof(struct host_config, compaction), 0, 0, 0, compaction_keys,
+	  NKEYS(compaction_keys) },
 };
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
@@ -272,6 +278,7 @@ void config_init(struct gmm_config *cfg)
 	strcpy(cfg->host.accel, "auto");
 	cfg->host.pool.nodes = 1;
 	cfg->host.pool.reserve_bytes = POOL_RESERVE_UNSET;
+	cfg->host.compaction.proactiveness = 20;   /* the kernel's default */
 }
 
 int config_guest_from_json(struct vm_config *g, const void *obj, const char *path, char *err, size_t errlen)

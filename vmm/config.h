@@ -55,6 +55,13 @@ struct numa_host_config {
 	uint8_t distance[POOL_MAX_NODES][POOL_MAX_NODES];
 };
 
+/* host.compaction (docs/compaction.md): kcompactd's proactive compaction,
+ * the kernel's vm.compaction_proactiveness (0: only when an allocation of
+ * a huge frame failed; 100: keep the pool as defragmented as it can). */
+struct compaction_config {
+	int proactiveness;            /* 0..100, default 20 */
+};
+
 struct host_config {
 	char accel[16];               /* auto | kvm | native */
 	char control[PATH_MAX];       /* control socket path, empty: none */
@@ -62,6 +69,7 @@ struct host_config {
 	struct swap_config swap;      /* host.swap (docs/swap.md); empty path: no swap */
 	struct reclaim_config reclaim; /* host.reclaim (docs/reclaim.md) */
 	struct numa_host_config numa; /* host.numa (docs/numa.md) */
+	struct compaction_config compaction; /* host.compaction (docs/compaction.md) */
 };
 
 struct gmm_config {

@@ -14,6 +14,7 @@
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
+#include "vmm/kcompactd.h"
 #include "vmm/kswapd.h"
 #include "vmm/report.h"
 #include "vmm/size.h"
@@ -560,6 +561,7 @@ static const struct {
 	{ "limits", cmd_limits },
 	{ "balloon", cmd_balloon },
 	{ "numa", cmd_numa },
+	{ "compact", cmd_compact },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

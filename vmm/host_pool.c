@@ -1,5 +1,6 @@
 /* See host_pool.h. */
 #include "vmm/host_pool.h"
+#include "vmm/stage2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,31 @@ static int pool_hugetlb_init(struct host_pool *hp, const struct pool_config *cfg
 	return 0;
 }
 
+void host_pool_set_owner(struct host_pool *hp, uint32_t owner, struct stage2 *s2)
+{
+	if (owner >= HOST_POOL_MAX_OWNERS)
+		return;
+	pthread_rwlock_wrlock(&hp->owners_lock);
+	hp->owners[owner] = s2;
+	pthread_rwlock_unlock(&hp->owners_lock);
+}
+
+/* The migrate_frame hook: the frame's owner moves it (stage 2). */
+static int pool_migrate_frame(struct gmm_pool *pool, pfn_t src, pfn_t dst, unsigned order, void *ctx)
+{
+	struct host_pool *hp = ctx;
+	uint32_t owner = pfn_to_frame(pool, src)->owner;
+	int ret = -ENOENT;
+
+	if (owner >= HOST_POOL_MAX_OWNERS)
+		return -ENOENT;
+	pthread_rwlock_rdlock(&hp->owners_lock);
+	if (hp->owners[owner])
+		ret = stage2_migrate_frame(hp->owners[owner], src, dst, order);
+	pthread_rwlock_unlock(&hp->owners_lock);
+	return ret;
+}
+
 int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char *err, size_t errlen)
 {
 	struct gmm_pool_config pc = { 0 };
@@ -184,7 +210,9 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
 	pc.debug = cfg->debug;
 	pc.base = hp->base;
-	hooks = (struct gmm_mm_hooks){ .wake_kswapd = pool_wake_kswapd, .corruption = pool_corruption, .ctx = hp };
+	pthread_rwlock_init(&hp->owners_lock, NULL);
+	hooks = (struct gmm_mm_hooks){ .wake_kswapd = pool_wake_kswapd, .corruption = pool_corruption,
+				       .migrate_frame = pool_migrate_frame, .ctx = hp };
 	pc.hooks = &hooks; /* copied by gmm_pool_create() */
 	ret = gmm_pool_create(&pc, &hp->mm);
 	if (ret) {

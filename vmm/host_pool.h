@@ -17,6 +17,7 @@
 #ifndef GMM_VMM_HOST_POOL_H
 #define GMM_VMM_HOST_POOL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,7 +31,11 @@
 #include "vmm/zero_reserve.h"
 
 struct stage2_swap;
+struct stage2;
 struct kswapd;
+
+#define HOST_POOL_MAX_OWNERS 128   /* frame owner ids: a guest's id + 1 */
+struct kcompactd;
 
 struct host_pool {
 	int memfd;                   /* a file on gmm's private tmpfs, or a memfd */
@@ -47,9 +52,15 @@ struct host_pool {
 	struct stage2_swap *swap;    /* host.swap, NULL: none; set before guests exist */
 	bool reclaim_random;         /* host.reclaim.victims=random: no aging (a baseline) */
 	struct kswapd *_Atomic kswapd; /* the reclaim threads, NULL until started */
+	struct kcompactd *_Atomic kcompactd; /* the compaction threads (kcompactd.h), NULL until started */
 	/* the OOM killer (oom_kill.h): returns an enum oom_result */
 	int (*oom_kill)(void *ctx, uint32_t requester, const char *why);
 	void *oom_ctx;
+	/* who owns a frame, for compaction's migrate_frame hook: owner id ->
+	 * the guest's stage 2, while its memory is the pool's (owners_lock;
+	 * held across a migration, so a guest's release waits for it) */
+	pthread_rwlock_t owners_lock;
+	struct stage2 *owners[HOST_POOL_MAX_OWNERS];
 };
 
 /* Returns -errno with a one-line reason in err. */
@@ -57,6 +68,10 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 void host_pool_destroy(struct host_pool *hp);
 /* Bytes of host memory the pool holds now (allocated memfd blocks). */
 uint64_t host_pool_held_bytes(const struct host_pool *hp);
+
+/* A guest's frames are its stage 2's from now (s2) until NULL: compaction
+ * moves them through stage2_migrate_frame(). */
+void host_pool_set_owner(struct host_pool *hp, uint32_t owner, struct stage2 *s2);
 
 /* Give frames [pfn, pfn+nr) back to the host (fallocate PUNCH_HOLE). The
  * caller has unmapped them from every window first: a window page still
@@ -71,6 +86,11 @@ int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order);
 /* The same for n order-0 frames; runs of contiguous pfns are punched with
  * one call. */
 void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n);
+
+/* After a 2 MiB allocation that returned pfn: on failure (GMM_PFN_NONE)
+ * wake node nid's kcompactd (GMM_NUMA_NO_NODE: every node's), which
+ * compacts if that can make a huge frame (kcompactd.c). Never blocks. */
+void kcompactd_wake_if_failed(struct host_pool *hp, pfn_t pfn, int nid, unsigned order);
 
 /* The file and offset that back pfn: the normal file, or a hugetlb
  * region's. -EINVAL for a pfn the pool does not have. */

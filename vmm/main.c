@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  limits   a guest's memory limits and events: gmm limits NAME [max=512M high=... ...]\n"
 		"  balloon  a guest's virtio-balloon: gmm balloon NAME [target=256M] [refresh=1] ...\n"
 		"  numa     the pool's nodes, or a guest's placement: gmm numa [NAME]\n"
+		"  compact  compact the pool (compact_memory): gmm compact [node=N] [order=9]\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
 

@@ -73,6 +73,10 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_REPORTED_FREED] = "free_page_report_freed",
 	[S2_PGMIGRATE_SUCCESS] = "pgmigrate_success",
 	[S2_PGMIGRATE_FAIL] = "pgmigrate_fail",
+	[S2_NUMA_HINT_FAULTS] = "numa_hint_faults",
+	[S2_NUMA_HINT_FAULTS_LOCAL] = "numa_hint_faults_local",
+	[S2_NUMA_PAGES_MIGRATED] = "numa_pages_migrated",
+	[S2_NUMA_MIGRATE_RATELIMITED] = "numa_migrate_ratelimited",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */
@@ -123,6 +127,7 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn)
 		return pfn;
 	}
 	pfn = numa_alloc(s2, HUGE_ORDER, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
+	kcompactd_wake_if_failed(s2->hp, pfn, want, HUGE_ORDER);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	s2_count(s2, S2_RESERVE_MISSES, 1);

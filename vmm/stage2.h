@@ -102,6 +102,10 @@ enum stage2_stat_item {
 	/* page migration and NUMA (stage2_migrate.c, stage2_numa.c, docs/numa.md) */
 	S2_PGMIGRATE_SUCCESS,   /* pages moved to another frame */
 	S2_PGMIGRATE_FAIL,      /* pages that could not move now: skipped */
+	S2_NUMA_HINT_FAULTS,    /* hinting faults seen by NUMA balancing */
+	S2_NUMA_HINT_FAULTS_LOCAL, /* ... from the page's own node */
+	S2_NUMA_PAGES_MIGRATED, /* pages balancing moved to their toucher's node */
+	S2_NUMA_MIGRATE_RATELIMITED, /* moves the rate limit put off */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -226,6 +230,12 @@ struct stage2 {
 	int fault_local;              /* the node the fault being served is local to */
 	_Atomic int vcpu_tids[STAGE2_MAX_VCPUS]; /* thread ids of the guest's vCPUs (fault_local) */
 	_Atomic uint64_t numa_stat[GMM_MAX_NODES][NR_NUMA_STATS];
+	gfn_t numa_scan_next;         /* where the next balancing scan starts (lock) */
+	uint64_t numa_budget_pages;   /* balancing's migration budget (lock) */
+	uint64_t numa_budget_ns;      /* when it was last refilled */
+	/* the balancing scanner's pace (numa_balance.c, its thread only) */
+	uint64_t numa_seen[3];        /* hint faults, local ones, pages moved at the last scan */
+	unsigned numa_backoff, numa_skip; /* periods between scans now, periods left */
 	/* sequential fault detection (fault_window()): the gfn after the last
 	 * block mapped, and the window a stream has grown to */
 	gfn_t fa_next;
@@ -345,8 +355,9 @@ long stage2_unmap_range(struct stage2 *s2, gfn_t gfn, uint64_t nr);
  * maps one of this guest's gfns moves to dst, a free block of the same
  * order the caller allocated and hands over: EPT MIGRATING, window
  * unmapped (touches wait in the fault path), copy, map dst, wake, free
- * src. 0, or -EAGAIN (cannot move now: dst is still the caller's) /
- * -ENOENT (the guest is going). stage2_migrate_to_node(): every present
+ * src. 0, or -EAGAIN (busy now: reclaim or I/O holds it) / -ENOENT (it
+ * never will: not this guest's mapping, hugetlb, the system area, the
+ * guest going); either way dst is the caller's, empty. stage2_migrate_to_node(): every present
  * page of [gfn, gfn+nr) not on nid moves there; returns pages moved,
  * *failed those that could not (no frame on nid, busy).
  */
@@ -383,6 +394,12 @@ const char *stage2_dirty_mode_name(enum stage2_dirty_mode mode);
 /* numa_maps: pages of [gfn, gfn+nr) present on each node, and how many
  * 2 MiB frames among them. -ENODEV once released. */
 int stage2_numa_maps(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t pages[GMM_MAX_NODES], uint64_t *huge);
+
+/* NUMA balancing's scan (task_numa_work()): arm up to max_pages present
+ * pages for hinting faults, from where the last scan stopped; returns
+ * pages armed (numa_pte_updates). */
+long stage2_numa_scan(struct stage2 *s2, uint64_t max_pages);
+#define STAGE2_NUMA_RATELIMIT_MBPS 256   /* numa_balancing_rate_limit_mbps */
 
 /* Frames left in the guest's current blocks (allocated, not yet mapped). */
 uint64_t stage2_cursor_frames(struct stage2 *s2);

@@ -40,7 +40,7 @@
 
 bool minor_registered(const struct stage2 *s2)
 {
-	return s2->cfg.swap && (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
+	return (s2->cfg.swap || s2->cfg.numa.balancing) && (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
 }
 
 bool hint_enabled(const struct stage2 *s2)
@@ -192,6 +192,12 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		if (frame_test_clear_idle(f)) {
 			frame_set_referenced(f);
 			s2_count(s2, S2_HINT_FAULTS, 1);
+		}
+		/* NUMA balancing: a page touched from a far node may move
+		 * there now (it is then mapped and the toucher woken) */
+		if (numa_hint_migrate(s2, e, order)) {
+			pthread_mutex_unlock(&s2->lock);
+			return;
 		}
 	}
 	if (order == HUGE_ORDER) {

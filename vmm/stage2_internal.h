@@ -72,6 +72,9 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn);
 int numa_policy_node(struct stage2 *s2, gfn_t gfn, uint64_t *mask, bool *strict);
 pfn_t numa_alloc(struct stage2 *s2, unsigned order, gfn_t gfn, gfp_t gfp, int *want);
 void numa_count(struct stage2 *s2, int want, pfn_t pfn, uint64_t nr);
+/* NUMA balancing on a hinting fault on the present leaf e (of order):
+ * true if the page moved to the faulting vCPU's node (mapped, woken). */
+bool numa_hint_migrate(struct stage2 *s2, uint64_t e, unsigned order);
 
 /* split_huge_page() of the 2 MiB frame over gfn (stage2_thp.c). */
 int split_locked(struct stage2 *s2, gfn_t gfn);

@@ -25,34 +25,37 @@
 #include "vmm/stage2_internal.h"
 
 /* The frame at src is this guest's mapping of some gfn, of this order,
- * and may move: the gfn, or GMM_GFN_NONE. */
-static gfn_t migratable(struct stage2 *s2, pfn_t src, unsigned order)
+ * and may move now: 0 with *gfn, -ENOENT if it never will (not this
+ * guest's mapping, hugetlb, the system area), -EAGAIN if not now (reclaim
+ * or I/O holds it). */
+static int migratable(struct stage2 *s2, pfn_t src, unsigned order, gfn_t *gfn)
 {
 	struct gmm_frame *f = host_pool_frame(s2->hp, src);
 	uint64_t e;
 	unsigned o;
 
 	if (!f || f->owner != s2->cfg.owner || host_pool_hugetlb(s2->hp, src))
-		return GMM_GFN_NONE;
-	if (frame_test_unevictable(f) || frame_test_pinned(f) || frame_test_locked(f) || frame_test_reclaim(f))
-		return GMM_GFN_NONE;
+		return -ENOENT;
 	if (ept_lookup(s2->ept, f->gfn, &e, &o) || !ept_entry_present(e) || ept_entry_pfn(e) != src || o != order)
-		return GMM_GFN_NONE;
-	if (f->gfn < STAGE2_SYSTEM_AREA_GFNS)
-		return GMM_GFN_NONE;
-	return f->gfn;
+		return -ENOENT;
+	if (f->gfn < STAGE2_SYSTEM_AREA_GFNS || frame_test_unevictable(f))
+		return -ENOENT;
+	if (frame_test_pinned(f) || frame_test_locked(f) || frame_test_reclaim(f))
+		return -EAGAIN;
+	*gfn = f->gfn;
+	return 0;
 }
 
 int stage2_migrate_frame_locked(struct stage2 *s2, pfn_t src, pfn_t dst, unsigned order)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	uint64_t nr = 1ULL << order;
-	gfn_t gfn = migratable(s2, src, order);
+	gfn_t gfn;
 	bool active;
-	int ret;
+	int ret = migratable(s2, src, order, &gfn);
 
-	if (gfn == GMM_GFN_NONE)
-		return -EAGAIN;
+	if (ret)
+		return ret;
 	active = frame_test_active(host_pool_frame(s2->hp, src));
 	/* under uffd-wp tracking the PTEs hold what was written: keep it */
 	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)
@@ -71,11 +74,14 @@ int stage2_migrate_frame_locked(struct stage2 *s2, pfn_t src, pfn_t dst, unsigne
 	if (!ret)
 		ret = realize_map(s2, gfn, dst, nr);
 	if (ret) {
-		/* put it back where it was: the old frame is intact */
+		/* put it back where it was: the old frame is intact; dst goes
+		 * back to the caller empty (a freed frame never shows its old
+		 * contents to anyone) */
 		ept_map(s2->ept, gfn, src, order, PROT_GUEST);
 		realize_map(s2, gfn, src, nr);
 		rmap_add(s2, gfn, src, 1, order);
 		uffd_wake(s2, gfn, nr);
+		host_pool_punch(s2->hp, dst, nr);
 		return -EAGAIN;
 	}
 	rmap_add(s2, gfn, dst, 1, order);
@@ -93,7 +99,7 @@ int stage2_migrate_frame(struct stage2 *s2, pfn_t src, pfn_t dst, unsigned order
 
 	pthread_mutex_lock(&s2->lock);
 	ret = s2->ept && !s2->stopping ? stage2_migrate_frame_locked(s2, src, dst, order) : -ENOENT;
-	if (ret == -EAGAIN)
+	if (ret)
 		s2_count(s2, S2_PGMIGRATE_FAIL, 1ULL << order);
 	pthread_mutex_unlock(&s2->lock);
 	return ret;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "guestmm/buddy.h"
 #include "vmm/host_pool.h"
@@ -194,4 +195,128 @@ int stage2_numa_maps(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t pages[G
 	pthread_mutex_unlock(&s2->lock);
 	*huge = w.huge;
 	return ret < 0 ? ret : 0;
+}
+
+/* --- NUMA balancing ------------------------------------------------------ */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* numa_migrate_check()'s rate limit: at most STAGE2_NUMA_RATELIMIT_MBPS
+ * of migrations per second per guest, a second's worth at most banked. */
+static bool numa_budget_take(struct stage2 *s2, uint64_t pages)
+{
+	const uint64_t per_sec = (uint64_t)STAGE2_NUMA_RATELIMIT_MBPS << (20 - GMM_FRAME_SHIFT);
+	uint64_t now = now_ns(), add = (now - s2->numa_budget_ns) * per_sec / 1000000000ULL;
+
+	if (add) {
+		s2->numa_budget_pages = s2->numa_budget_pages + add > per_sec ? per_sec : s2->numa_budget_pages + add;
+		s2->numa_budget_ns = now;
+	}
+	if (s2->numa_budget_pages < pages)
+		return false;
+	s2->numa_budget_pages -= pages;
+	return true;
+}
+
+bool numa_hint_migrate(struct stage2 *s2, uint64_t e, unsigned order)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	pfn_t src = ept_entry_pfn(e), dst;
+	struct gmm_frame *f = host_pool_frame(s2->hp, src);
+	int here = frame_nid(mm, f), nid = s2->fault_local;
+	uint64_t last;
+
+	if (!s2->cfg.numa.balancing || mm->nr_nodes == 1 || nid < 0 || nid >= mm->nr_nodes)
+		return false;
+	s2_count(s2, S2_NUMA_HINT_FAULTS, 1);
+	last = f->numa_last;
+	f->numa_last = (uint64_t)nid + 1;
+	if (here == nid) {
+		s2_count(s2, S2_NUMA_HINT_FAULTS_LOCAL, 1);
+		return false;
+	}
+	/* should_numa_migrate_memory()'s two-access filter: move only when
+	 * the previous hinting fault came from the same node, so one stray
+	 * touch does not drag a page across */
+	if (last != (uint64_t)nid + 1)
+		return false;
+	/* bind keeps pages in its set (the kernel's mpol_misplaced()) */
+	if (s2->cfg.numa.mode == MPOL_BIND && !((s2->cfg.numa.nodemask >> nid) & 1))
+		return false;
+	if (!numa_budget_take(s2, 1ULL << order)) {
+		s2_count(s2, S2_NUMA_MIGRATE_RATELIMITED, 1);
+		return false;
+	}
+	dst = gmm_alloc_frames(mm, order, __GFP_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, nid);
+	if (dst == GMM_PFN_NONE)
+		return false;
+	if (stage2_migrate_frame_locked(s2, src, dst, order)) {
+		gmm_free_frames(mm, dst, order);
+		s2_count(s2, S2_PGMIGRATE_FAIL, 1ULL << order);
+		return false;
+	}
+	s2_count(s2, S2_NUMA_PAGES_MIGRATED, 1ULL << order);
+	return true;
+}
+
+struct scan_batch {
+	struct stage2 *s2;
+	unsigned n;
+	uint64_t pages, max_pages;
+	gfn_t next;
+	pfn_t pfn[256];
+};
+
+static int scan_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
+{
+	struct scan_batch *b = arg;
+	pfn_t pfn;
+
+	b->next = gfn + (1ULL << order);
+	if (!ept_entry_present(entry) || gfn < STAGE2_SYSTEM_AREA_GFNS)
+		return 0;
+	pfn = ept_entry_pfn(entry);
+	if (host_pool_hugetlb(b->s2->hp, pfn))
+		return 0;
+	b->pfn[b->n++] = pfn;
+	b->pages += 1ULL << order;
+	return b->n == 256 || b->pages >= b->max_pages;
+}
+
+long stage2_numa_scan(struct stage2 *s2, uint64_t max_pages)
+{
+	struct scan_batch b = { .s2 = s2, .max_pages = max_pages };
+	uint64_t before;
+	long armed;
+	bool wrapped = false;
+
+	pthread_mutex_lock(&s2->lock);
+	if (!s2->ept || s2->stopping || !minor_registered(s2)) {
+		pthread_mutex_unlock(&s2->lock);
+		return 0;
+	}
+	before = atomic_load(&s2->stat[S2_HINT_ARMED]);
+	while (b.pages < max_pages) {
+		int more;
+
+		b.n = 0;
+		b.next = s2->numa_scan_next;
+		more = ept_walk(s2->ept, s2->numa_scan_next, EPT_GFN_LIMIT, scan_leaf, &b);
+		hint_arm_locked(s2, b.pfn, b.n);
+		s2->numa_scan_next = more > 0 ? b.next : 0;
+		if (more <= 0) {
+			if (wrapped)
+				break;
+			wrapped = true; /* the end of the guest: around once */
+		}
+	}
+	armed = (long)(atomic_load(&s2->stat[S2_HINT_ARMED]) - before);
+	pthread_mutex_unlock(&s2->lock);
+	return armed;
 }

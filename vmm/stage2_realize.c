@@ -139,6 +139,7 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 
 		f->owner = s2->cfg.owner;
 		f->gfn = gfn + i;
+		f->numa_last = 0; /* a new page to NUMA balancing */
 		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
 		frame_clear_idle(f); /* a new mapping: nothing armed */
 		frame_set_swapbacked(f);

@@ -131,6 +131,7 @@ int stage2_start(struct stage2 *s2)
 	s2->thread_started = true;
 	if (s2->cfg.prefault)
 		prefault_all(s2);
+	host_pool_set_owner(s2->hp, s2->cfg.owner, s2); /* compaction may move its frames */
 	return 0;
 }
 
@@ -138,6 +139,8 @@ void stage2_stop(struct stage2 *s2)
 {
 	uint64_t one = 1;
 
+	/* compaction no longer finds it (waits for a move in progress) */
+	host_pool_set_owner(s2->hp, s2->cfg.owner, NULL);
 	/* from here on nobody maps into the window: khugepaged and unmap
 	 * callers see stopping under the lock (the window goes next) */
 	pthread_mutex_lock(&s2->lock);

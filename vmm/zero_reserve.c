@@ -21,6 +21,7 @@ static bool refill_one(struct zero_reserve *zr)
 {
 	pfn_t pfn = gmm_alloc_frames(zr->hp->mm, BLOCK_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
 
+	kcompactd_wake_if_failed(zr->hp, pfn, GMM_NUMA_NO_NODE, BLOCK_ORDER);
 	if (pfn == GMM_PFN_NONE)
 		return false;
 	if (host_pool_populate(zr->hp, pfn, BLOCK_FRAMES)) {

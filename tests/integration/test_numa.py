@@ -106,3 +106,25 @@ def test_bad_numa_configs_are_refused_naming_the_field(tmp_path):
                                "guests": [{"name": "g", "mem": "64M", "kernel": GUEST}]}))
     run = gmm_run(["--config", str(cfg)])
     assert run.returncode == 2 and "not symmetric" in run.stderr, run
+
+
+def test_balancing_moves_memory_toward_the_vcpus_node(accel, tmp_path):
+    # prefault: gmm's own thread touches all RAM first, so it starts on
+    # node 0 (local to gmm); the vCPU runs on node 1 and balancing moves
+    # what it uses there, past the two-access filter
+    proc, sock = start(tmp_path, accel, {"vcpu_node": 1, "balancing": 1},
+                       "workload=random size=64M iters=40000000 write_pct=30 verify=1 verify_every=10000000",
+                       mem="192M", prefault=1)
+    try:
+        def moved():
+            r = control(sock, {"cmd": "numa", "guest": "g"})
+            return r if r.get("ok") and r["numa_maps"][0]["N1"] >= 60 * 256 else None
+        r = wait_for(moved, timeout=90)
+        assert r, control(sock, {"cmd": "numa", "guest": "g"})
+        st = control(sock, {"cmd": "stat", "guest": "g"})["stat"]["stage2"]
+        assert st["numa_pages_migrated"] >= 60 * 256 and st["numa_hint_faults"] > st["numa_pages_migrated"], st
+        assert st["hint_armed"] > 0 and st["numa_hint_faults_local"] > 0, st
+    finally:
+        run = gmm_finish(proc, timeout=180)
+    g = run.guests["g"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0, run

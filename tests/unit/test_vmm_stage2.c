@@ -806,7 +806,7 @@ Test(stage2, a_migrated_page_keeps_its_data_and_its_old_frame_is_freed)
 	cr_assert_eq(stat(&r, S2_PGMIGRATE_SUCCESS), 1);
 	/* the same frame again: not this guest's mapping any more */
 	dst = gmm_alloc_frames(r.hp->mm, 0, __GFP_MOVABLE, 0);
-	cr_assert_eq(stage2_migrate_frame(r.mem.s2, src, dst, 0), -EAGAIN);
+	cr_assert_eq(stage2_migrate_frame(r.mem.s2, src, dst, 0), -ENOENT);
 	gmm_free_frames(r.hp->mm, dst, 0);
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	rig_down(&r);
@@ -842,7 +842,7 @@ Test(stage2, the_system_area_never_migrates)
 	page(&r, 2)[0] = 1;
 	src = pfn_of(&r, 2, &order);
 	dst = gmm_alloc_frames(r.hp->mm, 0, __GFP_MOVABLE, 0);
-	cr_assert_eq(stage2_migrate_frame(r.mem.s2, src, dst, 0), -EAGAIN);
+	cr_assert_eq(stage2_migrate_frame(r.mem.s2, src, dst, 0), -ENOENT);
 	gmm_free_frames(r.hp->mm, dst, 0);
 	cr_assert_eq(stat(&r, S2_PGMIGRATE_FAIL), 1);
 	rig_down(&r);
