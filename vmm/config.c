@@ -1,5 +1,6 @@
 /* See config.h. */
 #include "vmm/config.h"
+#include "vmm/numa_topology.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -657,6 +658,31 @@ static int numa_finish(struct vm_config *g, int i, int nr_nodes, char *err, size
 	return 0;
 }
 
+/* A host with several memory nodes: one pool node per host node, its
+ * distances the host's SLIT (docs/numa.md). One node: nothing changes. */
+static int numa_host_nodes(struct gmm_config *cfg, char *err, size_t errlen)
+{
+	struct pool_config *p = &cfg->host.pool;
+	struct host_topology t;
+
+	if (host_topology_read(HOST_TOPO_SYSFS, &t) || t.nr_nodes < 2)
+		return 0;
+	if (cfg->host.numa.nr_distance_rows) {
+		snprintf(err, errlen, "host.numa.distances: this host has %d NUMA nodes and its own distances; "
+			 "give distances only with host.numa.emulate", t.nr_nodes);
+		return -EINVAL;
+	}
+	p->nodes = t.nr_nodes < POOL_MAX_NODES ? t.nr_nodes : POOL_MAX_NODES;
+	p->real_nodes = 1;
+	for (int i = 0; i < p->nodes; i++) {
+		p->host_node[i] = t.host_node[i];
+		snprintf(p->node_cpus[i], sizeof(p->node_cpus[i]), "%s", t.cpulist[i]);
+		for (int j = 0; j < p->nodes; j++)
+			p->distance[i][j] = t.distance[i][j];
+	}
+	return 0;
+}
+
 /* host.pool: default to every guest's RAM and its tables (no overcommit);
  * each node is whole 2 MiB pageblocks. */
 static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
@@ -679,6 +705,8 @@ static int pool_finish(struct gmm_config *cfg, char *err, size_t errlen)
 			 p->nodes);
 		return -EINVAL;
 	}
+	if (!cfg->host.numa.emulate && p->nodes == 1 && numa_host_nodes(cfg, err, errlen))
+		return -EINVAL;
 	if (cfg->host.numa.nr_distance_rows)
 		memcpy(p->distance, cfg->host.numa.distance, sizeof(p->distance));
 	if (!p->size_bytes) {

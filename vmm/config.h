@@ -38,6 +38,9 @@ struct pool_config {
 	uint64_t hugetlb_2m_bytes;
 	uint64_t hugetlb_1g_bytes;
 	uint8_t distance[POOL_MAX_NODES][POOL_MAX_NODES]; /* from host.numa; 0: by |a - b| */
+	int real_nodes;               /* nodes are the host's own (not emulated) */
+	int host_node[POOL_MAX_NODES]; /* ... their host node ids */
+	char node_cpus[POOL_MAX_NODES][256]; /* ... their CPUs ("0-3"), for pinning vCPUs */
 };
 
 /* host.reclaim: how reclaim picks its victims. lru ages the lists from the

@@ -1,5 +1,6 @@
 /* See host_pool.h. */
 #include "vmm/host_pool.h"
+#include "vmm/numa_topology.h"
 #include "vmm/stage2.h"
 
 #include <errno.h>
@@ -154,6 +155,37 @@ static int pool_hugetlb_init(struct host_pool *hp, const struct pool_config *cfg
 	return 0;
 }
 
+/* Each pool node's frames on its host node: an mbind of its range of the
+ * pool file, which shmem keeps as the file's shared policy, so every
+ * mapping of those frames (gmm's, the guests' windows) allocates there. */
+static int pool_bind_nodes(struct host_pool *hp, const struct pool_config *cfg, char *err, size_t errlen)
+{
+	struct gmm_pool *mm = hp->mm;
+
+	hp->real_nodes = cfg->real_nodes;
+	for (int n = 0; cfg->real_nodes && n < mm->nr_nodes; n++) {
+		int ret = host_topology_mbind(hp->base + (mm->nodes[n].start_pfn << GMM_FRAME_SHIFT),
+					      (uint64_t)mm->nodes[n].spanned_pages << GMM_FRAME_SHIFT,
+					      cfg->host_node[n]);
+
+		if (ret) {
+			snprintf(err, errlen, "host.pool: binding node %d to host node %d (mbind): %s", n,
+				 cfg->host_node[n], strerror(-ret));
+			return ret;
+		}
+		if (host_topology_cpuset(cfg->node_cpus[n], &hp->node_cpus[n]))
+			CPU_ZERO(&hp->node_cpus[n]); /* a node without CPUs: vCPUs stay unpinned */
+	}
+	return 0;
+}
+
+int host_pool_pin_to_node(struct host_pool *hp, int nid)
+{
+	if (!hp->real_nodes || nid < 0 || nid >= hp->mm->nr_nodes || !CPU_COUNT(&hp->node_cpus[nid]))
+		return 0;
+	return -pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &hp->node_cpus[nid]);
+}
+
 void host_pool_set_owner(struct host_pool *hp, uint32_t owner, struct stage2 *s2)
 {
 	if (owner >= HOST_POOL_MAX_OWNERS)
@@ -219,6 +251,9 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		snprintf(err, errlen, "host.pool: %s", strerror(-ret));
 		goto fail;
 	}
+	ret = pool_bind_nodes(hp, cfg, err, errlen);
+	if (ret)
+		goto fail;
 	ret = zero_reserve_start(&hp->reserve, hp, cfg->reserve_bytes);
 	if (ret) {
 		snprintf(err, errlen, "host.pool.reserve: starting its thread: %s", strerror(-ret));

@@ -18,6 +18,7 @@
 #define GMM_VMM_HOST_POOL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,6 +62,10 @@ struct host_pool {
 	 * held across a migration, so a guest's release waits for it) */
 	pthread_rwlock_t owners_lock;
 	struct stage2 *owners[HOST_POOL_MAX_OWNERS];
+	/* real NUMA nodes (docs/numa.md): each pool node's frames are bound
+	 * to its host node; vCPUs of a guest on that node run on its CPUs */
+	bool real_nodes;
+	cpu_set_t node_cpus[POOL_MAX_NODES];
 };
 
 /* Returns -errno with a one-line reason in err. */
@@ -68,6 +73,10 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 void host_pool_destroy(struct host_pool *hp);
 /* Bytes of host memory the pool holds now (allocated memfd blocks). */
 uint64_t host_pool_held_bytes(const struct host_pool *hp);
+
+/* Pin the calling thread to pool node nid's CPUs when the node is a real
+ * one (a no-op for emulated nodes, which have no CPUs of their own). */
+int host_pool_pin_to_node(struct host_pool *hp, int nid);
 
 /* A guest's frames are its stage 2's from now (s2) until NULL: compaction
  * moves them through stage2_migrate_frame(). */

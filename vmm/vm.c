@@ -223,8 +223,12 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "v%d-%.12s", vcpu->id, vm->cfg.name);
 	pthread_setname_np(pthread_self(), name);
-	if (vm->mem.s2) /* its faults are local to the guest's vCPU node */
+	if (vm->mem.s2) { /* its faults are local to the guest's vCPU node */
 		stage2_vcpu_thread(vm->mem.s2, vcpu->id, (int)gettid());
+		if (host_pool_pin_to_node(vm->mem.s2->hp, vm->cfg.numa.vcpu_node))
+			log_warn("%s: vCPU %d: cannot run on node %d's CPUs", vm->cfg.name, vcpu->id,
+				 vm->cfg.numa.vcpu_node);
+	}
 	if (vm->accel->vcpu_init(vcpu)) {
 		vm_request_stop(vm, -1, true, "vCPU initialisation failed");
 	} else if (!atomic_load(&vcpu->stop)) {
