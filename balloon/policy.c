@@ -18,6 +18,7 @@
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
+#include "vmm/periodic.h"
 #include "vmm/vm.h"
 
 const char *const balloon_policy_stat_names[NR_BPOL_STATS] = {
@@ -64,12 +65,13 @@ static void node_balance(struct gmm_pool *mm, int nid, uint64_t *short_by, uint6
 }
 
 /* Pages an auto guest can still give; asks for fresh figures when they
- * are old. 0 for anyone else. */
+ * are old. 0 for anyone else (*bi then says inactive). */
 static uint64_t spare_pages(struct vm *vm, struct balloon_info *bi)
 {
 	uint64_t free, margin, ram = vm->cfg.mem_bytes >> 12, have;
 	struct balloon_guest_stats *gs = &bi->gstats;
 
+	memset(bi, 0, sizeof(*bi));
 	if (!vm->balloon || !vm->cfg.balloon.auto_mode || vm_is_stopped(vm))
 		return 0;
 	balloon_get_info(vm->balloon, bi);
@@ -94,7 +96,7 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 	uint64_t deadline;
 	int n;
 
-	if (!p || !p->started)
+	if (!p || !p->thread.started)
 		return 0;
 	mm = p->host->pool->mm;
 	if (!want) {
@@ -194,53 +196,19 @@ static void deflate_step(struct balloon_policy *p)
 		host_put_guest(p->host, vms[i]);
 }
 
-static void *policy_thread(void *arg)
+static void policy_pass(void *arg)
 {
-	struct balloon_policy *p = arg;
-
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += BALLOON_POLICY_PERIOD_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-		if (p->stop)
-			break;
-		pthread_mutex_unlock(&p->lock);
-		deflate_step(p);
-		pthread_mutex_lock(&p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
+	deflate_step(arg);
 }
 
 int balloon_policy_start(struct balloon_policy *p, struct host *h)
 {
-	int ret;
-
 	memset(p, 0, sizeof(*p));
 	p->host = h;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
-	ret = -pthread_create(&p->thread, NULL, policy_thread, p);
-	if (ret)
-		return ret;
-	pthread_setname_np(p->thread, "gmm-balloond");
-	p->started = true;
-	return 0;
+	return periodic_start(&p->thread, "gmm-balloond", BALLOON_POLICY_PERIOD_MS, policy_pass, p);
 }
 
 void balloon_policy_stop(struct balloon_policy *p)
 {
-	if (!p->started)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
-	p->started = false;
+	periodic_stop(&p->thread);
 }

@@ -15,10 +15,11 @@
 #ifndef GMM_BALLOON_POLICY_H
 #define GMM_BALLOON_POLICY_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "vmm/periodic.h"
 
 #define BALLOON_POLICY_PERIOD_MS   250   /* the thread's look at the pool */
 #define BALLOON_RECLAIM_WAIT_MS    200   /* reclaim waits this long for inflation */
@@ -40,11 +41,7 @@ extern const char *const balloon_policy_stat_names[NR_BPOL_STATS];
 
 struct balloon_policy {
 	struct host *host;
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;
+	struct periodic thread;       /* gmm-balloond: deflate_step() every period */
 	_Atomic uint64_t stat[NR_BPOL_STATS];
 };
 

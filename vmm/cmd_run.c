@@ -307,11 +307,11 @@ int cmd_run(int argc, char **argv)
 	struct gmm_config *cfg = calloc(1, sizeof(*cfg));
 	struct host host;
 	struct control_server cs = { .listen_fd = -1 };
-	struct khugepaged khugepaged = { .started = false };
-	struct numa_balance numa_balance = { .started = false };
+	struct khugepaged khugepaged = { 0 };
+	struct numa_balance numa_balance = { 0 };
 	struct kswapd kswapd = { .started = false };
 	struct kcompactd kcompactd = { .started = false };
-	struct balloon_policy balloon_policy = { .started = false };
+	struct balloon_policy balloon_policy = { 0 };
 	struct run_peaks peaks = { 0, 0 };
 	struct swap_device *swapdev = NULL;
 	const struct accel_ops *accel;

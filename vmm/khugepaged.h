@@ -8,8 +8,7 @@
 #ifndef GMM_VMM_KHUGEPAGED_H
 #define GMM_VMM_KHUGEPAGED_H
 
-#include <pthread.h>
-#include <stdbool.h>
+#include "vmm/periodic.h"
 
 #define KHUGEPAGED_SCAN_SLEEP_MS 100   /* the kernel's default is 10000 */
 #define KHUGEPAGED_PAGES_TO_SCAN 4096  /* the kernel's default: 8 ranges a pass */
@@ -17,11 +16,7 @@
 struct host;
 
 struct khugepaged {
-	struct host *host;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop, started;
+	struct periodic thread;
 };
 
 int khugepaged_start(struct khugepaged *k, struct host *h);

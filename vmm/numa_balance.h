@@ -13,8 +13,7 @@
 #ifndef GMM_VMM_NUMA_BALANCE_H
 #define GMM_VMM_NUMA_BALANCE_H
 
-#include <pthread.h>
-#include <stdbool.h>
+#include "vmm/periodic.h"
 
 #define NUMA_BALANCE_PERIOD_MS  250
 #define NUMA_BALANCE_SCAN_PAGES 16384   /* 64 MiB a period: numa_balancing_scan_size_mb=256 a second */
@@ -24,10 +23,7 @@ struct host;
 
 struct numa_balance {
 	struct host *host;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop, started;
+	struct periodic thread;
 };
 
 /* Starts the thread only if some guest has numa.balancing. */
