@@ -26,6 +26,19 @@ static bool reached(const struct timespec *now, const struct timespec *t)
  * step. A wake that comes while a step runs sets the order again in
  * guestmm (kcompactd_work_requested()), so it is never lost.
  */
+/* A zone of the node below its high watermark: reclaim is (or is about
+ * to be) at work there. */
+static bool node_under_pressure(struct gmm_pool *mm, int nid)
+{
+	for (int i = 0; i < mm->nr_zones; i++) {
+		struct gmm_zone *z = &mm->zones[i];
+
+		if (z->nid == nid && z->managed_pages && zone_free_pages(z) < (long)wmark_pages(z, WMARK_HIGH))
+			return true;
+	}
+	return false;
+}
+
 static void *kcompactd_thread(void *arg)
 {
 	struct kcompactd_node *kn = arg;
@@ -50,6 +63,11 @@ static void *kcompactd_thread(void *arg)
 		}
 		kn->kicked = false;
 		pthread_mutex_unlock(&k->lock);
+		/* proactive compaction stands aside while the node is short of
+		 * memory: reclaim's turn (the kernel skips it while kswapd runs),
+		 * and moving pages reclaim is aging would only churn */
+		if (tick && node_under_pressure(k->hp->mm, kn->nid))
+			tick = false;
 		switch (kcompactd_step(&k->state, kn->nid, tick)) {
 		case KCOMPACTD_DEMAND:
 			atomic_fetch_add_explicit(&kn->demand_runs, 1, memory_order_relaxed);

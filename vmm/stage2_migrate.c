@@ -50,13 +50,18 @@ int stage2_migrate_frame_locked(struct stage2 *s2, pfn_t src, pfn_t dst, unsigne
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	uint64_t nr = 1ULL << order;
+	struct gmm_frame *sf, *df;
 	gfn_t gfn;
-	bool active;
+	bool active, referenced, workingset;
 	int ret = migratable(s2, src, order, &gfn);
 
 	if (ret)
 		return ret;
-	active = frame_test_active(host_pool_frame(s2->hp, src));
+	sf = host_pool_frame(s2->hp, src);
+	active = frame_test_active(sf);
+	/* what reclaim's aging knows of the page travels with it */
+	referenced = frame_test_referenced(sf);
+	workingset = frame_test_workingset(sf);
 	/* under uffd-wp tracking the PTEs hold what was written: keep it */
 	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)
 		stage2_dirty_harvest_range_locked(s2, gfn, nr);
@@ -85,6 +90,12 @@ int stage2_migrate_frame_locked(struct stage2 *s2, pfn_t src, pfn_t dst, unsigne
 		return -EAGAIN;
 	}
 	rmap_add(s2, gfn, dst, 1, order);
+	df = host_pool_frame(s2->hp, dst);
+	if (referenced)
+		frame_set_referenced(df);
+	if (workingset)
+		frame_set_workingset(df);
+	df->numa_last = sf->numa_last;
 	if (active)
 		gmm_lru_move(mm, &s2->lru, dst, true);
 	uffd_wake(s2, gfn, nr);
