@@ -30,9 +30,10 @@
  */
 
 #define GMM_BOOT_MAGIC   0x31424d4d47ULL /* "GMMB1" */
-#define GMM_BOOT_VERSION 1
+#define GMM_BOOT_VERSION 2   /* 2: NUMA cells */
 #define GMM_MAX_VCPUS    64
 #define GMM_MAX_RANGES   4
+#define GMM_MAX_CELLS    8
 
 /* Guest-physical layout gmm builds (all below the image are reserved frames:
  * unevictable, never ballooned). */
@@ -60,6 +61,18 @@ struct gmm_ram_range {
 	uint64_t bytes;
 };
 
+/* A guest NUMA cell (numa.cells, docs/numa.md): RAM from gpa on, bytes of
+ * it, in RAM order; a cell that reaches 3 GiB continues at 4 GiB, as RAM
+ * does. cpu_mask has bit i set for vCPU i; node is the host pool node its
+ * memory is bound to. Cells cover all RAM, in order, and every vCPU once. */
+struct gmm_numa_cell {
+	uint64_t gpa;
+	uint64_t bytes;
+	uint64_t cpu_mask;
+	uint32_t node;
+	uint32_t pad;
+};
+
 struct gmm_boot_info {
 	uint64_t magic;          /* GMM_BOOT_MAGIC */
 	uint32_t version;        /* GMM_BOOT_VERSION */
@@ -72,7 +85,13 @@ struct gmm_boot_info {
 	uint32_t nr_ranges;      /* RAM free for the workload, in ranges[] */
 	uint32_t accel;          /* GMM_ACCEL_* that runs the guest */
 	struct gmm_ram_range ranges[GMM_MAX_RANGES];
+	/* version 2 */
+	uint32_t nr_cells;       /* 0: no cells configured */
+	uint32_t pad;
+	struct gmm_numa_cell cells[GMM_MAX_CELLS];
 };
+_Static_assert(sizeof(struct gmm_boot_info) <= GMM_GPA_CMDLINE - GMM_GPA_BOOT_INFO,
+	       "boot_info must fit its page");
 
 #define GMM_ACCEL_KVM    1
 #define GMM_ACCEL_NATIVE 2

@@ -94,6 +94,47 @@ void wl_report_balloon(struct wl_ctl *c)
 	result_hex(c, "balloon_features", b.features);
 }
 
+/*
+ * numa.cells as boot_info (version 2+) gives them: numa_cells=N, then
+ * numa_cell<j>=<gpa>:<bytes>:<cpu mask>:<node> and the cell vCPU 0 is in
+ * (numa_vcpu0_cell). Only under gmm, whose boot_info sits at
+ * base + GMM_GPA_BOOT_INFO (the PVH path and the host runner have no
+ * cells); nothing without cells.
+ */
+static void report_cells(struct wl_ctl *c)
+{
+	const struct gmm_boot_info *bi;
+	uint32_t nr;
+
+	if (c->accel != GMM_ACCEL_KVM && c->accel != GMM_ACCEL_NATIVE)
+		return;
+	bi = (const struct gmm_boot_info *)(uintptr_t)(c->base + GMM_GPA_BOOT_INFO);
+	if (bi->magic != GMM_BOOT_MAGIC || bi->version < 2 || !bi->nr_cells)
+		return;
+	nr = bi->nr_cells < GMM_MAX_CELLS ? bi->nr_cells : GMM_MAX_CELLS;
+	result_u64(c, "numa_cells", nr);
+	for (uint32_t j = 0; j < nr; j++) {
+		const struct gmm_numa_cell *cell = &bi->cells[j];
+		char key[16], buf[96];
+		struct sbuf sb;
+
+		sb_init(&sb, key, sizeof(key));
+		sb_puts(&sb, "numa_cell");
+		sb_putu(&sb, j);
+		sb_init(&sb, buf, sizeof(buf));
+		sb_putx(&sb, cell->gpa);
+		sb_putc(&sb, ':');
+		sb_putu(&sb, cell->bytes);
+		sb_putc(&sb, ':');
+		sb_putx(&sb, cell->cpu_mask);
+		sb_putc(&sb, ':');
+		sb_putu(&sb, cell->node);
+		plat_result(c->cpu, key, buf);
+		if (cell->cpu_mask & 1)
+			result_u64(c, "numa_vcpu0_cell", j);
+	}
+}
+
 static uint64_t per_sec(uint64_t n, double seconds)
 {
 	return seconds > 0 ? (uint64_t)((double)n / seconds + 0.5) : 0;
@@ -145,6 +186,7 @@ static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit
 	}
 	if (p->balloon)
 		wl_report_balloon(c);
+	report_cells(c);
 	result_u64(c, "seed", p->seed);
 	result_u64(c, "tsc_hz", c->tsc_hz);
 	result_u64(c, "exit_code", exit_code);

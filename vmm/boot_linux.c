@@ -7,7 +7,8 @@
  *     bzImage's protected-mode part at 1 MiB (boot_linux_image.c);
  *   - the zero page (struct boot_params): the bzImage's own setup header,
  *     or a minimal one for a vmlinux, the command line and initrd pointers,
- *     and the e820 map;
+ *     the e820 map and, with numa.cells, acpi_rsdp_addr: ACPI SRAT and
+ *     SLIT tables in the reserved BIOS area (boot_linux_acpi.c);
  *   - a GDT with flat __BOOT_CS (0x10) and __BOOT_DS (0x18) and identity
  *     page tables over the first 4 GiB (kernel, zero page, command line);
  *   - vCPU 0 in long mode at the 64-bit entry (startup_64) with RSI = the
@@ -24,6 +25,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/boot_linux.h"
+#include "vmm/boot_linux_acpi.h"
 #include "vmm/vm.h"
 #include "vmm/x86_tables.h"
 
@@ -140,7 +142,7 @@ static void e820_build(struct vm *vm, struct boot_params *bp)
  * the file, then the loader fills in its own fields. A vmlinux has none:
  * gmm writes the few fields the kernel reads (as Firecracker does). */
 static void zero_page_write(struct vm *vm, const struct linux_image *li, uint64_t initrd_gpa,
-			    uint64_t initrd_bytes)
+			    uint64_t initrd_bytes, uint64_t rsdp_gpa)
 {
 	struct boot_params *bp = guest_mem_gpa_to_hva(&vm->mem, LINUX_GPA_ZERO_PAGE, sizeof(*bp));
 	struct setup_header *h = &bp->hdr;
@@ -160,6 +162,10 @@ static void zero_page_write(struct vm *vm, const struct linux_image *li, uint64_
 	h->cmd_line_ptr = LINUX_GPA_CMDLINE;
 	h->ramdisk_image = (uint32_t)initrd_gpa;
 	h->ramdisk_size = (uint32_t)initrd_bytes;
+	/* protocol 2.14's field; the kernel reads it whatever the version
+	 * (x86_default_get_root_pointer()), and finds the RSDP by its legacy
+	 * scan of 0xe0000.. besides */
+	bp->acpi_rsdp_addr = rsdp_gpa;
 	e820_build(vm, bp);
 }
 
@@ -214,22 +220,22 @@ static void entry_set(struct vm *vm, const struct linux_image *li)
 	r->ss = LINUX_BOOT_DS;
 }
 
-/* With no MP or ACPI tables the kernel finds only the boot CPU, so more
- * vCPUs would be threads that never run: refuse them until gmm writes an
- * MP table. */
+/* With no MP table and no ACPI MADT the kernel finds only the boot CPU,
+ * so more vCPUs would be threads that never run: refuse them until gmm
+ * writes an MP table or a MADT (numa.cells' ACPI tables have none). */
 static int check_vcpus(struct vm *vm, char *err, size_t errlen)
 {
 	if (vm->nr_vcpus == 1)
 		return 0;
-	snprintf(err, errlen, "vcpus: a Linux guest boots with 1 vCPU for now (gmm writes no MP or ACPI "
-		 "tables, so the kernel could not find the others); got %d", vm->nr_vcpus);
+	snprintf(err, errlen, "vcpus: a Linux guest boots with 1 vCPU for now (gmm writes no MP table or "
+		 "ACPI MADT, so the kernel could not find the others); got %d", vm->nr_vcpus);
 	return -EINVAL;
 }
 
 int boot_linux_load(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen)
 {
 	struct linux_image li;
-	uint64_t initrd_gpa, initrd_bytes;
+	uint64_t initrd_gpa, initrd_bytes, rsdp_gpa;
 	int ret;
 
 	ret = check_vcpus(vm, err, errlen);
@@ -240,9 +246,11 @@ int boot_linux_load(struct vm *vm, const uint8_t *img, size_t len, char *err, si
 		ret = initrd_load(vm, &li, &initrd_gpa, &initrd_bytes, err, errlen);
 	if (!ret)
 		ret = cmdline_write(vm, &li, err, errlen);
+	if (!ret)
+		ret = linux_acpi_write(vm, &rsdp_gpa, err, errlen);
 	if (ret)
 		return ret;
-	zero_page_write(vm, &li, initrd_gpa, initrd_bytes);
+	zero_page_write(vm, &li, initrd_gpa, initrd_bytes, rsdp_gpa);
 	gdt_write(vm);
 	page_tables_write(vm);
 	ret = linux_kvm_setup_vm(vm, err, errlen);

@@ -113,6 +113,25 @@ static int check_header(struct vm *vm, const uint8_t *elf, size_t len, char *err
 	return 0;
 }
 
+/* numa.cells as the guest sees them (docs/test-guest.md). */
+static void write_cells(struct vm *vm, struct gmm_boot_info *bi)
+{
+	const struct stage2_numa *p = &vm->cfg.numa.parsed;
+
+	_Static_assert(GMM_MAX_CELLS == STAGE2_MAX_CELLS, "one cell limit");
+	bi->nr_cells = (uint32_t)p->nr_cells;
+	for (int j = 0; j < p->nr_cells; j++) {
+		struct gmm_numa_cell *c = &bi->cells[j];
+		uint64_t end;
+
+		stage2_numa_cell_span(p, j, &c->gpa, &end, &c->bytes);
+		c->node = p->cell_node[j];
+		for (int v = 0; v < vm->nr_vcpus; v++)
+			if (p->vcpu_cell[v] == j)
+				c->cpu_mask |= 1ULL << v;
+	}
+}
+
 /* Boot info, command line and the RAM left for the workload. */
 static int write_boot_info(struct vm *vm, uint64_t free_start, char *err, size_t errlen)
 {
@@ -141,6 +160,7 @@ static int write_boot_info(struct vm *vm, uint64_t free_start, char *err, size_t
 			 (unsigned long long)vm->cfg.mem_bytes);
 		return -E2BIG;
 	}
+	write_cells(vm, bi);
 	snprintf(cmdline, GMM_CMDLINE_MAX, "%s", vm->cfg.cmdline);
 	return 0;
 }

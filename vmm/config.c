@@ -16,7 +16,7 @@
 
 #define GUEST_MIN_MEM (16ULL << 20)
 
-enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT, CFG_OBJ, CFG_DISTANCES };
+enum cfg_type { CFG_STR, CFG_SIZE, CFG_INT, CFG_OBJ, CFG_DISTANCES, CFG_CELLS };
 
 struct cfg_key {
 	const char *key;
@@ -44,12 +44,20 @@ static const struct cfg_key balloon_keys[] = {
 	{ "auto", CFG_INT, offsetof(struct balloon_user_config, auto_mode), 0, 0, 1, NULL, 0 },
 };
 
+/* guests[].numa.cells[j] (numa_finish() checks them against the guest) */
+static const struct cfg_key numa_cell_keys[] = {
+	STR(numa_cell_config, cpus),
+	{ "mem", CFG_SIZE, offsetof(struct numa_cell_config, mem_bytes), 0, 0, 0, NULL, 0 },
+	{ "node", CFG_INT, offsetof(struct numa_cell_config, node), 0, 0, POOL_MAX_NODES - 1, NULL, 0 },
+};
+
 static const struct cfg_key guest_numa_keys[] = {
 	STR(numa_guest_config, policy),
 	STR(numa_guest_config, nodes),
 	STR(numa_guest_config, weights),
 	{ "vcpu_node", CFG_INT, offsetof(struct numa_guest_config, vcpu_node), 0, 0, POOL_MAX_NODES - 1, NULL, 0 },
 	{ "balancing", CFG_INT, offsetof(struct numa_guest_config, balancing), 0, 0, 1, NULL, 0 },
+	{ "cells", CFG_CELLS, offsetof(struct numa_guest_config, nr_cells), 0, 0, 0, NULL, 0 },
 };
 
 static const struct cfg_key guest_keys[] = {
@@ -154,6 +162,9 @@ static int field_set_text(const struct cfg_key *k, void *base, const char *text,
 	case CFG_DISTANCES:
 		snprintf(err, errlen, "%s: must be a square array of arrays of numbers", path);
 		return -EINVAL;
+	case CFG_CELLS:
+		snprintf(err, errlen, "%s: must be an array of cell objects ({\"cpus\", \"mem\", \"node\"})", path);
+		return -EINVAL;
 	case CFG_INT:
 		errno = 0;
 		v = strtoll(text, &end, 10);
@@ -210,6 +221,34 @@ static int distances_set(struct numa_host_config *n, json_t *val, const char *pa
 	return 0;
 }
 
+/* guests[].numa.cells: [{"cpus": "0-1", "mem": "256M", "node": 1}, ...],
+ * at most STAGE2_MAX_CELLS; each cell's keys through the key table. */
+static int cells_set(struct numa_guest_config *n, json_t *val, const char *path, char *err, size_t errlen)
+{
+	size_t nr = json_is_array(val) ? json_array_size(val) : 0;
+	char sub[300];
+
+	if (!json_is_array(val) || nr > STAGE2_MAX_CELLS) {
+		snprintf(err, errlen, "%s: must be an array of at most %d cells ({\"cpus\", \"mem\", \"node\"})",
+			 path, STAGE2_MAX_CELLS);
+		return -EINVAL;
+	}
+	for (size_t j = 0; j < nr; j++) {
+		struct numa_cell_config *c = &n->cells[j];
+		int ret;
+
+		memset(c, 0, sizeof(*c));
+		c->node = -1;
+		snprintf(sub, sizeof(sub), "%s[%d]", path, (int)j);
+		ret = apply_object(json_array_get(val, j), numa_cell_keys, sizeof(numa_cell_keys) /
+				   sizeof(numa_cell_keys[0]), c, sub, err, errlen);
+		if (ret)
+			return ret;
+	}
+	n->nr_cells = (int)nr;
+	return 0;
+}
+
 static int field_set_json(const struct cfg_key *k, void *base, json_t *val, const char *path,
 			  char *err, size_t errlen)
 {
@@ -221,6 +260,10 @@ static int field_set_json(const struct cfg_key *k, void *base, json_t *val, cons
 		return distances_set((struct numa_host_config *)((char *)base + k->off -
 							  offsetof(struct numa_host_config, nr_distance_rows)),
 				     val, path, err, errlen);
+	if (k->type == CFG_CELLS)
+		return cells_set((struct numa_guest_config *)((char *)base + k->off -
+							   offsetof(struct numa_guest_config, nr_cells)),
+				 val, path, err, errlen);
 
 	if (json_is_string(val))
 		return field_set_text(k, base, json_string_value(val), path, err, errlen);
@@ -548,8 +591,8 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
-/* "0-2,5" -> a node mask; -1 for anything else or a node >= nr_nodes. */
-static int64_t nodelist_parse(const char *s, int nr_nodes)
+/* "0-2,5" -> a mask of numbers below limit (<= 64); -1 for anything else. */
+static int list_parse(const char *s, int limit, uint64_t *maskp)
 {
 	uint64_t mask = 0;
 
@@ -566,7 +609,7 @@ static int64_t nodelist_parse(const char *s, int nr_nodes)
 			if (end == s || b < a)
 				return -1;
 		}
-		if (b >= nr_nodes)
+		if (b >= limit)
 			return -1;
 		for (long n = a; n <= b; n++)
 			mask |= 1ULL << n;
@@ -576,7 +619,111 @@ static int64_t nodelist_parse(const char *s, int nr_nodes)
 		else if (*s)
 			return -1;
 	}
-	return (int64_t)mask;
+	*maskp = mask;
+	return 0;
+}
+
+/* "0-2,5" -> a node mask; -1 for anything else or a node >= nr_nodes. */
+static int64_t nodelist_parse(const char *s, int nr_nodes)
+{
+	uint64_t mask;
+
+	return list_parse(s, nr_nodes, &mask) ? -1 : (int64_t)mask;
+}
+
+/* One cell: its node, its mem (whole 2 MiB blocks: the fault path takes
+ * blocks of up to 2 MiB, aligned, which must not straddle two cells) and
+ * its vCPUs, none already in another cell. */
+static int cell_check(const struct vm_config *g, int j, const char *path, int nr_nodes, uint64_t *cpus_seen,
+		      uint64_t *cpus, char *err, size_t errlen)
+{
+	const struct numa_cell_config *c = &g->numa.cells[j];
+	char a[32];
+
+	if (c->node < 0) {
+		snprintf(err, errlen, "%s.cells[%d].node: missing (the pool node its memory is bound to)", path, j);
+		return -EINVAL;
+	}
+	if (c->node >= nr_nodes) {
+		snprintf(err, errlen, "%s.cells[%d].node: %d, but the pool has %d node(s)", path, j, c->node, nr_nodes);
+		return -EINVAL;
+	}
+	if (!c->mem_bytes) {
+		snprintf(err, errlen, "%s.cells[%d].mem: missing (its share of the guest's RAM)", path, j);
+		return -EINVAL;
+	}
+	if (c->mem_bytes % POOL_ALIGN_BYTES) {
+		snprintf(err, errlen, "%s.cells[%d].mem: %s must be whole 2M blocks", path, j,
+			 size_format(c->mem_bytes, a));
+		return -EINVAL;
+	}
+	if (list_parse(c->cpus, g->vcpus, cpus)) {
+		snprintf(err, errlen, "%s.cells[%d].cpus: \"%s\" must be a list of the guest's vCPUs (0-%d), "
+			 "like \"0-1,3\"", path, j, c->cpus, g->vcpus - 1);
+		return -EINVAL;
+	}
+	if (*cpus & *cpus_seen) {
+		snprintf(err, errlen, "%s.cells[%d].cpus: vCPU %d is in an earlier cell too", path, j,
+			 __builtin_ctzll(*cpus & *cpus_seen));
+		return -EINVAL;
+	}
+	*cpus_seen |= *cpus;
+	return 0;
+}
+
+/*
+ * guests[].numa.cells: each cell's memory bound to its node, its vCPUs
+ * local to it. Cells cut RAM in order; their mem adds up to the guest's
+ * and their cpus cover each vCPU once. Cells and a policy do not mix:
+ * the cells are the policy.
+ */
+static int cells_finish(struct vm_config *g, const char *path, int nr_nodes, char *err, size_t errlen)
+{
+	struct numa_guest_config *n = &g->numa;
+	struct stage2_numa *p = &n->parsed;
+	uint64_t seen = 0, sum = 0, all = g->vcpus >= 64 ? ~0ULL : (1ULL << g->vcpus) - 1;
+	char a[32], b[32];
+
+	if (!n->nr_cells)
+		return 0;
+	if (p->mode != MPOL_DEFAULT || p->nodemask) {
+		snprintf(err, errlen, "%s.cells: a cell binds its memory to its node; use cells or a policy", path);
+		return -EINVAL;
+	}
+	if (n->vcpu_node) {
+		snprintf(err, errlen, "%s.vcpu_node: the cells say which node each vCPU is on", path);
+		return -EINVAL;
+	}
+	if (strcmp(g->backend, "pool") || strcmp(g->hugepages, "none")) {
+		snprintf(err, errlen, "%s.cells: NUMA cells need backend=pool and hugepages=none", path);
+		return -EINVAL;
+	}
+	for (int j = 0; j < n->nr_cells; j++) {
+		uint64_t cpus;
+
+		if (cell_check(g, j, path, nr_nodes, &seen, &cpus, err, errlen))
+			return -EINVAL;
+		sum += n->cells[j].mem_bytes;
+		if (sum > g->mem_bytes)
+			break;
+		p->cell_end_pages[j] = sum >> 12;
+		p->cell_node[j] = (uint8_t)n->cells[j].node;
+		for (int v = 0; v < g->vcpus; v++)
+			if ((cpus >> v) & 1)
+				p->vcpu_cell[v] = (uint8_t)j;
+	}
+	if (sum != g->mem_bytes) {
+		snprintf(err, errlen, "%s.cells: the cells' mem add up to %s%s, but the guest's mem is %s", path,
+			 size_format(sum, a), sum > g->mem_bytes ? " or more" : "", size_format(g->mem_bytes, b));
+		return -EINVAL;
+	}
+	if (seen != all) {
+		snprintf(err, errlen, "%s.cells: vCPU %d is in no cell's cpus (each vCPU in one cell)", path,
+			 __builtin_ctzll(~seen & all));
+		return -EINVAL;
+	}
+	p->nr_cells = n->nr_cells;
+	return 0;
 }
 
 /* guests[].numa: the policy checked against the pool's nodes and parsed
@@ -655,7 +802,7 @@ static int numa_finish(struct vm_config *g, int i, int nr_nodes, char *err, size
 	p->nodemask = (uint64_t)mask;
 	p->vcpu_node = n->vcpu_node;
 	p->balancing = n->balancing != 0;
-	return 0;
+	return cells_finish(g, path, nr_nodes, err, errlen);
 }
 
 /* A host with several memory nodes: one pool node per host node, its

@@ -3,7 +3,8 @@
  * the pool's nodes (size, free, distances); with one, its policy,
  * numastat per node and numa_maps per RAM slot, and with "migrate":
  * {"node": N} every page of the guest moved to node N first (what
- * migratepages(8) does for a process).
+ * migratepages(8) does for a process). With numa.cells, "cells" gives
+ * numa_maps per cell too.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +36,34 @@ static json_t *nodes_json(struct host *h)
 		json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:o}", "node", nid,
 						     "size_bytes", (json_int_t)(managed << 12),
 						     "free_bytes", (json_int_t)(free << 12), "distances", dist));
+	}
+	return arr;
+}
+
+/* numa_maps per cell (numa.cells): its span, its node and its pages on
+ * each node; every page should be on the cell's own node. */
+static json_t *cells_json(struct vm *vm)
+{
+	const struct stage2_numa *p = &vm->mem.s2->cfg.numa;
+	int nr_nodes = vm->mem.s2->hp->mm->nr_nodes;
+	json_t *arr = json_array();
+
+	for (int j = 0; j < p->nr_cells; j++) {
+		uint64_t pages[GMM_MAX_NODES], huge, start, end, ram;
+		json_t *m;
+
+		stage2_numa_cell_span(p, j, &start, &end, &ram);
+		if (stage2_numa_maps(vm->mem.s2, start >> 12, (end - start) >> 12, pages, &huge))
+			continue;
+		m = json_pack("{s:i, s:I, s:I, s:I, s:i, s:I}", "cell", j, "start", (json_int_t)start, "end",
+			      (json_int_t)end, "bytes", (json_int_t)ram, "node", p->cell_node[j], "huge", (json_int_t)huge);
+		for (int nid = 0; nid < nr_nodes; nid++) {
+			char key[16];
+
+			snprintf(key, sizeof(key), "N%d", nid);
+			json_object_set_new(m, key, json_integer((json_int_t)pages[nid]));
+		}
+		json_array_append_new(arr, m);
 	}
 	return arr;
 }
@@ -73,10 +102,10 @@ static json_t *guest_numa_json(struct vm *vm)
 		}
 		json_array_append_new(maps, m);
 	}
-	return json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:I, s:I}", "policy",
+	return json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:I, s:I}", "policy",
 			 vm->cfg.numa.policy[0] ? vm->cfg.numa.policy : "default", "nodes", vm->cfg.numa.nodes,
 			 "vcpu_node", vm->cfg.numa.vcpu_node, "balancing", vm->cfg.numa.balancing != 0,
-			 "numastat", stat, "numa_maps", maps,
+			 "numastat", stat, "numa_maps", maps, "cells", cells_json(vm),
 			 "pgmigrate_success", (json_int_t)atomic_load(&s2->stat[S2_PGMIGRATE_SUCCESS]),
 			 "pgmigrate_fail", (json_int_t)atomic_load(&s2->stat[S2_PGMIGRATE_FAIL]));
 }

@@ -169,13 +169,36 @@ enum stage2_mpol {
 };
 extern const char *const stage2_mpol_names[NR_MPOL];
 
+/*
+ * NUMA cells (numa.cells): the guest's RAM cut in order into up to
+ * STAGE2_MAX_CELLS ranges, each bound to one pool node (MPOL_BIND with one
+ * node), and each vCPU in one cell, local to its node. Ranges are in "RAM
+ * offset" pages, which skip the device hole the way guest_mem lays RAM
+ * out (gfn below 3 GiB, gfn - the hole's pages above): cell j covers
+ * [cell_end_pages[j - 1], cell_end_pages[j]), and a cell may straddle the
+ * hole. nr_cells 0: no cells, the policy above applies.
+ */
+#define STAGE2_MAX_CELLS 8
+
 struct stage2_numa {
 	enum stage2_mpol mode;
 	uint64_t nodemask;           /* bind, preferred(-many), interleave: the set */
 	uint8_t weights[GMM_MAX_NODES]; /* weighted-interleave, per node */
 	int vcpu_node;               /* the node the guest's vCPUs run on */
 	bool balancing;              /* NUMA balancing: pages follow their vCPUs */
+	int nr_cells;                /* 0: no cells */
+	uint64_t cell_end_pages[STAGE2_MAX_CELLS]; /* exclusive, RAM offset in pages */
+	uint8_t cell_node[STAGE2_MAX_CELLS];       /* the pool node each cell is bound to */
+	uint8_t vcpu_cell[STAGE2_MAX_VCPUS];       /* the cell of each vCPU */
 };
+
+/* The cell RAM at gfn belongs to, or -1 (no cells, not RAM). */
+int stage2_numa_cell(const struct stage2_numa *p, gfn_t gfn);
+/* Cell j's guest-physical span [*start, *end): its first and one past its
+ * last byte of RAM; a cell straddling the hole spans it too (RAM stops at
+ * 3 GiB and continues at 4 GiB), its RAM bytes are *ram_bytes. */
+void stage2_numa_cell_span(const struct stage2_numa *p, int j, uint64_t *start, uint64_t *end,
+			   uint64_t *ram_bytes);
 
 /* numastat per node, counted in pages as they are placed (mm/vmstat.c's
  * NUMA_HIT..NUMA_OTHER) */
@@ -404,7 +427,8 @@ long stage2_numa_scan(struct stage2 *s2, uint64_t max_pages);
 /* Frames left in the guest's current blocks (allocated, not yet mapped). */
 uint64_t stage2_cursor_frames(struct stage2 *s2);
 /* A vCPU thread says who it is (at its start): its faults are local to
- * numa.vcpu_node, everyone else's to node 0. */
+ * its cell's node (numa.cells), else numa.vcpu_node; everyone else's to
+ * node 0. */
 void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid);
 /* The node a fault by thread tid is local to. */
 int stage2_tid_node(struct stage2 *s2, int tid);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "guest/abi.h"
 #include "guestmm/buddy.h"
 #include "vmm/host_pool.h"
 #include "vmm/stage2_internal.h"
@@ -83,10 +84,46 @@ void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid)
 
 int stage2_tid_node(struct stage2 *s2, int tid)
 {
+	const struct stage2_numa *p = &s2->cfg.numa;
+
 	for (int i = 0; i < STAGE2_MAX_VCPUS && tid; i++)
 		if (atomic_load_explicit(&s2->vcpu_tids[i], memory_order_relaxed) == tid)
-			return s2->cfg.numa.vcpu_node;
+			return p->nr_cells ? p->cell_node[p->vcpu_cell[i]] : p->vcpu_node;
 	return 0;
+}
+
+/* --- NUMA cells ---------------------------------------------------------- */
+
+#define HOLE_PAGES ((GMM_GPA_HOLE_END - GMM_GPA_HOLE_START) >> GMM_FRAME_SHIFT)
+#define HOLE_START_GFN (GMM_GPA_HOLE_START >> GMM_FRAME_SHIFT)
+
+/* RAM offset (pages) <-> gfn, as guest_mem lays RAM out around the hole. */
+static uint64_t ram_page_to_gfn(uint64_t off)
+{
+	return off < HOLE_START_GFN ? off : off + HOLE_PAGES;
+}
+
+int stage2_numa_cell(const struct stage2_numa *p, gfn_t gfn)
+{
+	uint64_t off;
+
+	if (!p->nr_cells || (gfn >= HOLE_START_GFN && gfn < HOLE_START_GFN + HOLE_PAGES))
+		return -1;
+	off = gfn < HOLE_START_GFN ? gfn : gfn - HOLE_PAGES;
+	for (int j = 0; j < p->nr_cells; j++)
+		if (off < p->cell_end_pages[j])
+			return j;
+	return -1;
+}
+
+void stage2_numa_cell_span(const struct stage2_numa *p, int j, uint64_t *start, uint64_t *end,
+			   uint64_t *ram_bytes)
+{
+	uint64_t first = j ? p->cell_end_pages[j - 1] : 0, last = p->cell_end_pages[j];
+
+	*start = ram_page_to_gfn(first) << GMM_FRAME_SHIFT;
+	*end = (ram_page_to_gfn(last - 1) + 1) << GMM_FRAME_SHIFT;
+	*ram_bytes = (last - first) << GMM_FRAME_SHIFT;
 }
 
 int numa_policy_node(struct stage2 *s2, gfn_t gfn, uint64_t *mask, bool *strict)
@@ -97,6 +134,14 @@ int numa_policy_node(struct stage2 *s2, gfn_t gfn, uint64_t *mask, bool *strict)
 
 	*mask = 0;
 	*strict = false;
+	if (p->nr_cells) {
+		/* a cell's memory is bound to its node: MPOL_BIND with one node */
+		int j = stage2_numa_cell(p, gfn), nid = j < 0 ? local : p->cell_node[j];
+
+		*mask = 1ULL << nid;
+		*strict = j >= 0;
+		return nid;
+	}
 	switch (p->mode) {
 	case MPOL_BIND:
 		*mask = p->nodemask;
@@ -246,9 +291,16 @@ bool numa_hint_migrate(struct stage2 *s2, uint64_t e, unsigned order)
 	 * touch does not drag a page across */
 	if (last != (uint64_t)nid + 1)
 		return false;
-	/* bind keeps pages in its set (the kernel's mpol_misplaced()) */
+	/* bind keeps pages in its set (the kernel's mpol_misplaced()); a
+	 * cell is a bind to its one node */
 	if (s2->cfg.numa.mode == MPOL_BIND && !((s2->cfg.numa.nodemask >> nid) & 1))
 		return false;
+	if (s2->cfg.numa.nr_cells) {
+		int j = stage2_numa_cell(&s2->cfg.numa, f->gfn);
+
+		if (j < 0 || s2->cfg.numa.cell_node[j] != nid)
+			return false;
+	}
 	if (!numa_budget_take(s2, 1ULL << order)) {
 		s2_count(s2, S2_NUMA_MIGRATE_RATELIMITED, 1);
 		return false;

@@ -41,6 +41,13 @@ struct balloon_user_config {
 	int auto_mode;                 /* "auto": the host policy may inflate it under pressure */
 };
 
+/* numa.cells[j]: a guest NUMA node; the cells cut RAM in order */
+struct numa_cell_config {
+	char cpus[64];                 /* its vCPUs, "0-1,3"; empty: memory only */
+	uint64_t mem_bytes;            /* its share of RAM, whole 2 MiB */
+	int node;                      /* the pool node it is bound to; -1: not given */
+};
+
 /* numa (docs/numa.md): the guest's memory policy over the pool's nodes */
 struct numa_guest_config {
 	char policy[24];               /* default | local | bind | preferred | preferred-many |
@@ -49,6 +56,8 @@ struct numa_guest_config {
 	char weights[64];              /* weighted-interleave: "3,1", one per node of nodes */
 	int vcpu_node;                 /* the node the vCPUs run on: "local" */
 	int balancing;                 /* pages follow the vCPUs (NUMA balancing) */
+	int nr_cells;                  /* numa.cells: 0 none */
+	struct numa_cell_config cells[STAGE2_MAX_CELLS];
 	struct stage2_numa parsed;     /* filled by config_finish() */
 };
 

@@ -383,3 +383,120 @@ Test(config, swap_errors_name_the_field)
 		     -EINVAL);
 	cr_assert(strstr(err, "host.swap.path: must be a string"), "%s", err);
 }
+
+/* ---- numa.cells ---------------------------------------------------------- */
+
+#define CELLS_HOST "{\"host\":{\"numa\":{\"emulate\":2}},\"guests\":[{\"vcpus\":2,\"mem\":\"%s\",\"numa\":{%s}}]}"
+
+static int load_cells(const char *mem, const char *numa, char *err)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), CELLS_HOST, mem, numa);
+	return load(json, &cfg, err);
+}
+
+Test(config, numa_cells_cut_ram_in_order_and_place_each_vcpu)
+{
+	char err[CONFIG_ERR_MAX] = "";
+	const struct stage2_numa *p;
+
+	cr_assert_eq(load_cells("256M", "\"cells\":[{\"cpus\":\"1\",\"mem\":\"64M\",\"node\":1},"
+				"{\"cpus\":\"0\",\"mem\":\"192M\",\"node\":0}]", err), 0, "%s", err);
+	p = &cfg.guests[0].numa.parsed;
+	cr_assert_eq(p->nr_cells, 2);
+	cr_assert_eq(p->cell_end_pages[0], (64ULL << 20) >> 12);
+	cr_assert_eq(p->cell_end_pages[1], (256ULL << 20) >> 12);
+	cr_assert_eq(p->cell_node[0], 1);
+	cr_assert_eq(p->cell_node[1], 0);
+	cr_assert_eq(p->vcpu_cell[0], 1);
+	cr_assert_eq(p->vcpu_cell[1], 0);
+	cr_assert_eq(stage2_numa_cell(p, 0), 0);
+	cr_assert_eq(stage2_numa_cell(p, ((64ULL << 20) >> 12) - 1), 0);
+	cr_assert_eq(stage2_numa_cell(p, (64ULL << 20) >> 12), 1);
+	cr_assert_eq(stage2_numa_cell(p, (256ULL << 20) >> 12), -1);
+}
+
+Test(config, numa_cell_may_straddle_the_device_hole)
+{
+	char err[CONFIG_ERR_MAX] = "";
+	const struct stage2_numa *p;
+	uint64_t start, end, ram;
+
+	/* 4G of RAM: 3G below the hole, 1G from 4G; cell 1 holds 2G..3G and 4G..5G */
+	cr_assert_eq(load_cells("4G", "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"2G\",\"node\":0},"
+				"{\"mem\":\"2G\",\"node\":1}]", err), 0, "%s", err);
+	p = &cfg.guests[0].numa.parsed;
+	stage2_numa_cell_span(p, 0, &start, &end, &ram);
+	cr_assert(start == 0 && end == 2ULL << 30 && ram == 2ULL << 30);
+	stage2_numa_cell_span(p, 1, &start, &end, &ram);
+	cr_assert(start == 2ULL << 30 && end == 5ULL << 30 && ram == 2ULL << 30, "%#lx %#lx %#lx", start, end, ram);
+	cr_assert_eq(stage2_numa_cell(p, (3ULL << 30 >> 12) - 1), 1);
+	cr_assert_eq(stage2_numa_cell(p, 3ULL << 30 >> 12), -1);      /* the hole */
+	cr_assert_eq(stage2_numa_cell(p, 4ULL << 30 >> 12), 1);
+	cr_assert_eq(stage2_numa_cell(p, (5ULL << 30 >> 12) - 1), 1);
+	cr_assert_eq(stage2_numa_cell(p, 5ULL << 30 >> 12), -1);
+	/* a cell ending exactly at 3G ends there, not at 4G */
+	cr_assert_eq(load_cells("4G", "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"3G\",\"node\":0},"
+				"{\"mem\":\"1G\",\"node\":1}]", err), 0, "%s", err);
+	stage2_numa_cell_span(&cfg.guests[0].numa.parsed, 0, &start, &end, &ram);
+	cr_assert(start == 0 && end == 3ULL << 30, "%#lx", end);
+	stage2_numa_cell_span(&cfg.guests[0].numa.parsed, 1, &start, &end, &ram);
+	cr_assert(start == 4ULL << 30 && end == 5ULL << 30, "%#lx %#lx", start, end);
+}
+
+Test(config, numa_cells_errors_name_the_field)
+{
+	static const struct {
+		const char *numa, *why;
+	} cases[] = {
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"128M\",\"node\":0}]",
+		  "guests[0].numa.cells: the cells' mem add up to 128M, but the guest's mem is 256M" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"200M\",\"node\":0},{\"mem\":\"100M\",\"node\":1}]",
+		  "guests[0].numa.cells: the cells' mem add up to 300M or more" },
+		{ "\"cells\":[{\"cpus\":\"0\",\"mem\":\"256M\",\"node\":0}]",
+		  "guests[0].numa.cells: vCPU 1 is in no cell's cpus" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"128M\",\"node\":0},{\"cpus\":\"1\",\"mem\":\"128M\",\"node\":1}]",
+		  "guests[0].numa.cells[1].cpus: vCPU 1 is in an earlier cell too" },
+		{ "\"cells\":[{\"cpus\":\"0-2\",\"mem\":\"256M\",\"node\":0}]", "guests[0].numa.cells[0].cpus: \"0-2\"" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"256M\",\"node\":2}]",
+		  "guests[0].numa.cells[0].node: 2, but the pool has 2 node(s)" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"256M\"}]", "guests[0].numa.cells[0].node: missing" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"node\":0}]", "guests[0].numa.cells[0].mem: missing" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"255M\",\"node\":0},{\"mem\":\"1M\",\"node\":0}]",
+		  "guests[0].numa.cells[0].mem: 255M must be whole 2M blocks" },
+		{ "\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"256M\",\"node\":0,\"weight\":1}]",
+		  "guests[0].numa.cells[0].weight: unknown key" },
+		{ "\"cells\":{\"cpus\":\"0-1\"}", "guests[0].numa.cells: must be an array of at most 8 cells" },
+		{ "\"cells\":[1]", "guests[0].numa.cells[0]: must be an object" },
+		{ "\"policy\":\"interleave\",\"nodes\":\"0-1\",\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"256M\",\"node\":0}]",
+		  "guests[0].numa.cells: a cell binds its memory to its node; use cells or a policy" },
+		{ "\"vcpu_node\":1,\"cells\":[{\"cpus\":\"0-1\",\"mem\":\"256M\",\"node\":0}]",
+		  "guests[0].numa.vcpu_node: the cells say" },
+	};
+	char err[CONFIG_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		cr_assert_eq(load_cells("256M", cases[i].numa, err), -EINVAL, "%s", cases[i].numa);
+		cr_assert(strstr(err, cases[i].why), "%s\n  got: %s\n  want: %s", cases[i].numa, err, cases[i].why);
+	}
+}
+
+Test(config, numa_cells_at_most_eight_and_only_on_the_pool_backend)
+{
+	char err[CONFIG_ERR_MAX] = "", cells[1024] = "\"cells\":[";
+
+	for (int j = 0; j < 9; j++)
+		snprintf(cells + strlen(cells), sizeof(cells) - strlen(cells), "%s{\"cpus\":\"\",\"mem\":\"32M\",\"node\":0}",
+			 j ? "," : "");
+	strcat(cells, "]");
+	cr_assert_eq(load_cells("288M", cells, err), -EINVAL);
+	cr_assert(strstr(err, "guests[0].numa.cells: must be an array of at most 8 cells"), "%s", err);
+	cr_assert_eq(load("{\"host\":{\"numa\":{\"emulate\":2}},\"guests\":[{\"mem\":\"64M\",\"backend\":\"anon\","
+			  "\"numa\":{\"cells\":[{\"cpus\":\"0\",\"mem\":\"64M\",\"node\":1}]}}]}", &cfg, err), -EINVAL);
+	cr_assert(strstr(err, "guests[0].numa.cells: NUMA cells need backend=pool and hugepages=none"), "%s", err);
+	/* no cells: nothing parsed */
+	cr_assert_eq(load_cells("256M", "\"cells\":[]", err), 0, "%s", err);
+	cr_assert_eq(cfg.guests[0].numa.parsed.nr_cells, 0);
+}
