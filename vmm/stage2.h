@@ -430,6 +430,8 @@ uint64_t stage2_cursor_frames(struct stage2 *s2);
  * its cell's node (numa.cells), else numa.vcpu_node; everyone else's to
  * node 0. */
 void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid);
+/* The node vCPU vcpu runs on: its cell's, else numa.vcpu_node. */
+int stage2_vcpu_node(struct stage2 *s2, int vcpu);
 /* The node a fault by thread tid is local to. */
 int stage2_tid_node(struct stage2 *s2, int tid);
 

@@ -82,13 +82,20 @@ void stage2_vcpu_thread(struct stage2 *s2, int vcpu, int tid)
 		atomic_store(&s2->vcpu_tids[vcpu], tid);
 }
 
-int stage2_tid_node(struct stage2 *s2, int tid)
+int stage2_vcpu_node(struct stage2 *s2, int vcpu)
 {
 	const struct stage2_numa *p = &s2->cfg.numa;
 
+	if (vcpu < 0 || vcpu >= STAGE2_MAX_VCPUS)
+		return 0;
+	return p->nr_cells ? p->cell_node[p->vcpu_cell[vcpu]] : p->vcpu_node;
+}
+
+int stage2_tid_node(struct stage2 *s2, int tid)
+{
 	for (int i = 0; i < STAGE2_MAX_VCPUS && tid; i++)
 		if (atomic_load_explicit(&s2->vcpu_tids[i], memory_order_relaxed) == tid)
-			return p->nr_cells ? p->cell_node[p->vcpu_cell[i]] : p->vcpu_node;
+			return stage2_vcpu_node(s2, i);
 	return 0;
 }
 

@@ -225,9 +225,10 @@ static void *vcpu_thread(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	if (vm->mem.s2) { /* its faults are local to the guest's vCPU node */
 		stage2_vcpu_thread(vm->mem.s2, vcpu->id, (int)gettid());
-		if (host_pool_pin_to_node(vm->mem.s2->hp, vm->cfg.numa.vcpu_node))
-			log_warn("%s: vCPU %d: cannot run on node %d's CPUs", vm->cfg.name, vcpu->id,
-				 vm->cfg.numa.vcpu_node);
+		int nid = stage2_vcpu_node(vm->mem.s2, vcpu->id);
+
+		if (host_pool_pin_to_node(vm->mem.s2->hp, nid))
+			log_warn("%s: vCPU %d: cannot run on node %d's CPUs", vm->cfg.name, vcpu->id, nid);
 	}
 	if (vm->accel->vcpu_init(vcpu)) {
 		vm_request_stop(vm, -1, true, "vCPU initialisation failed");
