@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "guestmm/buddy.h"
+#include "guestmm/compaction.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
@@ -267,7 +268,7 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 		return -EAGAIN;
 	pfn = take_block(s2, g2);
 	if (pfn == GMM_PFN_NONE)
-		return -EAGAIN;
+		return -ENOSPC; /* no free 2 MiB block: compaction may make one */
 	ret = ept_map(s2->ept, g2, pfn, HUGE_ORDER, PROT_GUEST);
 	if (!ret) {
 		ret = realize_map(s2, g2, pfn, HUGE_FRAMES);
@@ -476,7 +477,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		return 0;
 	}
 	int oom_waits = 0;
-	bool oom_tried = false, oom_self = false;
+	bool oom_tried = false, oom_self = false, compacted = false;
 
 	for (int fruitless = 0;;) {
 		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
@@ -505,7 +506,27 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			ret = fault_hugetlb(s2, gfn);
 		} else {
 			ret = s2->cfg.thp ? fault_huge(s2, gfn) : -EAGAIN;
-			if (ret == -EAGAIN)
+			if (ret == -ENOSPC && !compacted) {
+				/* a THP fault found no free 2 MiB block: direct
+				 * compaction once, asynchronous, as a THP fault
+				 * with defrag does (__alloc_pages_direct_compact());
+				 * without this guest's lock, since compaction may
+				 * move its frames too */
+				enum compact_result r;
+
+				compacted = true;
+				pthread_mutex_unlock(&s2->lock);
+				r = try_to_compact_pages(s2->hp->mm, HUGE_ORDER, __GFP_MOVABLE, s2->fault_local, 0,
+							 MIGRATE_ASYNC);
+				pthread_mutex_lock(&s2->lock);
+				if (!s2->ept || s2->dead) {
+					ret = -ENOMEM;
+					break;
+				}
+				if (r == COMPACT_SUCCESS)
+					continue; /* look again: maybe mapped meanwhile */
+			}
+			if (ret == -EAGAIN || ret == -ENOSPC)
 				ret = fault_small(s2, gfn);
 		}
 		if (ret == -ENOMEM && (fruitless >= FAULT_RECLAIM_TRIES || !s2->cfg.swap || !s2->hp->kswapd) &&
