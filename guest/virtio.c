@@ -36,9 +36,9 @@ int virtio_find(struct virtio_dev *d, uint64_t base, uint32_t device_id)
 
 		/* an empty slot reads all ones; legacy (version 1) devices
 		 * have another queue layout and are not driven here */
-		if (reg_read(&t, VMMIO_MAGIC_VALUE) != VMMIO_MAGIC || reg_read(&t, VMMIO_VERSION) != 2)
+		if (reg_read(&t, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC || reg_read(&t, VIRTIO_MMIO_VERSION) != 2)
 			continue;
-		t.device_id = reg_read(&t, VMMIO_DEVICE_ID);
+		t.device_id = reg_read(&t, VIRTIO_MMIO_DEVICE_ID);
 		if (t.device_id != device_id)  /* 0 is a placeholder slot */
 			continue;
 		*d = t;
@@ -49,19 +49,19 @@ int virtio_find(struct virtio_dev *d, uint64_t base, uint32_t device_id)
 
 uint32_t virtio_status(struct virtio_dev *d)
 {
-	return reg_read(d, VMMIO_STATUS);
+	return reg_read(d, VIRTIO_MMIO_STATUS);
 }
 
 static void add_status(struct virtio_dev *d, uint32_t bits)
 {
-	reg_write(d, VMMIO_STATUS, reg_read(d, VMMIO_STATUS) | bits);
+	reg_write(d, VIRTIO_MMIO_STATUS, reg_read(d, VIRTIO_MMIO_STATUS) | bits);
 }
 
 void virtio_reset(struct virtio_dev *d)
 {
-	reg_write(d, VMMIO_STATUS, 0);
+	reg_write(d, VIRTIO_MMIO_STATUS, 0);
 	/* 4.2.3.1: the reset is done when Status reads back 0 */
-	for (int i = 0; i < 100000 && reg_read(d, VMMIO_STATUS); i++)
+	for (int i = 0; i < 100000 && reg_read(d, VIRTIO_MMIO_STATUS); i++)
 		cpu_relax();
 }
 
@@ -79,19 +79,19 @@ static uint64_t read_features(struct virtio_dev *d)
 {
 	uint64_t lo, hi;
 
-	reg_write(d, VMMIO_DEVICE_FEATURES_SEL, 0);
-	lo = reg_read(d, VMMIO_DEVICE_FEATURES);
-	reg_write(d, VMMIO_DEVICE_FEATURES_SEL, 1);
-	hi = reg_read(d, VMMIO_DEVICE_FEATURES);
+	reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
+	reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	hi = reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
 	return hi << 32 | lo;
 }
 
 static void write_features(struct virtio_dev *d, uint64_t f)
 {
-	reg_write(d, VMMIO_DRIVER_FEATURES_SEL, 0);
-	reg_write(d, VMMIO_DRIVER_FEATURES, (uint32_t)f);
-	reg_write(d, VMMIO_DRIVER_FEATURES_SEL, 1);
-	reg_write(d, VMMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
+	reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
+	reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
 }
 
 int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, struct sbuf *err)
@@ -110,7 +110,7 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, struct sbuf *err)
 	add_status(d, VIRTIO_STATUS_FEATURES_OK);
 	/* 3.1.1 step 6: the device leaves FEATURES_OK clear when it cannot
 	 * work with this subset */
-	if (!(reg_read(d, VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
+	if (!(reg_read(d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
 		sb_puts(err, "the device refused features ");
 		sb_putx(err, d->features);
 		virtio_fail(d);
@@ -138,12 +138,12 @@ int virtio_setup_vq(struct virtio_dev *d, struct vq *vq, unsigned index, void *r
 	uint32_t max;
 	uint16_t num = 1;
 
-	reg_write(d, VMMIO_QUEUE_SEL, index);
-	if (reg_read(d, VMMIO_QUEUE_READY)) {
+	reg_write(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	if (reg_read(d, VIRTIO_MMIO_QUEUE_READY)) {
 		queue_err(err, index, ": already in use after reset");
 		return -1;
 	}
-	max = reg_read(d, VMMIO_QUEUE_NUM_MAX);
+	max = reg_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
 	if (!max) {
 		queue_err(err, index, ": not available (QueueNumMax 0)");
 		return -1;
@@ -166,12 +166,12 @@ int virtio_setup_vq(struct virtio_dev *d, struct vq *vq, unsigned index, void *r
 		vq->desc[i].next = (uint16_t)(i + 1);
 	/* we poll: no interrupt wanted (a hint the device may ignore) */
 	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	reg_write(d, VMMIO_QUEUE_NUM, num);
-	write_addr(d, VMMIO_QUEUE_DESC_LOW, gpa);
-	write_addr(d, VMMIO_QUEUE_AVAIL_LOW, gpa + PAGE_SIZE);
-	write_addr(d, VMMIO_QUEUE_USED_LOW, gpa + 2 * PAGE_SIZE);
-	reg_write(d, VMMIO_QUEUE_READY, 1);
-	if (reg_read(d, VMMIO_QUEUE_READY) != 1) {
+	reg_write(d, VIRTIO_MMIO_QUEUE_NUM, num);
+	write_addr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, gpa);
+	write_addr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, gpa + PAGE_SIZE);
+	write_addr(d, VIRTIO_MMIO_QUEUE_USED_LOW, gpa + 2 * PAGE_SIZE);
+	reg_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	if (reg_read(d, VIRTIO_MMIO_QUEUE_READY) != 1) {
 		queue_err(err, index, ": the device refused its layout (QueueReady stayed 0)");
 		return -1;
 	}
@@ -180,7 +180,7 @@ int virtio_setup_vq(struct virtio_dev *d, struct vq *vq, unsigned index, void *r
 
 uint32_t virtio_config_generation(struct virtio_dev *d)
 {
-	return reg_read(d, VMMIO_CONFIG_GENERATION);
+	return reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION);
 }
 
 uint32_t virtio_config_read32(struct virtio_dev *d, uint32_t off)
@@ -188,15 +188,15 @@ uint32_t virtio_config_read32(struct virtio_dev *d, uint32_t off)
 	uint32_t gen, v;
 
 	do {
-		gen = reg_read(d, VMMIO_CONFIG_GENERATION);
-		v = reg_read(d, VMMIO_CONFIG + off);
-	} while (reg_read(d, VMMIO_CONFIG_GENERATION) != gen);
+		gen = reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION);
+		v = reg_read(d, VIRTIO_MMIO_CONFIG + off);
+	} while (reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION) != gen);
 	return v;
 }
 
 void virtio_config_write32(struct virtio_dev *d, uint32_t off, uint32_t v)
 {
-	reg_write(d, VMMIO_CONFIG + off, v);
+	reg_write(d, VIRTIO_MMIO_CONFIG + off, v);
 }
 
 int vq_add(struct vq *vq, const struct vq_buf *out, unsigned n_out, const struct vq_buf *in, unsigned n_in)
@@ -231,7 +231,7 @@ void vq_kick(struct vq *vq)
 	/* release: the descriptors and ring entry before the index (2.7.13) */
 	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
 	/* x86 keeps these stores before the notify, which traps to the VMM */
-	reg_write(vq->dev, VMMIO_QUEUE_NOTIFY, vq->index);
+	reg_write(vq->dev, VIRTIO_MMIO_QUEUE_NOTIFY, vq->index);
 }
 
 int vq_get_used(struct vq *vq, uint32_t *len)

@@ -12,48 +12,9 @@
 #ifndef GMM_GUEST_VIRTIO_H
 #define GMM_GUEST_VIRTIO_H
 
+#include "devices/virtio_mmio_regs.h"
 #include "guest/compiler.h"
 #include "guest/fmt.h"
-
-/* Register offsets of the virtio-mmio block (virtio 1.2, 4.2.2). The same
- * numbers as gmm's devices/virtio_mmio.h, copied: that host header pulls
- * in pthread and cannot be included from the freestanding guest. */
-#define VMMIO_MAGIC_VALUE         0x000  /* "virt" */
-#define VMMIO_VERSION             0x004  /* 2: modern */
-#define VMMIO_DEVICE_ID           0x008
-#define VMMIO_VENDOR_ID           0x00c
-#define VMMIO_DEVICE_FEATURES     0x010
-#define VMMIO_DEVICE_FEATURES_SEL 0x014
-#define VMMIO_DRIVER_FEATURES     0x020
-#define VMMIO_DRIVER_FEATURES_SEL 0x024
-#define VMMIO_QUEUE_SEL           0x030
-#define VMMIO_QUEUE_NUM_MAX       0x034
-#define VMMIO_QUEUE_NUM           0x038
-#define VMMIO_QUEUE_READY         0x044
-#define VMMIO_QUEUE_NOTIFY        0x050
-#define VMMIO_INTERRUPT_STATUS    0x060
-#define VMMIO_INTERRUPT_ACK       0x064
-#define VMMIO_STATUS              0x070
-#define VMMIO_QUEUE_DESC_LOW      0x080
-#define VMMIO_QUEUE_DESC_HIGH     0x084
-#define VMMIO_QUEUE_AVAIL_LOW     0x090  /* the spec's QueueDriver */
-#define VMMIO_QUEUE_AVAIL_HIGH    0x094
-#define VMMIO_QUEUE_USED_LOW      0x0a0  /* the spec's QueueDevice */
-#define VMMIO_QUEUE_USED_HIGH     0x0a4
-#define VMMIO_CONFIG_GENERATION   0x0fc
-#define VMMIO_CONFIG              0x100
-
-#define VMMIO_MAGIC               0x74726976u  /* "virt" little-endian */
-
-/* Device status bits (2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE        1
-#define VIRTIO_STATUS_DRIVER             2
-#define VIRTIO_STATUS_DRIVER_OK          4
-#define VIRTIO_STATUS_FEATURES_OK        8
-#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 0x40
-#define VIRTIO_STATUS_FAILED             0x80
-
-#define VIRTIO_F_VERSION_1 32   /* feature bit number */
 
 /* Split virtqueue layout (2.7), little-endian. */
 #define VRING_DESC_F_NEXT       1
