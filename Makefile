@@ -11,13 +11,13 @@ BUILD    := build
 SAN      := $(BUILD)/san
 PYTHON   := /usr/bin/python3
 
-PKG_CFLAGS := $(shell pkg-config --cflags capstone jansson 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags capstone jansson libxml-2.0 2>/dev/null)
 WARN     := -Wall -Wextra -Werror
 BASE_CFLAGS := -std=gnu11 $(WARN) -g -D_GNU_SOURCE -pthread -I. $(PKG_CFLAGS) -MMD -MP
 REL_CFLAGS  := $(BASE_CFLAGS) -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_CFLAGS  := $(BASE_CFLAGS) -O1 $(SAN_FLAGS)
-LIBS     := -lcapstone -ljansson -lpthread -lm
+LIBS     := -lcapstone -ljansson -lxml2 -lpthread -lm
 
 # Everything but main() goes into libgmm.a so tests and benchmarks link it.
 # LIB_DIRS and UNIT_SRCS can be narrowed on the command line to build one
@@ -126,6 +126,7 @@ FUZZ_BINS   := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 FUZZ_SRCS_virtq       := devices/virtq.c
 FUZZ_SRCS_virtio_mmio := devices/virtq.c devices/virtio_mmio.c devices/bus.c
 FUZZ_SRCS_balloon     := devices/virtq.c devices/virtio_mmio.c devices/bus.c balloon/balloon_dev.c
+FUZZ_SRCS_libvirt_rpc := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_dispatch.c
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(@D)
