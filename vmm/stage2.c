@@ -128,7 +128,6 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn)
 		return pfn;
 	}
 	pfn = numa_alloc(s2, HUGE_ORDER, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
-	kcompactd_wake_if_failed(s2->hp, pfn, want, HUGE_ORDER);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	s2_count(s2, S2_RESERVE_MISSES, 1);
@@ -267,8 +266,17 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	    ept_lookup(s2->ept, gfn, &e, &order) || e || order != HUGE_ORDER)
 		return -EAGAIN;
 	pfn = take_block(s2, g2);
-	if (pfn == GMM_PFN_NONE)
-		return -ENOSPC; /* no free 2 MiB block: compaction may make one */
+	if (pfn == GMM_PFN_NONE) {
+		/* no free 2 MiB block for a THP fault: kcompactd makes some for
+		 * the next ones (a 4 KiB fault's block for its frames does not
+		 * wake it: it takes any block, or single frames, and compacting
+		 * under the pressure that caused it would only churn) */
+		uint64_t mask;
+		bool strict;
+
+		kcompactd_wake_if_failed(s2->hp, GMM_PFN_NONE, numa_policy_node(s2, g2, &mask, &strict), HUGE_ORDER);
+		return -ENOSPC; /* compaction may make one */
+	}
 	ret = ept_map(s2->ept, g2, pfn, HUGE_ORDER, PROT_GUEST);
 	if (!ret) {
 		ret = realize_map(s2, g2, pfn, HUGE_FRAMES);

@@ -21,7 +21,9 @@ static bool refill_one(struct zero_reserve *zr)
 {
 	pfn_t pfn = gmm_alloc_frames(zr->hp->mm, BLOCK_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
 
-	kcompactd_wake_if_failed(zr->hp, pfn, GMM_NUMA_NO_NODE, BLOCK_ORDER);
+	/* no kcompactd wake here: the reserve is a cache, and compacting
+	 * for it under memory pressure only takes free frames from reclaim
+	 * (a THP fault that finds no block wakes it, stage2.c) */
 	if (pfn == GMM_PFN_NONE)
 		return false;
 	if (host_pool_populate(zr->hp, pfn, BLOCK_FRAMES)) {

@@ -21,9 +21,11 @@ def run(tmp_path, accel, victims):
                  "swap": {"path": str(tmp_path / "swapfile"), "size": "512M"},
                  "reclaim": {"victims": victims}},
         "guests": [
-            # 96M touched once, then ops on the first 16M only
+            # 96M touched once, then ops on the first 16M only; enough of
+            # them to outlast the window (its closing verify pass reads all
+            # 96M back, which must not fall in the window)
             dict(name="hot", mem="128M", thp="never",
-                 cmdline="workload=random size=96M hot=16M iters=60000000 write_pct=20 verify=1"),
+                 cmdline="workload=random size=96M hot=16M iters=150000000 write_pct=20 verify=1"),
             # uniform over 192M: the pressure, until it is stopped
             dict(name="churn", mem="256M", thp="never",
                  cmdline="workload=random size=192M iters=4000000000 write_pct=20 verify=1"),
@@ -38,7 +40,9 @@ def run(tmp_path, accel, victims):
     before = swapins()
     time.sleep(WINDOW_S)
     after = swapins()
-    stat = control(sock, {"cmd": "stat", "guest": "hot"})["stat"]["stage2"]
+    whole = control(sock, {"cmd": "stat", "guest": "hot"})["stat"]
+    assert whole["state"] == "running", "the hot guest finished inside the window: raise its iters"
+    stat = whole["stage2"]
     # the pressure goes; the hot guest finishes its ops and reads every
     # page back for its verify pass
     control(sock, {"cmd": "stop", "guest": "churn"})
