@@ -455,7 +455,7 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
 	return 0;
 }
 
-static bool name_ok(const char *s)
+bool config_name_ok(const char *s)
 {
 	if (!*s)
 		return false;
@@ -525,7 +525,7 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	snprintf(path, sizeof(path), "guests[%d]", i);
 	if (!g->name[0])
 		snprintf(g->name, sizeof(g->name), "guest%d", i);
-	if (!name_ok(g->name)) {
+	if (!config_name_ok(g->name)) {
 		snprintf(err, errlen, "%s.name: \"%s\": use letters, digits, '-', '_' and '.'", path, g->name);
 		return -EINVAL;
 	}
@@ -591,44 +591,12 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
 }
 
-/* "0-2,5" -> a mask of numbers below limit (<= 64); -1 for anything else. */
-static int list_parse(const char *s, int limit, uint64_t *maskp)
-{
-	uint64_t mask = 0;
-
-	while (*s) {
-		char *end;
-		long a = strtol(s, &end, 10), b;
-
-		if (end == s || a < 0)
-			return -1;
-		b = a;
-		if (*end == '-') {
-			s = end + 1;
-			b = strtol(s, &end, 10);
-			if (end == s || b < a)
-				return -1;
-		}
-		if (b >= limit)
-			return -1;
-		for (long n = a; n <= b; n++)
-			mask |= 1ULL << n;
-		s = end;
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	*maskp = mask;
-	return 0;
-}
-
 /* "0-2,5" -> a node mask; -1 for anything else or a node >= nr_nodes. */
 static int64_t nodelist_parse(const char *s, int nr_nodes)
 {
 	uint64_t mask;
 
-	return list_parse(s, nr_nodes, &mask) ? -1 : (int64_t)mask;
+	return id_list_parse(s, nr_nodes, &mask) ? -1 : (int64_t)mask;
 }
 
 /* One cell: its node, its mem (whole 2 MiB blocks: the fault path takes
@@ -657,7 +625,7 @@ static int cell_check(const struct vm_config *g, int j, const char *path, int nr
 			 size_format(c->mem_bytes, a));
 		return -EINVAL;
 	}
-	if (list_parse(c->cpus, g->vcpus, cpus)) {
+	if (id_list_parse(c->cpus, g->vcpus, cpus)) {
 		snprintf(err, errlen, "%s.cells[%d].cpus: \"%s\" must be a list of the guest's vCPUs (0-%d), "
 			 "like \"0-1,3\"", path, j, c->cpus, g->vcpus - 1);
 		return -EINVAL;

@@ -83,6 +83,8 @@ struct gmm_config {
 };
 
 void config_init(struct gmm_config *cfg);
+/* A guest name gmm accepts: [A-Za-z0-9._-]+ (the config's and libvirt's). */
+bool config_name_ok(const char *s);
 /* Parse a JSON file into cfg (adds its guests). Returns -errno with err set. */
 int config_load_file(struct gmm_config *cfg, const char *path, char *err, size_t errlen);
 /* Parse "name=a,mem=512M,vcpus=2,kernel=PATH,cmdline=\"...\"" into a new guest. */

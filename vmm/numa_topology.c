@@ -24,36 +24,41 @@ static int read_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-/* "0-2,5" -> bits; -1 for anything else. */
-static int64_t parse_list(const char *s)
+int id_list_parse(const char *s, int limit, uint64_t *maskp)
 {
 	uint64_t mask = 0;
 
 	while (*s) {
 		char *end;
-		long a = strtol(s, &end, 10), b = a;
+		long a = strtol(s, &end, 10), b;
 
-		if (end == s || a < 0 || a > 63)
+		if (end == s || a < 0)
 			return -1;
+		b = a;
 		if (*end == '-') {
 			s = end + 1;
 			b = strtol(s, &end, 10);
-			if (end == s || b < a || b > 63)
+			if (end == s || b < a)
 				return -1;
 		}
+		if (b >= limit)
+			return -1;
 		for (long n = a; n <= b; n++)
 			mask |= 1ULL << n;
-		s = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
 			return -1;
 	}
-	return (int64_t)mask;
+	*maskp = mask;
+	return 0;
 }
 
 int host_topology_read(const char *dir, struct host_topology *t)
 {
 	char path[512], line[1024];
-	int64_t mem, online;
+	uint64_t mem, online;
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -65,8 +70,7 @@ int host_topology_read(const char *dir, struct host_topology *t)
 	}
 	if (ret)
 		return ret;
-	mem = parse_list(line);
-	if (mem <= 0)
+	if (id_list_parse(line, 64, &mem) || !mem)
 		return -EINVAL;
 	for (int id = 0; id < 64 && t->nr_nodes < HOST_TOPO_MAX_NODES; id++) {
 		int i = t->nr_nodes;
@@ -86,7 +90,7 @@ int host_topology_read(const char *dir, struct host_topology *t)
 	/* distances: each node's row lists every online node; keep the
 	 * columns of the nodes with memory */
 	snprintf(path, sizeof(path), "%s/online", dir);
-	if (read_line(path, line, sizeof(line)) || (online = parse_list(line)) <= 0)
+	if (read_line(path, line, sizeof(line)) || id_list_parse(line, 64, &online) || !online)
 		online = mem;
 	for (int i = 0; i < t->nr_nodes; i++) {
 		char *s = line, *end;

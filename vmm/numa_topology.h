@@ -25,6 +25,9 @@ struct host_topology {
 /* Read it from dir (HOST_TOPO_SYSFS; tests pass a fake tree). 0, or -errno
  * (-ENOENT: no such tree, a kernel without NUMA: one node). */
 int host_topology_read(const char *dir, struct host_topology *t);
+/* "0-2,5" (sysfs's, numactl's and gmm's config's node and CPU lists) ->
+ * a mask of numbers below limit (<= 64). 0, or -1 for anything else. */
+int id_list_parse(const char *s, int limit, uint64_t *maskp);
 /* "0-3,8" -> a CPU set; -EINVAL on anything else. */
 int host_topology_cpuset(const char *cpulist, cpu_set_t *set);
 /* mbind(MPOL_BIND) [addr, addr+len) to host node `node` (page aligned). */

@@ -444,16 +444,6 @@ static int attr_check(struct px *p, const xmlNode *n, const char *name, const ch
 	return ok ? 0 : -EINVAL;
 }
 
-static bool name_ok(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-			return false;
-	return true;
-}
-
 /* <domain type='gmm'>: the root and its type. */
 static int domain_check(struct px *p, const xmlNode *root)
 {
@@ -487,7 +477,7 @@ static int parse_basics(struct px *p, const xmlNode *root)
 		return fail(p, -EINVAL, "<name>: missing");
 	if (text_copy(p, n, d->cfg.name, sizeof(d->cfg.name), true))
 		return -EINVAL;
-	if (!name_ok(d->cfg.name))
+	if (!config_name_ok(d->cfg.name))
 		return fail(p, -EINVAL, "<name>: '%s': use letters, digits, '-', '_' and '.'", d->cfg.name);
 	if ((n = child(root, "uuid"))) {
 		t = text(n);
