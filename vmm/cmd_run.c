@@ -16,19 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "balloon/policy.h"
 #include "vmm/cmds.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
-#include "vmm/kcompactd.h"
-#include "vmm/kswapd.h"
-#include "vmm/oom_kill.h"
+#include "vmm/host_services.h"
 #include "vmm/stage2.h"
-#include "vmm/swap.h"
-#include "vmm/khugepaged.h"
-#include "vmm/numa_balance.h"
 #include "vmm/log.h"
 #include "vmm/report.h"
 #include "vmm/signals.h"
@@ -258,72 +252,31 @@ static int finish_guests(struct host *host)
 	return status;
 }
 
-/*
- * Every run of guest pages the realizer maps is a VMA of gmm's, and pages
- * that come back from swap one by one land at scattered pool offsets, so
- * a swapping guest can need up to one VMA per page: far past the kernel's
- * default vm.max_map_count (65530), after which mmap() fails and reclaim
- * can free nothing (measured: three 1 GiB guests reach it in 6 s). With
- * swap, gmm raises the limit to what its guests can need, as root, and
- * says so; without the rights it says what to run.
- */
-static int run_oom_kill(void *ctx, uint32_t requester, const char *why)
-{
-	return (int)oom_kill(ctx, requester, why);
-}
-
-#define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
-
-static void ensure_max_map_count(const struct gmm_config *cfg)
-{
-	uint64_t want = 65536, have = 0;
-	FILE *f = fopen(MAX_MAP_COUNT_PATH, "r");
-
-	for (int i = 0; i < cfg->nr_guests; i++)
-		want += cfg->guests[i].mem_bytes >> 12;
-	if (f) {
-		if (fscanf(f, "%" SCNu64, &have) != 1)
-			have = 0;
-		fclose(f);
-	}
-	if (!have || have >= want)
-		return;
-	f = fopen(MAX_MAP_COUNT_PATH, "w");
-	if (f) {
-		bool ok = fprintf(f, "%" PRIu64 "\n", want) > 0;
-
-		if (!fclose(f) && ok) {
-			log_info("vm.max_map_count raised from %" PRIu64 " to %" PRIu64
-				 " (swapping guests map page by page)", have, want);
-			return;
-		}
-	}
-	log_warn("vm.max_map_count is %" PRIu64 ", swapping guests may need %" PRIu64
-		 ": run `sysctl -w vm.max_map_count=%" PRIu64 "` as root", have, want, want);
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct gmm_config *cfg = calloc(1, sizeof(*cfg));
 	struct host host;
 	struct control_server cs = { .listen_fd = -1 };
-	struct khugepaged khugepaged = { 0 };
-	struct numa_balance numa_balance = { 0 };
-	struct kswapd kswapd = { .started = false };
-	struct kcompactd kcompactd = { .started = false };
-	struct balloon_policy balloon_policy = { 0 };
+	struct host_services *hs = calloc(1, sizeof(*hs));
 	struct run_peaks peaks = { 0, 0 };
-	struct swap_device *swapdev = NULL;
 	const struct accel_ops *accel;
 	const char *why;
 	char err[CONFIG_ERR_MAX];
+	uint64_t guest_bytes = 0;
 	double timeout = 0;
 	int ret;
 
+	if (!cfg || !hs) {
+		fprintf(stderr, "gmm: out of memory\n");
+		free(cfg);
+		free(hs);
+		return 1;
+	}
 	config_init(cfg);
 	ret = parse_run_args(argc, argv, cfg, &timeout);
 	if (ret) {
 		free(cfg);
+		free(hs);
 		return ret == 1 ? 0 : ret; /* 1: --help */
 	}
 	ret = 2;
@@ -341,39 +294,15 @@ int cmd_run(int argc, char **argv)
 	signal(SIGINT, on_term);
 	signal(SIGTERM, on_term);
 	host.accel = accel;
-	if (host_pool_create(&cfg->host.pool, &host.pool, err, sizeof(err))) {
+	for (int i = 0; i < cfg->nr_guests; i++)
+		guest_bytes += cfg->guests[i].mem_bytes;
+	if (host_services_open(hs, &host, cfg, guest_bytes, err, sizeof(err))) {
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_free;
 	}
-	host.pool->reclaim_random = !strcmp(cfg->host.reclaim.victims, "random");
-	if (cfg->host.swap.path[0]) {
-		ensure_max_map_count(cfg);
-		ret = swap_open(&cfg->host.swap, 0, &swapdev, err, sizeof(err));
-		if (!ret)
-			ret = stage2_swap_create(swapdev, &host.pool->swap);
-		if (ret) {
-			fprintf(stderr, "gmm: host.swap: %s\n", swapdev ? strerror(-ret) : err);
-			ret = 2;
-			goto out_destroy;
-		}
-		ret = 2;
-	}
 	if (create_guests(cfg, &host, accel))
 		goto out_destroy;
-	if (kswapd_start(&kswapd, &host))
-		log_warn("kswapd: cannot start its thread: no reclaim");
-	else
-		host.pool->kswapd = &kswapd;
-	if (kcompactd_start(&kcompactd, host.pool, &cfg->host.compaction))
-		log_warn("kcompactd: cannot start its threads: no background compaction");
-	else
-		atomic_store(&host.pool->kcompactd, &kcompactd);
-	if (balloon_policy_start(&balloon_policy, &host))
-		log_warn("balloon policy: cannot start its thread: no auto ballooning");
-	else
-		host.balloon_policy = &balloon_policy;
-	host.pool->oom_kill = run_oom_kill;
-	host.pool->oom_ctx = &host;
+	host_services_start_reclaim(hs, &host, cfg);
 	if (cfg->host.control[0] && control_start(&cs, &host, cfg->host.control, err, sizeof(err))) {
 		fprintf(stderr, "gmm: %s\n", err);
 		goto out_destroy;
@@ -381,41 +310,20 @@ int cmd_run(int argc, char **argv)
 	log_info("running %d guest(s) on accel=%s", host.nr_guests, accel->name);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_start(host.guests[i].vm);
-	if (khugepaged_start(&khugepaged, &host))
-		log_warn("khugepaged: cannot start its thread: no collapsing");
-	if (numa_balance_start(&numa_balance, &host))
-		log_warn("numa balancing: cannot start its thread: pages stay where they are");
+	host_services_start_scanners(hs, &host);
 	wait_guests(&host, timeout, &peaks);
-	khugepaged_stop(&khugepaged);
-	numa_balance_stop(&numa_balance);
+	host_services_stop(hs, &host);
 	control_stop(&cs);
 	report_host(&host, &peaks);
 	ret = finish_guests(&host);
 out_destroy:
-	khugepaged_stop(&khugepaged);
-	numa_balance_stop(&numa_balance);
 	control_stop(&cs);
-	if (host.pool) {
-		host.pool->kswapd = NULL;
-		atomic_store(&host.pool->kcompactd, NULL);
-		host.pool->oom_kill = NULL;
-	}
-	host.balloon_policy = NULL;
-	balloon_policy_stop(&balloon_policy);
-	kcompactd_stop(&kcompactd);
-	kswapd_stop(&kswapd);
+	host_services_stop(hs, &host);
 	for (int i = 0; i < host.nr_guests; i++)
 		vm_destroy(host.guests[i].vm);
-	if (host.pool && host.pool->swap) {
-		stage2_swap_destroy(host.pool->swap);
-		host.pool->swap = NULL;
-	}
-	if (swapdev)
-		swap_close(swapdev);
-	host_pool_destroy(host.pool);
-	free(cfg);
-	return ret;
+	host_services_close(hs, &host);
 out_free:
+	free(hs);
 	free(cfg);
 	return ret;
 }

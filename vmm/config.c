@@ -517,23 +517,16 @@ static int hugepages_finish(struct vm_config *g, const char *path, char *err, si
 	return 0;
 }
 
-static int guest_finish(struct gmm_config *cfg, int i, const char *default_kernel, char *err, size_t errlen)
+/* One guest's own rules (not the ones across guests or with the pool);
+ * path names it in errors ("guests[1]"). */
+static int guest_check(struct gmm_config *cfg, struct vm_config *g, const char *path, const char *default_kernel,
+		       char *err, size_t errlen)
 {
-	struct vm_config *g = &cfg->guests[i];
-	char path[32], a[32];
+	char a[32];
 
-	snprintf(path, sizeof(path), "guests[%d]", i);
-	if (!g->name[0])
-		snprintf(g->name, sizeof(g->name), "guest%d", i);
 	if (!config_name_ok(g->name)) {
 		snprintf(err, errlen, "%s.name: \"%s\": use letters, digits, '-', '_' and '.'", path, g->name);
 		return -EINVAL;
-	}
-	for (int j = 0; j < i; j++) {
-		if (!strcmp(cfg->guests[j].name, g->name)) {
-			snprintf(err, errlen, "%s.name: \"%s\" is already used by guests[%d]", path, g->name, j);
-			return -EEXIST;
-		}
 	}
 	if (g->mem_bytes < GUEST_MIN_MEM || g->mem_bytes % 4096 ||
 	    g->mem_bytes > GUEST_MEM_MAX_SPAN - (GMM_GPA_HOLE_END - GMM_GPA_HOLE_START)) {
@@ -589,6 +582,23 @@ static int guest_finish(struct gmm_config *cfg, int i, const char *default_kerne
 	if (g->initrd[0] && resolve_path(cfg, g->initrd, sizeof(g->initrd), path, "initrd", err, errlen))
 		return -ENOENT;
 	return resolve_path(cfg, g->kernel, sizeof(g->kernel), path, "kernel", err, errlen);
+}
+
+static int guest_finish(struct gmm_config *cfg, int i, const char *default_kernel, char *err, size_t errlen)
+{
+	struct vm_config *g = &cfg->guests[i];
+	char path[32];
+
+	snprintf(path, sizeof(path), "guests[%d]", i);
+	if (!g->name[0])
+		snprintf(g->name, sizeof(g->name), "guest%d", i);
+	for (int j = 0; j < i; j++) {
+		if (!strcmp(cfg->guests[j].name, g->name)) {
+			snprintf(err, errlen, "%s.name: \"%s\" is already used by guests[%d]", path, g->name, j);
+			return -EEXIST;
+		}
+	}
+	return guest_check(cfg, g, path, default_kernel, err, errlen);
 }
 
 /* "0-2,5" -> a node mask; -1 for anything else or a node >= nr_nodes. */
@@ -697,7 +707,7 @@ static int cells_finish(struct vm_config *g, const char *path, int nr_nodes, cha
 /* guests[].numa: the policy checked against the pool's nodes and parsed
  * into stage 2's form (mm/mempolicy.c's rules: bind, preferred and
  * interleave need nodes; default and local take none). */
-static int numa_finish(struct vm_config *g, int i, int nr_nodes, char *err, size_t errlen)
+static int numa_finish(struct vm_config *g, const char *gpath, int nr_nodes, char *err, size_t errlen)
 {
 	struct numa_guest_config *n = &g->numa;
 	struct stage2_numa *p = &n->parsed;
@@ -705,7 +715,7 @@ static int numa_finish(struct vm_config *g, int i, int nr_nodes, char *err, size
 	int64_t mask = 0;
 	int mode;
 
-	snprintf(path, sizeof(path), "guests[%d].numa", i);
+	snprintf(path, sizeof(path), "%s.numa", gpath);
 	memset(p, 0, sizeof(*p));
 	if (!n->policy[0])
 		strcpy(n->policy, "default");
@@ -914,12 +924,8 @@ static int swap_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
+static int host_finish(struct gmm_config *cfg, char *err, size_t errlen)
 {
-	if (!cfg->nr_guests) {
-		snprintf(err, errlen, "no guests: give --config FILE or --guest name=...,mem=...");
-		return -EINVAL;
-	}
 	if (strcmp(cfg->host.accel, "auto") && strcmp(cfg->host.accel, "kvm") && strcmp(cfg->host.accel, "native")) {
 		snprintf(err, errlen, "host.accel: \"%s\" must be auto, kvm or native", cfg->host.accel);
 		return -EINVAL;
@@ -930,6 +936,17 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 		snprintf(err, errlen, "host.reclaim.victims: \"%s\" must be lru or random", cfg->host.reclaim.victims);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen)
+{
+	if (!cfg->nr_guests) {
+		snprintf(err, errlen, "no guests: give --config FILE or --guest name=...,mem=...");
+		return -EINVAL;
+	}
+	if (host_finish(cfg, err, errlen))
+		return -EINVAL;
 	for (int i = 0; i < cfg->nr_guests; i++) {
 		int ret = guest_finish(cfg, i, default_kernel, err, errlen);
 
@@ -938,8 +955,36 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 	}
 	if (pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen))
 		return -EINVAL;
-	for (int i = 0; i < cfg->nr_guests; i++)
-		if (numa_finish(&cfg->guests[i], i, cfg->host.pool.nodes, err, errlen))
+	for (int i = 0; i < cfg->nr_guests; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "guests[%d]", i);
+		if (numa_finish(&cfg->guests[i], path, cfg->host.pool.nodes, err, errlen))
 			return -EINVAL;
+	}
 	return hugetlb_finish(cfg, err, errlen);
+}
+
+int config_finish_host(struct gmm_config *cfg, uint64_t default_pool_bytes, char *err, size_t errlen)
+{
+	if (cfg->nr_guests) {
+		snprintf(err, errlen, "guests[]: the daemon's guests are its domains (virsh define); "
+			 "its config has only \"host\"");
+		return -EINVAL;
+	}
+	if (!cfg->host.pool.size_bytes)
+		cfg->host.pool.size_bytes = default_pool_bytes;
+	if (host_finish(cfg, err, errlen) || pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen))
+		return -EINVAL;
+	return hugetlb_finish(cfg, err, errlen);
+}
+
+int config_finish_guest(struct gmm_config *cfg, struct vm_config *g, const char *default_kernel, char *err,
+			size_t errlen)
+{
+	int ret = guest_check(cfg, g, g->name, default_kernel, err, errlen);
+
+	if (ret)
+		return ret;
+	return numa_finish(g, g->name, cfg->host.pool.nodes, err, errlen) ? -EINVAL : 0;
 }

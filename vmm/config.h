@@ -93,6 +93,14 @@ int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, s
  * kernel readable, mem within limits). default_kernel is used when a
  * guest names none. */
 int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err, size_t errlen);
+/* The daemon's config: the host alone (guests are its domains); a pool
+ * size not given is default_pool_bytes. */
+int config_finish_host(struct gmm_config *cfg, uint64_t default_pool_bytes, char *err, size_t errlen);
+/* One guest started at run time on a host config_finish_host() checked:
+ * its own rules and its NUMA policy against the pool's nodes; errors are
+ * named by the guest's name ("web-1.mem: ..."). */
+int config_finish_guest(struct gmm_config *cfg, struct vm_config *g, const char *default_kernel, char *err,
+			size_t errlen);
 /* Parse one guest's JSON object (daemon definitions use the same keys). */
 int config_guest_from_json(struct vm_config *g, const void *json_obj, const char *path,
 			   char *err, size_t errlen);
