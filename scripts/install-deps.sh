@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libcriterion-dev libcapstone-dev libjansson-dev
 libxml2-dev qemu-system-x86 python3 python3-pytest util-linux xz-utils zstd lz4
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev libvirt-clients python3-libvirt"
 
 missing=""
 for p in $PKGS; do
