@@ -43,7 +43,7 @@ Q := @
 endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
-        bench-guest bench-fault bench-overcommit bench-alloc
+        bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -167,6 +167,9 @@ bench-fault: all
 
 bench-overcommit: all
 	$(PYTHON) bench/bench_overcommit.py
+
+bench-libvirt: all
+	$(PYTHON) bench/bench_libvirt.py
 
 bench-alloc: $(BUILD)/bench/bench_alloc
 	$(BUILD)/bench/bench_alloc
