@@ -54,10 +54,12 @@ enum vir_error_number {
 	VIR_ERR_INTERNAL_ERROR = 1,
 	VIR_ERR_NO_SUPPORT = 3,
 	VIR_ERR_INVALID_ARG = 8,
+	VIR_ERR_OPERATION_FAILED = 9,
 	VIR_ERR_XML_ERROR = 27,
 	VIR_ERR_RPC = 39,
 	VIR_ERR_NO_DOMAIN = 42,
 	VIR_ERR_OPERATION_INVALID = 55,
+	VIR_ERR_OPERATION_UNSUPPORTED = 84,
 };
 
 enum vir_error_domain {
@@ -190,6 +192,11 @@ struct rpc_program {
 	uint32_t vers;
 	const struct rpc_proc *procs;
 	size_t nr_procs;
+	/* Runs for a procedure not in procs (NULL: libvirt's "unknown
+	 * procedure" RPC error). The remote program answers procedures libvirt
+	 * defines but gmm does not serve with VIR_ERR_NO_SUPPORT, as libvirtd
+	 * does for a driver lacking them: virsh falls back on that code. */
+	rpc_handler_fn unknown;
 };
 
 const struct rpc_proc *rpc_program_find(const struct rpc_program *p, int32_t proc);

@@ -116,7 +116,7 @@ static int call_check(const struct rpc_program *p, const struct rpc_msg *m,
 	else if (h->status != VIR_NET_OK)
 		rpc_error_set(err, buf, buf_len, VIR_ERR_RPC, VIR_FROM_RPC,
 			      "Unexpected message status %u", h->status);
-	else if (!rpc_program_find(p, h->proc))
+	else if (!rpc_program_find(p, h->proc) && !p->unknown)
 		rpc_error_set(err, buf, buf_len, VIR_ERR_RPC, VIR_FROM_RPC,
 			      "unknown procedure: %d", h->proc);
 	else
@@ -129,6 +129,7 @@ static int call_run(const struct rpc_program *p, void *priv, const struct rpc_ms
 		    struct xdr_enc *out, struct rpc_error *err, char *buf, size_t buf_len)
 {
 	struct rpc_header h = m->hdr;
+	const struct rpc_proc *proc;
 	struct xdr_dec args;
 	struct rpc_call_ctl cc = {
 		.hdr = &m->hdr, .args = &args, .ret = out, .err = err,
@@ -141,7 +142,8 @@ static int call_run(const struct rpc_program *p, void *priv, const struct rpc_ms
 	h.status = VIR_NET_OK;
 	rpc_msg_begin(out, &h);
 	err->code = 0;
-	ret = rpc_program_find(p, h.proc)->fn(&cc);
+	proc = rpc_program_find(p, h.proc);
+	ret = proc ? proc->fn(&cc) : p->unknown(&cc);
 	/* Bad arguments outrank what the handler made of them. */
 	if (xdr_dec_finish(&args)) {
 		rpc_error_set(err, buf, buf_len, VIR_ERR_RPC, VIR_FROM_RPC,
