@@ -348,3 +348,32 @@ int domains_set_numa(struct domains *d, const char *name, const char *policy, co
 	domains_unlock(d);
 	return ret;
 }
+
+char *domains_xml(struct domains *d, const char *name, bool inactive, char *err, size_t errlen)
+{
+	bool live, config;
+	int ret;
+	struct domain *dom = begin(d, name, 0, &live, &config, &ret, err, errlen);
+	char *xml = NULL;
+
+	if (!dom && domains_find(d, name))
+		dom = domains_find(d, name); /* a transient domain: affect CURRENT is fine for reading */
+	if (dom && (inactive || !dom->vm)) {
+		xml = domain_xml_format(&dom->def, NULL);
+	} else if (dom) {
+		struct domain_info info;
+		struct limits_config l;
+		struct domain_runtime rt = { .id = dom->id, .limits = &l, .stats_period = -1 };
+
+		domain_fill_info(dom, &info);
+		live_limits(dom, &l);
+		rt.current_memory_kib = info.cur_mem_bytes >> 10;
+		if (dom->vm->balloon)
+			rt.stats_period = dom->live.cfg.balloon.stats_period;
+		xml = domain_xml_format(&dom->live, &rt);
+	}
+	if (dom && !xml)
+		snprintf(err, errlen, "cannot format the domain's XML: out of memory");
+	domains_unlock(d);
+	return xml;
+}
