@@ -43,6 +43,7 @@ static const struct {
 	  true, NULL, ARG2_NONE, NULL },
 	{ "numa", " [NAME]", "guest", false, NULL, ARG2_NONE, NULL },
 	{ "compact", " [node=N] [order=N]", NULL, false, NULL, ARG2_NONE, NULL },
+	{ "domains", "", NULL, false, NULL, ARG2_NONE, NULL },
 };
 
 static int client_cmd_find(const char *cmd)

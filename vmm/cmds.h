@@ -3,6 +3,7 @@
 #define GMM_VMM_CMDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 #include <stdbool.h>
 
 int cmd_client(const char *cmd, int argc, char **argv);

@@ -42,6 +42,8 @@ json_t *cmd_balloon(struct host *h, json_t *req, const char **err);
 json_t *balloon_info_json(struct vm *vm);
 /* `numa` (control_numa.c): nodes, a guest's placement, migratepages. */
 json_t *cmd_numa(struct host *h, json_t *req, const char **err);
+/* `domains` (control_domains.c): a daemon's domains and libvirt counters. */
+json_t *cmd_domains(struct host *h, json_t *req, const char **err);
 
 /* Client side: one request, one reply. Returns -errno with err set. */
 int control_call(const char *path, json_t *req, json_t **reply, char *err, size_t errlen);

@@ -562,6 +562,7 @@ static const struct {
 	{ "balloon", cmd_balloon },
 	{ "numa", cmd_numa },
 	{ "compact", cmd_compact },
+	{ "domains", cmd_domains },
 };
 
 json_t *control_dispatch(struct host *h, json_t *req)

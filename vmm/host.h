@@ -1,7 +1,7 @@
 /*
  * The host: every guest one gmm process runs, and what the control socket
- * reaches them by. `gmm run` fills it from the config; the daemon (later)
- * adds and removes guests at run time.
+ * reaches them by. `gmm run` fills it from the config; `gmm daemon`
+ * adds and removes guests at run time (vmm/domains.c).
  *
  * Locking: host->lock protects guests[] and nr_guests. A guest found by
  * host_get_guest() carries a reference; host_put_guest() drops it, so the
@@ -34,6 +34,8 @@ struct host {
 	const struct accel_ops *accel;
 	struct host_pool *pool;   /* set before any guest or the control server starts */
 	struct balloon_policy *balloon_policy; /* balloon before swap; NULL: none */
+	struct domains *domains;       /* gmm daemon's registry (domains.h); NULL: gmm run */
+	struct libvirt_server *libvirt; /* gmm daemon's libvirt endpoint; NULL: none */
 	atomic_bool shutdown;  /* SIGINT/SIGTERM or a control request */
 };
 

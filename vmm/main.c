@@ -10,6 +10,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: gmm COMMAND [options]\n"
 		"  run      run guests in the foreground until they finish (gmm run --help)\n"
+		"  daemon   a long-running host whose guests virsh defines and starts (gmm daemon --help)\n"
 		"  list     list the guests of a running gmm (--control PATH)\n"
 		"  stat     one guest's state and counters (gmm stat NAME --control PATH)\n"
 		"  stop     stop one guest, leaving the others running\n"
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		"  limits   a guest's memory limits and events: gmm limits NAME [max=512M high=... ...]\n"
 		"  balloon  a guest's virtio-balloon: gmm balloon NAME [target=256M] [refresh=1] ...\n"
 		"  numa     the pool's nodes, or a guest's placement: gmm numa [NAME]\n"
+		"  domains  a daemon's domains (shut-off ones too) and its libvirt counters\n"
 		"  compact  compact the pool (compact_memory): gmm compact [node=N] [order=9]\n"
 		"docs/ has the handbook: docs/getting-started.md first.\n");
 }
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "daemon"))
+		return cmd_daemon(argc - 1, argv + 1);
 	if (cmd_client_known(cmd))
 		return cmd_client(cmd, argc - 1, argv + 1);
 	fprintf(stderr, "gmm: unknown command \"%s\" (gmm --help)\n", cmd);
