@@ -96,7 +96,7 @@ static const struct rpc_proc procs[] = {
 	{ 197, "DOMAIN_SET_MEMORY_PARAMETERS", h_params },
 };
 static const struct rpc_program prog = {
-	REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, procs, sizeof(procs) / sizeof(procs[0]),
+	REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, procs, sizeof(procs) / sizeof(procs[0]), NULL,
 };
 
 static void check_reply(const struct xdr_enc *out)

@@ -354,7 +354,7 @@ static const struct rpc_proc test_procs[] = {
 	{ 23, "DOMAIN_LOOKUP_BY_NAME", h_lookup },
 };
 static const struct rpc_program test_prog = {
-	REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, test_procs, 2,
+	REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, test_procs, 2, NULL,
 };
 
 static int dispatch_wire(const uint8_t *wire, size_t n, struct xdr_enc *out)

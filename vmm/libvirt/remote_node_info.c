@@ -16,10 +16,6 @@
 #include "vmm/host_pool.h"
 #include "vmm/libvirt/remote.h"
 
-/* The daemon's host (the lead adds it to domains.h; declared here until
- * then: an identical redeclaration is harmless). */
-struct host *domains_host(struct domains *d);
-
 /* "cpu MHz : 2400.000" of the first CPU; 0 if /proc/cpuinfo has none. */
 static int host_mhz(void)
 {
