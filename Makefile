@@ -127,6 +127,9 @@ FUZZ_SRCS_virtq       := devices/virtq.c
 FUZZ_SRCS_virtio_mmio := devices/virtq.c devices/virtio_mmio.c devices/bus.c
 FUZZ_SRCS_balloon     := devices/virtq.c devices/virtio_mmio.c devices/bus.c balloon/balloon_dev.c
 FUZZ_SRCS_libvirt_rpc := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_dispatch.c
+FUZZ_SRCS_libvirt_remote := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_dispatch.c vmm/libvirt/remote_util.c \
+                            vmm/libvirt/remote_connect.c vmm/libvirt/remote_domain.c vmm/libvirt/remote_memory.c \
+                            vmm/libvirt/remote_event.c vmm/libvirt/remote_program.c tests/fuzz/fake_domains.c
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -296,6 +296,14 @@ static void sb_printf(struct strbuf *b, const char *fmt, ...)
 
 	if (b->oom)
 		return;
+	if (!b->s) { /* vsnprintf into NULL + 0 would be UB: start with a buffer */
+		b->cap = 4096;
+		b->s = malloc(b->cap);
+		if (!b->s) {
+			b->oom = true;
+			return;
+		}
+	}
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
@@ -308,7 +316,7 @@ static void sb_printf(struct strbuf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		size_t cap = b->cap * 2 + (size_t)n;
 		char *p = realloc(b->s, cap);
 
 		if (!p) {
