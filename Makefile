@@ -129,7 +129,8 @@ FUZZ_SRCS_balloon     := devices/virtq.c devices/virtio_mmio.c devices/bus.c bal
 FUZZ_SRCS_libvirt_rpc := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_dispatch.c
 FUZZ_SRCS_libvirt_remote := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_dispatch.c vmm/libvirt/remote_util.c \
                             vmm/libvirt/remote_connect.c vmm/libvirt/remote_domain.c vmm/libvirt/remote_memory.c \
-                            vmm/libvirt/remote_event.c vmm/libvirt/remote_program.c tests/fuzz/fake_domains.c
+                            vmm/libvirt/remote_event.c vmm/libvirt/remote_program.c vmm/libvirt/remote_proc_names.c \
+                            tests/fuzz/fake_domains.c
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -70,6 +70,11 @@ void remote_conn_destroy(struct remote_conn *rc);
 
 extern const struct rpc_program remote_program;
 
+/* REMOTE_PROC_DOMAIN_FD_ASSOCIATE: the last procedure libvirt 9.0 defines */
+#define REMOTE_PROC_LAST 443
+/* "DOMAIN_GET_VCPUS" for 20; NULL for a number libvirt 9.0 does not define */
+const char *remote_proc_name(int proc);
+
 /*
  * A lifecycle event for rc: one DOMAIN_EVENT_CALLBACK_LIFECYCLE message
  * per callback of rc that wants it, each built in tmp and handed to send

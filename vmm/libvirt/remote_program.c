@@ -8,9 +8,6 @@
 
 #include "vmm/libvirt/remote.h"
 
-/* REMOTE_PROC_DOMAIN_FD_ASSOCIATE, the last procedure of libvirt 9.0 */
-#define REMOTE_PROC_LAST 443
-
 static const struct rpc_proc remote_procs[] = {
 	{ 1, "CONNECT_OPEN", remote_connect_open },
 	{ 2, "CONNECT_CLOSE", remote_connect_close },
@@ -85,14 +82,14 @@ static int remote_unsupported(struct rpc_call_ctl *cc)
 
 	/* the arguments are not ours to judge: skip them */
 	cc->args->pos = cc->args->len;
-	if (proc < 1 || proc > REMOTE_PROC_LAST) {
+	if (!remote_proc_name(proc)) {
 		rpc_error_set(cc->err, cc->err_buf, cc->err_buf_len, VIR_ERR_RPC, VIR_FROM_RPC,
 			      "unknown procedure: %d", proc);
 		return -EPROTO;
 	}
 	rpc_error_set(cc->err, cc->err_buf, cc->err_buf_len, VIR_ERR_NO_SUPPORT, VIR_FROM_DOM,
-		      "this function is not supported by the connection driver: gmm does not serve "
-		      "remote procedure %d", proc);
+		      "this function is not supported by the connection driver: gmm does not serve %s "
+		      "(remote procedure %d)", remote_proc_name(proc), proc);
 	return -EOPNOTSUPP;
 }
 
