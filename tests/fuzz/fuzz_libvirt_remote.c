@@ -17,6 +17,7 @@
  * serial and procedure, type REPLY.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ static int event_send(void *arg, const void *msg, size_t len)
 }
 
 static struct remote_conn conn;
+static bool verbose; /* FUZZ_VERBOSE=1: one line per call, to check seeds reach the handlers */
 static struct xdr_enc ev_enc;
 
 static void on_event(void *ctx, const struct domain_info *dom, int event, int detail)
@@ -95,12 +97,15 @@ static void one_call(int32_t proc, uint32_t serial, const uint8_t *body, size_t 
 	check((int32_t)be32(out->data + 12) == proc);
 	check(be32(out->data + 20) == serial);
 	check(be32(out->data + 24) == VIR_NET_OK || be32(out->data + 24) == VIR_NET_ERROR);
+	if (verbose)
+		fprintf(stderr, "proc %d: %s\n", proc, be32(out->data + 24) == VIR_NET_OK ? "ok" : "error");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
 	remote_conn_init(&conn, fake_domains(), NULL, NULL);
 	check(rpc_enc_init(&ev_enc) == 0);
 	domains_set_event_cb(fake_domains(), on_event, NULL);

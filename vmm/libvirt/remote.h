@@ -97,11 +97,14 @@ void remote_dom_free(struct remote_dom *dom);
 int remote_put_dom(struct xdr_enc *e, const struct domain_info *info);
 
 /*
- * Resolve the domain a call names (by uuid, as libvirt's drivers do; by
- * name if no uuid matches) into info. On failure err is set
- * (VIR_ERR_NO_DOMAIN) and -ENOENT returned.
+ * Resolve the domain a call names by its uuid, as libvirt's drivers do (a
+ * stale handle never reaches a new domain of the same name). On failure
+ * err is set (VIR_ERR_NO_DOMAIN) and <0 returned.
  */
 int remote_find_dom(struct rpc_call_ctl *cc, const struct remote_dom *dom, struct domain_info *info);
+
+/* The canonical text of a raw uuid (37 bytes with the NUL). */
+void remote_uuid_text(const uint8_t u[16], char out[37]);
 
 /* Decode the common "dom, flags" argument shape and resolve it. */
 int remote_dom_args(struct rpc_call_ctl *cc, struct domain_info *info, uint32_t *flags);

@@ -189,13 +189,6 @@ REMOTE_HANDLER(domain_lookup_by_name)
 	return ret;
 }
 
-static void uuid_text(const uint8_t u[16], char out[DOMAIN_UUID_LEN])
-{
-	snprintf(out, DOMAIN_UUID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
-		 u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
 REMOTE_HANDLER(domain_lookup_by_uuid)
 {
 	struct domain_info info;
@@ -205,7 +198,7 @@ REMOTE_HANDLER(domain_lookup_by_uuid)
 	if (xdr_get_opaque_fixed(cc->args, uuid, sizeof(uuid)))
 		return -EBADMSG;
 	if (domains_lookup_uuid(conn(cc)->d, uuid, &info)) {
-		uuid_text(uuid, text);
+		remote_uuid_text(uuid, text);
 		return remote_err(cc, VIR_ERR_NO_DOMAIN, "no domain with matching uuid '%s'", text);
 	}
 	return remote_put_dom(cc->ret, &info);

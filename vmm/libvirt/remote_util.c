@@ -102,16 +102,23 @@ int remote_fail(struct rpc_call_ctl *cc, int ret, const char *text)
 	return ret < 0 ? ret : -EIO;
 }
 
+void remote_uuid_text(const uint8_t u[16], char out[DOMAIN_UUID_LEN])
+{
+	snprintf(out, DOMAIN_UUID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 int remote_find_dom(struct rpc_call_ctl *cc, const struct remote_dom *dom, struct domain_info *info)
 {
 	struct remote_conn *rc = cc->priv;
+	char uuid[DOMAIN_UUID_LEN];
 
+	/* By uuid only, as libvirt's drivers: a handle to a domain that was
+	 * undefined must not reach a new one of the same name. */
 	if (!domains_lookup_uuid(rc->d, dom->uuid, info))
 		return 0;
-	if (dom->name && !domains_lookup_name(rc->d, dom->name, info))
-		return 0;
-	/* libvirt's qemu driver says this for a stale handle */
-	return remote_err(cc, VIR_ERR_NO_DOMAIN, "no domain with matching name '%s'",
+	remote_uuid_text(dom->uuid, uuid);
+	return remote_err(cc, VIR_ERR_NO_DOMAIN, "no domain with matching uuid '%s' (%s)", uuid,
 			  dom->name ? dom->name : "");
 }
 
