@@ -394,3 +394,41 @@ def test_malformed_and_dead_clients_harm_nobody(native_daemon):
     half.close()
     assert d.virsh("list", "--all").returncode == 0
     assert wait_for(lambda: d.ctl_call("domains")["libvirt"]["drop_malformed"] == 1, timeout=5)
+
+
+def test_shutdown_create_and_stats_period(native_daemon, tmp_path):
+    d = native_daemon
+    define(d, tmp_path, "sp")
+    d.virsh("start", "sp")
+    d.virsh("dommemstat", "sp", "--period", "3", "--live")
+    assert d.ctl_call("balloon", guest="sp")["stats_period"] == 3
+    assert "is being shutdown" in d.virsh("shutdown", "sp").stdout
+    assert d.virsh("domstate", "--reason", "sp").stdout.strip() == "shut off (shutdown)"
+    d.virsh("undefine", "sp")
+
+    f = tmp_path / "tr.xml"
+    f.write_text(domain_xml("tr", cmdline="workload=touch size=8M hold=600 balloon=1"))
+    assert "Domain 'tr' created" in d.virsh("create", str(f)).stdout
+    assert list_all(d)["tr"][1] == "running"
+    assert kv(d.virsh("dominfo", "tr").stdout)["Persistent"] == "no"
+    d.virsh("destroy", "tr")
+    assert "tr" not in list_all(d)  # a transient domain is gone once it stops
+
+
+def test_many_clients_at_once(native_daemon, tmp_path):
+    """Readers in parallel with a start/destroy loop: every command
+    answers, none waits on another's connection."""
+    d = native_daemon
+    define(d, tmp_path, "mc", cmdline="workload=touch size=8M hold=600 balloon=1")
+    readers = [subprocess.Popen([VIRSH, "-c", d.uri, "dominfo", "mc"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    for _ in range(3):
+        d.virsh("start", "mc")
+        d.virsh("destroy", "mc")
+    for r in readers:
+        out, err = r.communicate(timeout=60)
+        assert r.returncode == 0 and "Name:           mc" in out, err
+    assert wait_for(lambda: d.ctl_call("domains")["libvirt"]["clients"] == 0, timeout=10)
+    c = d.ctl_call("domains")["libvirt"]
+    assert c["clients_accepted"] >= 15 and c["drop_slow"] == 0 and c["drop_malformed"] == 0, c
+    d.virsh("undefine", "mc")
