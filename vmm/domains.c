@@ -542,20 +542,28 @@ int domains_list(struct domains *d, struct domain_info *out, int max, int *total
 	return n;
 }
 
+/* A new definition from xml, its name and uuid claimed, with the registry
+ * locked (the caller unlocks, and frees *def). */
+static int def_begin(struct domains *d, const char *xml, size_t len, struct domain_def **def,
+		     struct domain **existing, char *err, size_t errlen)
+{
+	int ret;
+
+	*existing = NULL;
+	*def = calloc(1, sizeof(**def));
+	ret = *def ? def_parse(d, xml, len, *def, err, errlen) : -ENOMEM;
+	domains_lock(d);
+	domains_reap_locked(d);
+	return ret ? ret : def_claim(d, *def, existing, err, errlen);
+}
+
 int domains_define_xml(struct domains *d, const char *xml, size_t len, struct domain_info *out, char *err,
 		       size_t errlen)
 {
-	struct domain_def *def = calloc(1, sizeof(*def));
-	struct domain *dom = NULL;
-	int ret;
+	struct domain_def *def;
+	struct domain *dom;
+	int ret = def_begin(d, xml, len, &def, &dom, err, errlen);
 
-	if (!def)
-		return -ENOMEM;
-	ret = def_parse(d, xml, len, def, err, errlen);
-	domains_lock(d);
-	domains_reap_locked(d);
-	if (!ret)
-		ret = def_claim(d, def, &dom, err, errlen);
 	if (!ret) {
 		bool was_persistent = dom && dom->persistent;
 		struct domain saved;
@@ -596,17 +604,10 @@ int domains_define_xml(struct domains *d, const char *xml, size_t len, struct do
 int domains_create_xml(struct domains *d, const char *xml, size_t len, struct domain_info *out, char *err,
 		       size_t errlen)
 {
-	struct domain_def *def = calloc(1, sizeof(*def));
-	struct domain *dom = NULL;
-	int ret;
+	struct domain_def *def;
+	struct domain *dom;
+	int ret = def_begin(d, xml, len, &def, &dom, err, errlen);
 
-	if (!def)
-		return -ENOMEM;
-	ret = def_parse(d, xml, len, def, err, errlen);
-	domains_lock(d);
-	domains_reap_locked(d);
-	if (!ret)
-		ret = def_claim(d, def, &dom, err, errlen);
 	if (!ret && dom) {
 		snprintf(err, errlen, "domain '%s' is already defined: start it with `virsh start %s`",
 			 def->cfg.name, def->cfg.name);

@@ -34,10 +34,13 @@ static struct domain *begin(struct domains *d, const char *name, unsigned affect
 	return *ret ? NULL : dom;
 }
 
-/* Save a changed definition; on failure put the old one back. */
+/* A changed definition: checked as a start would check it, then saved;
+ * on failure the old one is put back. */
 static int save_def(struct domains *d, struct domain *dom, const struct domain_def *old, char *err, size_t errlen)
 {
-	int ret = domains_store_save(d->dir, dom, err, errlen);
+	struct vm_config check = dom->def.cfg;
+	int ret = config_finish_guest(d->host_cfg, &check, d->default_kernel, err, errlen) ? -EINVAL :
+		  domains_store_save(d->dir, dom, err, errlen);
 
 	if (ret)
 		dom->def = *old;
@@ -101,19 +104,12 @@ int domains_set_max_memory(struct domains *d, const char *name, uint64_t bytes, 
 		ret = -EOPNOTSUPP;
 	} else if (dom) {
 		struct domain_def old = dom->def;
-		struct vm_config check;
 
 		bytes &= ~4095ULL;
 		dom->def.cfg.mem_bytes = bytes;
 		if ((dom->def.current_memory_kib << 10) > bytes || !dom->def.current_memory_kib)
 			dom->def.current_memory_kib = bytes >> 10;
-		check = dom->def.cfg;
-		if (config_finish_guest(d->host_cfg, &check, d->default_kernel, err, errlen)) {
-			dom->def = old;
-			ret = -EINVAL;
-		} else {
-			ret = save_def(d, dom, &old, err, errlen);
-		}
+		ret = save_def(d, dom, &old, err, errlen);
 	}
 	domains_unlock(d);
 	return ret;
@@ -276,16 +272,9 @@ int domains_set_limits(struct domains *d, const char *name, const struct limits_
 	}
 	if (config) {
 		struct domain_def old = dom->def;
-		struct vm_config check;
 
 		limits_merge(&dom->def.cfg.limits, set);
-		check = dom->def.cfg;
-		if (config_finish_guest(d->host_cfg, &check, d->default_kernel, err, errlen)) {
-			dom->def = old;
-			ret = -EINVAL;
-		} else {
-			ret = save_def(d, dom, &old, err, errlen);
-		}
+		ret = save_def(d, dom, &old, err, errlen);
 	}
 out:
 	domains_unlock(d);
@@ -323,7 +312,6 @@ int domains_set_numa(struct domains *d, const char *name, const char *policy, co
 	} else if (dom) {
 		struct domain_def old = dom->def;
 		struct numa_guest_config *n = &dom->def.cfg.numa;
-		struct vm_config check;
 
 		if (policy && (strlen(policy) >= sizeof(n->policy))) {
 			snprintf(err, errlen, "numa mode: \"%s\" is not a policy", policy);
@@ -336,13 +324,7 @@ int domains_set_numa(struct domains *d, const char *name, const char *policy, co
 				strcpy(n->policy, policy);
 			if (nodes)
 				strcpy(n->nodes, nodes);
-			check = dom->def.cfg;
-			if (config_finish_guest(d->host_cfg, &check, d->default_kernel, err, errlen)) {
-				dom->def = old;
-				ret = -EINVAL;
-			} else {
-				ret = save_def(d, dom, &old, err, errlen);
-			}
+			ret = save_def(d, dom, &old, err, errlen);
 		}
 	}
 	domains_unlock(d);
