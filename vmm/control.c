@@ -8,56 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/unix_socket.h"
 
 struct control_client {
 	int fd;
 	size_t len;
 	char *buf;                 /* CONTROL_LINE_MAX bytes */
 };
-
-static int sun_fill(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun->sun_path, path);
-	return 0;
-}
-
-/* A socket file left by a gmm that died is removed; a live one is not. */
-static int remove_stale(const char *path, const struct sockaddr_un *sun)
-{
-	struct stat st;
-	int fd, live;
-
-	if (lstat(path, &st))
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live)
-		return -EADDRINUSE;
-	unlink(path);
-	return 0;
-}
-
-static bool peer_allowed(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
-		return false;
-	return cr.uid == 0 || cr.uid == geteuid();
-}
 
 static void send_line(int fd, json_t *reply)
 {
@@ -133,7 +93,7 @@ static void accept_client(struct control_server *cs, struct control_client *clie
 
 	if (fd < 0)
 		return;
-	if (!peer_allowed(fd) || *nr == CONTROL_MAX_CLIENTS) {
+	if (!unix_peer_allowed(fd) || *nr == CONTROL_MAX_CLIENTS) {
 		atomic_fetch_add(&cs->nr_rejected, 1);
 		close(fd);
 		return;
@@ -184,43 +144,23 @@ static void *control_thread(void *arg)
 
 int control_start(struct control_server *cs, struct host *host, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	char tmp[sizeof(sun.sun_path) + 16];
-	mode_t old;
+	char why[256];
 	int ret;
 
 	memset(cs, 0, sizeof(*cs));
 	cs->host = host;
-	cs->listen_fd = -1;
-	if (sun_fill(&sun, path)) {
-		snprintf(err, errlen, "control socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	ret = remove_stale(path, &sun);
-	if (ret) {
-		snprintf(err, errlen, "control socket %s: %s", path,
-			 ret == -EADDRINUSE ? "another gmm is listening there" : "exists and is not a socket");
+	cs->listen_fd = unix_listen(path, 16, 0, why, sizeof(why));
+	if (cs->listen_fd < 0) {
+		ret = cs->listen_fd;
+		snprintf(err, errlen, "control socket %s", why);
+		cs->listen_fd = -1;
 		return ret;
 	}
-	/* Bound and listening under a temporary name, then renamed: the path
-	 * appears only once a connect() to it succeeds, so a client that
-	 * waits for the file never sees ECONNREFUSED. */
-	if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "control socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	sun_fill(&sun, tmp);
-	unlink(tmp);
-	cs->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	old = umask(0177); /* the socket is born 0600: no window where others can connect */
-	ret = bind(cs->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (ret || chmod(tmp, 0600) || listen(cs->listen_fd, 16) || rename(tmp, path) ||
-	    pipe2(cs->wake, O_CLOEXEC)) {
+	if (pipe2(cs->wake, O_CLOEXEC)) {
 		ret = -errno;
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(-ret));
 		close(cs->listen_fd);
-		unlink(tmp);
+		unlink(path);
 		cs->listen_fd = -1;
 		return ret;
 	}
@@ -249,22 +189,18 @@ void control_stop(struct control_server *cs)
 
 int control_call(const char *path, json_t *req, json_t **reply, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
 	char *buf = NULL, *nl;
 	size_t len = 0;
 	json_error_t jerr;
-	int fd, ret = 0;
+	int fd = unix_connect(path), ret = 0;
 
-	if (sun_fill(&sun, path)) {
+	if (fd == -ENAMETOOLONG) {
 		snprintf(err, errlen, "%s: path too long", path);
-		return -ENAMETOOLONG;
+		return fd;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot connect to %s: %s (is gmm running with --control?)", path, strerror(errno));
-		close(fd);
-		return ret;
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot connect to %s: %s (is gmm running with --control?)", path, strerror(-fd));
+		return fd;
 	}
 	send_line(fd, req);
 	buf = malloc(CONTROL_LINE_MAX * 16);

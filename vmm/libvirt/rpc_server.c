@@ -1,5 +1,6 @@
 /* libvirt RPC over a unix socket: listener and client threads (see rpc_server.h). */
 #include "vmm/libvirt/rpc_server.h"
+#include "vmm/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,16 +381,6 @@ static void client_free(struct rpc_server_client *c)
 	free(c);
 }
 
-static bool peer_allowed(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
-		return false;
-	return cr.uid == 0 || cr.uid == geteuid();
-}
-
 /* A new client: its thread runs until it goes or the server stops. */
 static void client_add(struct rpc_server *s, int fd)
 {
@@ -457,7 +447,7 @@ static void accept_one(struct rpc_server *s)
 
 	if (fd < 0)
 		return;
-	if (!peer_allowed(fd)) {
+	if (!unix_peer_allowed(fd)) {
 		close(fd);
 		count(s, SRV_CLIENTS_REFUSED, 1);
 		return;
@@ -513,65 +503,13 @@ int rpc_server_nr_clients(struct rpc_server *s)
 	return n;
 }
 
-static int sun_fill(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun->sun_path, path);
-	return 0;
-}
-
-/* A socket file left by a daemon that died is replaced; a live one is not. */
-static int remove_stale(const char *path, const struct sockaddr_un *sun)
-{
-	struct stat st;
-	int fd, live;
-
-	if (lstat(path, &st))
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live)
-		return -EADDRINUSE;
-	unlink(path);
-	return 0;
-}
-
 static int listen_on(struct rpc_server *s, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	mode_t old;
-	int ret;
-
-	ret = sun_fill(&sun, path);
-	if (!ret)
-		ret = remove_stale(path, &sun);
-	if (ret) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
-		return ret;
-	}
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s->listen_fd = unix_listen(path, 64, SOCK_NONBLOCK, err, errlen);
 	if (s->listen_fd < 0)
-		goto fail;
-	/* 0600 from the start: no window where others may connect */
-	old = umask(0177);
-	ret = bind(s->listen_fd, (const struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (ret || chmod(path, 0600) || listen(s->listen_fd, 64))
-		goto fail;
+		return s->listen_fd;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	return 0;
-fail:
-	ret = -errno;
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	return ret;
 }
 
 int rpc_server_start(const char *path, const struct rpc_program *prog, const struct rpc_server_ops *ops,
