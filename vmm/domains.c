@@ -36,9 +36,18 @@ void domains_unlock(struct domains *d)
 
 	memcpy(ev, d->pending, (size_t)n * sizeof(ev[0]));
 	d->nr_pending = 0;
+	if (!fn || !n) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	d->events_in_flight++;
 	pthread_mutex_unlock(&d->lock);
-	for (int i = 0; fn && i < n; i++)
+	for (int i = 0; i < n; i++)
 		fn(ctx, &ev[i].info, ev[i].event, ev[i].detail);
+	pthread_mutex_lock(&d->lock);
+	if (!--d->events_in_flight)
+		pthread_cond_broadcast(&d->events_done);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void domains_raise(struct domains *d, const struct domain *dom, int event, int detail)
@@ -377,6 +386,7 @@ int domains_open(struct host *host, struct gmm_config *host_cfg, const char *sta
 		return -ENAMETOOLONG;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->events_done, NULL);
 	d->host = host;
 	d->host_cfg = host_cfg;
 	strcpy(d->dir, state_dir);
@@ -452,6 +462,7 @@ void domains_close(struct domains *d)
 		}
 		free(d->dom[i]);
 	}
+	pthread_cond_destroy(&d->events_done);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -783,5 +794,7 @@ void domains_set_event_cb(struct domains *d, domains_event_fn fn, void *ctx)
 	domains_lock(d);
 	d->event_fn = fn;
 	d->event_ctx = ctx;
+	while (d->events_in_flight) /* the old callback may still be running */
+		pthread_cond_wait(&d->events_done, &d->lock);
 	domains_unlock(d);
 }

@@ -198,6 +198,8 @@ int domains_set_numa(struct domains *d, const char *name, const char *policy, co
  * whatever thread made the change (a procedure's, or the reaper's).
  * event/detail are libvirt's virDomainEventType and its detail. */
 typedef void (*domains_event_fn)(void *ctx, const struct domain_info *dom, int event, int detail);
+/* Replacing the callback (or clearing it: NULL) waits until no call to
+ * the old one is running; never call it from inside a callback. */
 void domains_set_event_cb(struct domains *d, domains_event_fn fn, void *ctx);
 
 /* The host for node procedures (nodeinfo, freecell, nodememstats). */

@@ -48,6 +48,8 @@ struct domains {
 	/* events raised under the lock, sent once it is dropped */
 	struct domains_event pending[DOMAINS_MAX_EVENTS];
 	int nr_pending;
+	int events_in_flight;         /* domains_unlock()s calling event_fn now */
+	pthread_cond_t events_done;   /* ... the last of them returned */
 };
 
 /* Under d->lock. */
