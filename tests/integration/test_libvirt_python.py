@@ -6,58 +6,18 @@ events through the default event loop, errors as libvirtError with
 libvirt's codes, several connections at once and keepalive.
 """
 import os
-import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import ENV, GMM, GUEST, control, wait_for
+from conftest import GUEST, Daemon, wait_for
 
 libvirt = pytest.importorskip("libvirt")
 
 MiB = 1 << 20
-
-
-class Daemon:
-    def __init__(self, state_dir, accel):
-        self.dir = str(state_dir)
-        self.sock = os.path.join(self.dir, "libvirt.sock")
-        self.ctl = os.path.join(self.dir, "control.sock")
-        self.uri = f"gmm+unix:///system?socket={self.sock}"
-        self.proc = subprocess.Popen([GMM, "daemon", "--state-dir", self.dir, "--accel", accel],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        ok = wait_for(lambda: self.proc.poll() is not None or (os.path.exists(self.sock) and
-                                                               os.path.exists(self.ctl)), timeout=30)
-        assert ok and self.proc.poll() is None, self.proc.communicate()[1][-3000:]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=60)
-        assert "AddressSanitizer" not in err and "runtime error" not in err, err[-6000:]
-        assert self.proc.returncode == 0, err[-3000:]
-
-    def ctl_call(self, cmd, **kw):
-        reply = control(self.ctl, dict(cmd=cmd, **kw))
-        assert reply and reply.get("ok"), reply
-        return reply
-
-
-@pytest.fixture
-def daemon(tmp_path, accel):
-    d = Daemon(tmp_path / "st", accel)
-    yield d
-    d.stop()
-
-
-@pytest.fixture
-def native_daemon(tmp_path):
-    d = Daemon(tmp_path / "st", "native")
-    yield d
-    d.stop()
 
 
 def xml(name, mem_mib=256, cmdline="workload=touch size=64M hold=600 verify=1 balloon=1"):

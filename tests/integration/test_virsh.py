@@ -7,7 +7,6 @@ statistics.
 """
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,68 +15,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import ENV, GMM, GUEST, control, wait_for
+from conftest import GUEST, VIRSH, Daemon, wait_for
 
-VIRSH = shutil.which("virsh")
 pytestmark = pytest.mark.skipif(not VIRSH, reason="needs virsh (libvirt-clients)")
 
 MiB = 1 << 20
-
-
-class Daemon:
-    """A `gmm daemon --state-dir DIR` in the background."""
-
-    def __init__(self, state_dir, accel="native"):
-        self.dir = str(state_dir)
-        self.accel = accel
-        self.sock = os.path.join(self.dir, "libvirt.sock")
-        self.ctl = os.path.join(self.dir, "control.sock")
-        self.uri = f"gmm+unix:///system?socket={self.sock}"
-        self.proc = None
-
-    def start(self):
-        for p in (self.sock, self.ctl):
-            if os.path.exists(p):
-                os.unlink(p)
-        self.proc = subprocess.Popen([GMM, "daemon", "--state-dir", self.dir, "--accel", self.accel],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        ok = wait_for(lambda: self.proc.poll() is not None or (os.path.exists(self.sock) and
-                                                               os.path.exists(self.ctl)), timeout=30)
-        assert ok and self.proc.poll() is None, self.proc.communicate()[1][-3000:]
-        return self
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=60)
-        assert "AddressSanitizer" not in err and "runtime error" not in err, err[-6000:]
-        assert self.proc.returncode == 0, err[-3000:]
-        return err
-
-    def virsh(self, *args, check=True, timeout=60):
-        r = subprocess.run([VIRSH, "-c", self.uri] + list(args), capture_output=True, text=True,
-                           timeout=timeout)
-        if check:
-            assert r.returncode == 0, f"virsh {' '.join(args)}: rc={r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
-
-    def ctl_call(self, cmd, **kw):
-        reply = control(self.ctl, dict(cmd=cmd, **kw))
-        assert reply and reply.get("ok"), reply
-        return reply
-
-
-@pytest.fixture
-def daemon(tmp_path, accel):
-    d = Daemon(tmp_path / "st", accel).start()
-    yield d
-    d.stop()
-
-
-@pytest.fixture
-def native_daemon(tmp_path):
-    d = Daemon(tmp_path / "st", "native").start()
-    yield d
-    d.stop()
 
 
 def domain_xml(name, mem_mib=256, vcpus=2,
