@@ -13,7 +13,9 @@ each run REPS times as a whole process, as a user types them; medians,
 and their ratio. Then lifecycle cycles through virsh: one virsh process
 per cycle running `define F; start NAME; destroy NAME` (a guest built,
 its vCPUs started, stopped, its memory back in the pool), CYCLES times;
-cycles per second.
+cycles per second. The same cycles through python3-libvirt on one
+connection (no process or handshake per cycle) show the daemon's own
+cost: lifecycle_api_per_sec.
 
 Environment: GMM_BENCH_LIBVIRT_REPS (default 30), _CYCLES (20), _ACCEL
 (auto, kvm, native). The last line is one JSON object with
@@ -70,6 +72,23 @@ def wait_for(path, proc, timeout=20):
     sys.exit(f"bench-libvirt: {path} did not appear in {timeout} s")
 
 
+def lifecycle_api(uri, xml_path, cycles=200):
+    try:
+        import libvirt
+    except ImportError:
+        return None
+    conn = libvirt.open(uri)
+    xml = open(xml_path).read()
+    t = time.perf_counter()
+    for _ in range(cycles):
+        dom = conn.defineXML(xml)
+        dom.create()
+        dom.destroy()
+    per_sec = cycles / (time.perf_counter() - t)
+    conn.close()
+    return per_sec
+
+
 def main():
     if not shutil.which("virsh"):
         sys.exit("bench-libvirt: virsh not found (make deps installs libvirt-clients)")
@@ -108,12 +127,17 @@ def main():
         per_sec = CYCLES / (time.perf_counter() - t)
         print(f"  lifecycle (define; start; destroy in one virsh): {per_sec:.1f} cycles/s "
               f"({1e3 / per_sec:.1f} ms a cycle)")
+        api_per_sec = lifecycle_api(uri, f"{state}/cycle.xml")
+        if api_per_sec:
+            print(f"  lifecycle (python3-libvirt, one connection): {api_per_sec:.1f} cycles/s "
+                  f"({1e3 / api_per_sec:.2f} ms a cycle)")
         timed(virsh + ["destroy", "bench-hold"])
         out = {"accel": accel, "reps": REPS, "cycles": CYCLES,
                "virsh_dominfo_ms": round(v_ms, 2), "control_stat_ms": round(c_ms, 2),
                "ratio_virsh_vs_control": round(v_ms / c_ms, 3),
                "virsh_dominfo_min_ms": round(min(vt) * 1e3, 2), "control_stat_min_ms": round(min(ct) * 1e3, 2),
-               "lifecycle_per_sec": round(per_sec, 2)}
+               "lifecycle_per_sec": round(per_sec, 2),
+               "lifecycle_api_per_sec": round(api_per_sec, 1) if api_per_sec else None}
         print(json.dumps(out), flush=True)
     finally:
         daemon.send_signal(signal.SIGTERM)
