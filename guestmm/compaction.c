@@ -216,6 +216,8 @@ static void isolate_freepages_block(struct compact_control *cc, pfn_t block)
 		del_from_free_list(z, p, order);
 		for (unsigned long i = 0; i < (1UL << order); i++) {
 			frames[p + i].order = 0;   /* split_page(): order-0 frames now */
+			atomic_store_explicit(&frames[p + i].flags, FRAME_FLAG_MASK(FRAME_isolated),
+					      memory_order_relaxed);
 			cc->freepages[cc->nr_freepages++] = p + i;
 		}
 		cc->nr_isolated += 1UL << order;
@@ -255,8 +257,13 @@ static void release_freepages(struct compact_control *cc)
 	if (!cc->nr_freepages)
 		return;
 	gmm_lock(&z->lock);
-	while (cc->nr_freepages)
-		__free_one_page(z, cc->freepages[--cc->nr_freepages], 0);
+	while (cc->nr_freepages) {
+		pfn_t pfn = cc->freepages[--cc->nr_freepages];
+
+		/* a frame merged as a tail keeps its flags: leave none behind */
+		atomic_store_explicit(&z->pool->frames[pfn].flags, 0, memory_order_relaxed);
+		__free_one_page(z, pfn, 0);
+	}
 	gmm_unlock(&z->lock);
 }
 
@@ -290,6 +297,7 @@ static void compaction_free(struct compact_control *cc, pfn_t pfn, unsigned orde
 	if (pool->debug)
 		poison_frames(pool, pfn, order);
 	if (order == 0 && cc->nr_freepages < COMPACT_FREEPAGES_MAX) {
+		atomic_store_explicit(&f->flags, FRAME_FLAG_MASK(FRAME_isolated), memory_order_relaxed);
 		cc->freepages[cc->nr_freepages++] = pfn;
 		return;
 	}
@@ -337,6 +345,7 @@ static pfn_t compaction_alloc_huge(struct compact_control *cc, pfn_t src)
 			best = p;
 	if (best != GMM_PFN_NONE) {
 		del_from_free_list(z, best, pageblock_order);
+		atomic_store_explicit(&frames[best].flags, FRAME_FLAG_MASK(FRAME_isolated), memory_order_relaxed);
 		cc->nr_isolated += pageblock_nr_pages;
 	}
 	gmm_unlock(&z->lock);

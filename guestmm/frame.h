@@ -75,6 +75,8 @@ enum frame_flag_bit {
 	FRAME_slab,         /* PageSlab: head of a slab; slab fields valid */
 	FRAME_large_kmalloc,/* PageLargeKmalloc: gmm_kmalloc() beyond the size classes */
 	FRAME_idle,         /* PG_idle (mm/page_idle.c): armed for a hinting fault, untouched since */
+	FRAME_isolated,     /* a free frame compaction took out of the buddy as a migration
+			     * destination (isolate_freepages()): no references, on no list */
 	NR_FRAME_FLAGS
 };
 static_assert(NR_FRAME_FLAGS <= 64, "frame flags fit one word");

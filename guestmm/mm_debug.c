@@ -13,7 +13,7 @@
 const char *const frame_flag_names[NR_FRAME_FLAGS] = {
 	"locked", "referenced", "uptodate", "dirty", "lru", "active", "workingset", "head",
 	"swapbacked", "swapcache", "reclaim", "unevictable", "mlocked", "reserved", "pinned",
-	"balloon", "offline", "hwpoison", "buddy", "pcp", "slab", "large_kmalloc", "idle",
+	"balloon", "offline", "hwpoison", "buddy", "pcp", "slab", "large_kmalloc", "idle", "isolated",
 };
 
 void report_corruption(struct gmm_pool *pool, pfn_t pfn, const char *what)
@@ -231,6 +231,11 @@ static void check_descriptors(struct check_ctx *cc, struct gmm_zone *z, uint8_t 
 			problem(cc, z, pfn, "free flag on a frame on no free list");
 		if (frame_test_hwpoison(f)) {
 			pfn++;
+			continue;
+		}
+		if (frame_test_flag(f, FRAME_isolated) && frame_ref_count(f) <= 0) {
+			/* a migration destination compaction holds: the whole block */
+			pfn += 1UL << f->order;
 			continue;
 		}
 		if (frame_ref_count(f) <= 0) {

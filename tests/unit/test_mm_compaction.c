@@ -24,6 +24,8 @@ struct fake_guest {
 	pfn_t busy;              /* -EAGAIN for this source */
 	int calls, moved, again, refused;
 	bool moved_down;         /* a move to a lower pfn happened */
+	bool check_during;       /* run the consistency checker inside each move */
+	int check_problems;
 	pfn_t first_src, first_dst;
 };
 
@@ -56,6 +58,8 @@ static int fake_migrate(struct gmm_pool *pool, pfn_t src, pfn_t dst, unsigned or
 	gfn_t gfn = s->gfn;
 
 	g->calls++;
+	if (g->check_during) /* the destinations compaction still holds are isolated, not lost */
+		g->check_problems += gmm_pool_check(pool, NULL);
 	cr_assert_eq(frame_ref_count(d), 1, "dst handed over allocated");
 	cr_assert_eq(frame_order(d), order);
 	cr_assert(!frame_test_buddy(d) && !frame_test_pcp(d));
@@ -214,6 +218,25 @@ Test(compaction, fragmented_zone_gets_a_free_order9_block_and_contents_move_with
 	huge = gmm_alloc_frames(pool, 9, __GFP_MOVABLE | __GFP_NOWARN, 0);
 	cr_assert_neq(huge, GMM_PFN_NONE, "the huge frame compaction made is allocatable");
 	cr_assert_eq(gmm_free_frames(pool, huge, 9), 0);
+	guest_destroy(g);
+}
+
+Test(compaction, the_checker_sees_isolated_destinations_as_held_not_lost)
+{
+	struct fake_guest *g = guest_create(NR, false, true);
+	struct gmm_pool *pool = g->tp.pool;
+	unsigned long held = fragment(g, OWNER);
+
+	g->check_during = true;
+	cr_assert_eq(run(&pool->zones[0], 9, MIGRATE_SYNC_LIGHT), COMPACT_SUCCESS);
+	cr_assert_gt(g->moved, 1, "a move while other destinations were held");
+	cr_assert_eq(g->check_problems, 0);
+	g->check_during = false;
+	cr_assert_eq(gmm_pool_free_frames(pool), NR - held, "isolated frames went back to the buddy");
+	cr_assert_eq(gmm_pool_check(pool, NULL), 0);
+	for (pfn_t pfn = 0; pfn < NR; pfn++)
+		cr_assert_not(frame_test_flag(pfn_to_frame(pool, pfn), FRAME_isolated), "pfn %lu",
+			      (unsigned long)pfn);
 	guest_destroy(g);
 }
 
