@@ -32,7 +32,8 @@ the cgroup's guest share), _SWAP (both swap files), _ACCEL (auto, kvm,
 native), _REPS (rounds, medians), _DIR (where the swap files go; must not
 be tmpfs), _CG_EXTRA (override the measured overhead added to the cgroup
 limit; 0 for a strict limit), _TIMEOUT (seconds per run), _THP (the
-guests' thp key), _ONLY (a comma list of gmm, kernel, random).
+guests' thp key), _ONLY (a comma list of gmm, kernel, random), _GMM
+(the gmm binary to run, default build/gmm: to compare two builds).
 
 Needs root (cgroup, swapon). The last line is one JSON object; the exit
 status is 1 if any guest did not complete (or a run could not be made).
@@ -50,7 +51,7 @@ import time
 from benchlib import kvm_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GMM = os.path.join(ROOT, "build/gmm")
+GMM = os.environ.get("GMM_BENCH_OVERCOMMIT_GMM", os.path.join(ROOT, "build/gmm"))
 GUEST = os.path.join(ROOT, "build/guest/gmm-guest.elf")
 MiB = 1 << 20
 GiB = 1 << 30

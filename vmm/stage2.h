@@ -263,6 +263,10 @@ struct stage2 {
 	 * block mapped, and the window a stream has grown to */
 	gfn_t fa_next;
 	unsigned fa_window;
+	/* swap-in readahead (swapin_nr_pages(), lock): the last swap-in's
+	 * gfn, the window computed for it and the pages it mapped */
+	gfn_t swap_ra_prev;
+	unsigned swap_ra_win, swap_ra_mapped;
 	gfn_t khugepaged_next;        /* where the next collapse scan starts */
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	bool stopping;                /* stage2_stop() began: no more window changes */

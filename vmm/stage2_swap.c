@@ -39,7 +39,7 @@
 #include "vmm/stage2_internal.h"
 
 #define SHRINK_BATCH 32U       /* SWAP_CLUSTER_MAX */
-#define SWAPIN_READAHEAD 8U    /* pages read with a swap-in at most (page_cluster 3) */
+#define SWAPIN_READAHEAD 8U    /* pages read with a swap-in at most (1 << page_cluster, 3) */
 #define EVICT_MAX HUGE_FRAMES  /* one split 2 MiB frame: one run of slots, one write */
 
 struct stage2_swap {
@@ -472,15 +472,56 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 
 /* --- swap-in ------------------------------------------------------------ */
 
-/* The run to read with the page at gfn: it and up to SWAPIN_READAHEAD - 1
- * following pages whose entries are SWAPPED in the following slots and
- * not in the swap cache (a power of two, for take_frames()). */
-static unsigned readahead_run(struct stage2 *s2, gfn_t gfn, uint64_t slot)
+/*
+ * How many pages to read with a swap-in at gfn: __swapin_nr_pages() of
+ * mm/swap_state.c, per guest as swap_vma_readahead() keeps it per VMA.
+ * The kernel grows the window with the readahead hits (pages read ahead
+ * that a later fault found in the swap cache) and, with no hits, reads
+ * one page unless the fault is next to the previous one; a window halves
+ * at most per fault. gmm maps the pages it reads ahead at once, so it
+ * never sees their hits one at a time: a fault a little past the last
+ * window (resident pages in between fault nothing) is the sign the guest
+ * walked through it, every page of it a hit; a fault anywhere else, that
+ * the pages read ahead were not wanted. Without this, every swap-in of a
+ * zipf guest read 8 pages where it wanted one, and the 7 others (cold
+ * neighbours evicted together) took frames from the hot set and were
+ * written out again (docs/reclaim.md#swap-in-readahead).
+ */
+static unsigned swapin_nr_pages(struct stage2 *s2, gfn_t gfn)
+{
+	unsigned prev_win = s2->swap_ra_win ? s2->swap_ra_win : 1, pages;
+	bool near = gfn > s2->swap_ra_prev && gfn - s2->swap_ra_prev <= s2->swap_ra_mapped + SWAPIN_READAHEAD;
+	unsigned hits = near && s2->swap_ra_mapped ? s2->swap_ra_mapped - 1 : 0;
+
+	pages = hits + 2;
+	if (pages == 2) {
+		if (!near)
+			pages = 1;
+	} else {
+		unsigned roundup = 4;
+
+		while (roundup < pages)
+			roundup <<= 1;
+		pages = roundup;
+	}
+	if (pages > SWAPIN_READAHEAD)
+		pages = SWAPIN_READAHEAD;
+	/* don't shrink readahead too fast */
+	if (pages < prev_win / 2)
+		pages = prev_win / 2;
+	s2->swap_ra_win = pages;
+	return pages;
+}
+
+/* The run to read with the page at gfn: it and up to max - 1 following
+ * pages whose entries are SWAPPED in the following slots and not in the
+ * swap cache (a power of two, for take_frames()). */
+static unsigned readahead_run(struct stage2 *s2, gfn_t gfn, uint64_t slot, unsigned max)
 {
 	struct stage2_swap *sw = s2->cfg.swap;
 	unsigned n = 1;
 
-	while (n < SWAPIN_READAHEAD) {
+	while (n < max) {
 		uint64_t e;
 		unsigned order;
 
@@ -543,7 +584,7 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		uffd_wake(s2, gfn, 1);
 		return 0;
 	}
-	n = readahead_run(s2, gfn, slot);
+	n = readahead_run(s2, gfn, slot, swapin_nr_pages(s2, gfn));
 	pfn = take_frames(s2, n, gfn);
 	if (pfn == GMM_PFN_NONE && n > 1)
 		pfn = take_frames(s2, n = 1, gfn);
@@ -589,6 +630,8 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		swap_free(sw->dev, slot + i);
 	}
 	s2_count(s2, S2_PSWPIN, ok);
+	s2->swap_ra_prev = gfn;
+	s2->swap_ra_mapped = ok;
 	uffd_wake(s2, gfn, ok);
 	return 0;
 }

@@ -9,7 +9,10 @@ import time
 
 from conftest import control, gmm_finish, gmm_start, wait_for
 
-WARMUP_S = 5
+# Long enough for the hot guest to read its 16M back one page per fault:
+# its faults are random, so swap-in readahead (docs/reclaim.md#swap-in-readahead)
+# reads no neighbours for them, as the kernel's would not
+WARMUP_S = 10
 WINDOW_S = 6
 
 
@@ -25,7 +28,7 @@ def run(tmp_path, accel, victims):
             # them to outlast the window (its closing verify pass reads all
             # 96M back, which must not fall in the window)
             dict(name="hot", mem="128M", thp="never",
-                 cmdline="workload=random size=96M hot=16M iters=150000000 write_pct=20 verify=1"),
+                 cmdline="workload=random size=96M hot=16M iters=300000000 write_pct=20 verify=1"),
             # uniform over 192M: the pressure, until it is stopped
             dict(name="churn", mem="256M", thp="never",
                  cmdline="workload=random size=192M iters=4000000000 write_pct=20 verify=1"),

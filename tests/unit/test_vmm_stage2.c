@@ -575,6 +575,51 @@ Test(stage2, reclaim_arms_pages_it_sees_first_and_still_frees_in_one_call)
 	rig_down(&r);
 }
 
+static bool swapped(struct rig *r, gfn_t gfn)
+{
+	uint64_t e;
+	unsigned order;
+
+	return !stage2_translate(r->mem.s2, gfn << 12, &e, &order) && ept_entry_state(e) == EPT_STATE_SWAPPED;
+}
+
+/* __swapin_nr_pages(): a zipf guest's faults land anywhere, and what
+ * follows a page in swap (its gfn neighbours, evicted with it) is not
+ * what it wants next; a walk in gfn order is. */
+Test(stage2, swap_in_reads_one_page_for_scattered_faults_and_ahead_for_a_walk)
+{
+	struct rig r;
+	uint64_t in0, faults0, touched = 0;
+
+	rig_up_swap(&r, "never");
+	stamp(&r, G(8), 1024, false);
+	for (gfn_t g = G(8); g < G(8) + 1024; g += 64)
+		arm(&r, g, 64);
+	cr_assert_gt(stage2_shrink(r.mem.s2, 4096), 0);
+	/* 16 faults far apart, each on a page whose next gfns sit in the
+	 * next slots: one page read each */
+	in0 = stat(&r, S2_PSWPIN);
+	for (gfn_t i = 0; i < 16; i++) {
+		gfn_t g = G(8) + 8 + (i * 61) % 1000;
+
+		if (!swapped(&r, g) || !swapped(&r, g + 1))
+			continue;
+		cr_assert_eq(page(&r, g)[0], 0x5eed0000 + g);
+		touched++;
+	}
+	cr_assert_geq(touched, 8);
+	cr_assert_eq(stat(&r, S2_PSWPIN) - in0, touched, "no readahead for scattered faults");
+	/* a walk in order: the window grows, fewer faults than pages */
+	in0 = stat(&r, S2_PSWPIN);
+	faults0 = stat(&r, S2_FAULTS);
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	cr_assert_gt(stat(&r, S2_PSWPIN) - in0, 256);
+	cr_assert_lt(stat(&r, S2_FAULTS) - faults0, (stat(&r, S2_PSWPIN) - in0) / 2, "a walk reads ahead");
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
 /* An evicted page's window keeps its VMA over the freed pool offset
  * (realize_zap()); when that offset holds someone else's page, a touch
  * must still read the page back from swap. track: uffd-wp write tracking
