@@ -637,11 +637,13 @@ int domains_create_xml(struct domains *d, const char *xml, size_t len, struct do
 	return ret;
 }
 
-/* Find a domain by name under the lock, or say there is none. */
-static struct domain *must_find(struct domains *d, const char *name, char *err, size_t errlen)
+struct domain *domains_lock_find(struct domains *d, const char *name, char *err, size_t errlen)
 {
-	struct domain *dom = domains_find(d, name);
+	struct domain *dom;
 
+	domains_lock(d);
+	domains_reap_locked(d);
+	dom = domains_find(d, name);
 	if (!dom)
 		snprintf(err, errlen, "no domain with matching name '%s'", name);
 	return dom;
@@ -652,9 +654,7 @@ int domains_undefine(struct domains *d, const char *name, char *err, size_t errl
 	struct domain *dom;
 	int ret = 0;
 
-	domains_lock(d);
-	domains_reap_locked(d);
-	dom = must_find(d, name, err, errlen);
+	dom = domains_lock_find(d, name, err, errlen);
 	if (!dom) {
 		ret = -ENOENT;
 	} else if (!dom->persistent) {
@@ -678,9 +678,7 @@ int domains_start(struct domains *d, const char *name, char *err, size_t errlen)
 	struct domain *dom;
 	int ret;
 
-	domains_lock(d);
-	domains_reap_locked(d);
-	dom = must_find(d, name, err, errlen);
+	dom = domains_lock_find(d, name, err, errlen);
 	if (!dom) {
 		ret = -ENOENT;
 	} else if (dom->vm) {
@@ -700,9 +698,7 @@ static int stop_one(struct domains *d, const char *name, int kind, char *err, si
 	struct domain *dom;
 	int ret = 0;
 
-	domains_lock(d);
-	domains_reap_locked(d);
-	dom = must_find(d, name, err, errlen);
+	dom = domains_lock_find(d, name, err, errlen);
 	if (!dom) {
 		ret = -ENOENT;
 	} else if (!dom->vm) {
@@ -733,8 +729,7 @@ int domains_set_autostart(struct domains *d, const char *name, bool on, char *er
 	struct domain *dom;
 	int ret = 0;
 
-	domains_lock(d);
-	dom = must_find(d, name, err, errlen);
+	dom = domains_lock_find(d, name, err, errlen);
 	if (!dom) {
 		ret = -ENOENT;
 	} else if (!dom->persistent) {
@@ -753,8 +748,7 @@ int domains_get_autostart(struct domains *d, const char *name, bool *on, char *e
 {
 	struct domain *dom;
 
-	domains_lock(d);
-	dom = must_find(d, name, err, errlen);
+	dom = domains_lock_find(d, name, err, errlen);
 	if (dom)
 		*on = dom->autostart;
 	domains_unlock(d);

@@ -57,6 +57,9 @@ struct domain *domains_find(struct domains *d, const char *name);
 void domain_fill_info(const struct domain *dom, struct domain_info *out);
 void domains_raise(struct domains *d, const struct domain *dom, int event, int detail);
 void domains_reap_locked(struct domains *d);
+/* Lock, reap, and find name: NULL with err set if there is none. The
+ * caller unlocks either way. */
+struct domain *domains_lock_find(struct domains *d, const char *name, char *err, size_t errlen);
 /* Lock, reap, ...; unlock sends the events raised meanwhile. */
 void domains_lock(struct domains *d);
 void domains_unlock(struct domains *d);

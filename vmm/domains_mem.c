@@ -20,13 +20,9 @@
 static struct domain *begin(struct domains *d, const char *name, unsigned affect, bool *live, bool *config,
 			    int *ret, char *err, size_t errlen)
 {
-	struct domain *dom;
+	struct domain *dom = domains_lock_find(d, name, err, errlen);
 
-	domains_lock(d);
-	domains_reap_locked(d);
-	dom = domains_find(d, name);
 	if (!dom) {
-		snprintf(err, errlen, "no domain with matching name '%s'", name);
 		*ret = -ENOENT;
 		return NULL;
 	}
