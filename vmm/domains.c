@@ -447,7 +447,19 @@ void domains_stop_all(struct domains *d)
 	for (int i = 0; i < d->nr; i++)
 		if (d->dom[i]->vm)
 			stop_locked(d->dom[i], DOMAIN_SHUTOFF_DAEMON);
-	domains_reap_locked(d); /* every stop waits for its vCPUs: all were asked first */
+	/* every guest was asked first, so they park together; then each is
+	 * waited for and its memory freed */
+	for (int i = 0; i < d->nr; i++) {
+		struct domain *dom = d->dom[i];
+
+		if (!dom->vm)
+			continue;
+		stop_finish(d, dom);
+		if (!dom->persistent) {
+			domain_forget(d, dom);
+			i--;
+		}
+	}
 	domains_unlock(d);
 }
 
