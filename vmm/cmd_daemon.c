@@ -214,7 +214,7 @@ int cmd_daemon(int argc, char **argv)
 		usleep(50 * 1000);
 	}
 	if (!ret)
-		log_info("daemon: %s: stopping every guest", "signal");
+		log_info("daemon: signal: stopping every guest");
 	daemon_stop_all(dm);
 	free(dm->cfg);
 	free(dm);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "vmm/domains.h"
+#include "vmm/host.h"
 
 /* One domain: virDomainObj's twin. */
 struct domain {
@@ -27,7 +28,8 @@ struct domain {
 	char stop_reason[160];
 };
 
-#define DOMAINS_MAX_EVENTS 8
+/* events one call may raise: the reaper may find every running guest stopped */
+#define DOMAINS_MAX_EVENTS HOST_MAX_GUESTS
 
 struct domains_event {
 	struct domain_info info;

@@ -14,6 +14,7 @@
 #include "balloon/balloon_dev.h"
 #include "vmm/config.h"
 #include "vmm/domains_internal.h"
+#include "vmm/host.h"
 #include "vmm/stage2.h"
 
 /* Lock, reap, find, and decide live/config: NULL with *ret set if not. */
@@ -117,47 +118,50 @@ int domains_memory_stats(struct domains *d, const char *name, struct domain_mem_
 	bool live, config;
 	int ret;
 	struct domain *dom = begin(d, name, DOMAIN_AFFECT_LIVE, &live, &config, &ret, err, errlen);
+	struct vm *vm = NULL;
+	uint64_t balloon = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (dom) {
-		struct vm *vm = dom->vm;
-		struct stage2 *s2 = vm->mem.s2;
-		uint64_t balloon = 0;
-
-		out->ram_bytes = vm->cfg.mem_bytes;
-		out->rss_bytes = vm_sample_resident(vm);
-		if (s2) {
-			out->host_swap_in_pages = atomic_load(&s2->stat[S2_PSWPIN]);
-			out->host_swap_out_pages = atomic_load(&s2->stat[S2_PSWPOUT]);
-			out->host_faults = atomic_load(&s2->stat[S2_FAULTS]);
-		}
-		out->guest_stats_age_s = -1;
-		if (vm->balloon) {
-			struct balloon_info bi;
-
-			out->has_balloon = true;
-			/* fresh figures if the guest negotiated the stats queue; a
-			 * guest that does not answer leaves the last ones */
-			balloon_request_stats(vm->balloon, 1000);
-			balloon_get_info(vm->balloon, &bi);
-			balloon = (uint64_t)bi.actual_pages << 12;
-			for (int i = 0; i < VIRTIO_BALLOON_S_NR; i++) {
-				out->guest_valid[i] = bi.gstats.valid[i];
-				out->guest[i] = bi.gstats.val[i];
-			}
-			if (bi.gstats.updated_ns) {
-				struct timespec ts;
-
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				out->guest_stats_age_s =
-					((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - (int64_t)bi.gstats.updated_ns) /
-					1000000000LL;
-			}
-		}
-		out->actual_bytes = out->ram_bytes - (balloon < out->ram_bytes ? balloon : 0);
-	}
+	/* the guest's reference, not the registry lock, keeps the vm while
+	 * we wait up to a second for its statistics: other calls go on */
+	if (dom)
+		vm = host_get_guest(d->host, name);
 	domains_unlock(d);
-	return ret;
+	if (!vm)
+		return ret;
+	out->ram_bytes = vm->cfg.mem_bytes;
+	out->rss_bytes = vm_sample_resident(vm);
+	if (vm->mem.s2) {
+		out->host_swap_in_pages = atomic_load(&vm->mem.s2->stat[S2_PSWPIN]);
+		out->host_swap_out_pages = atomic_load(&vm->mem.s2->stat[S2_PSWPOUT]);
+		out->host_faults = atomic_load(&vm->mem.s2->stat[S2_FAULTS]);
+	}
+	out->guest_stats_age_s = -1;
+	if (vm->balloon) {
+		struct balloon_info bi;
+
+		out->has_balloon = true;
+		/* fresh figures if the guest negotiated the stats queue; a
+		 * guest that does not answer leaves the last ones */
+		balloon_request_stats(vm->balloon, 1000);
+		balloon_get_info(vm->balloon, &bi);
+		balloon = (uint64_t)bi.actual_pages << 12;
+		for (int i = 0; i < VIRTIO_BALLOON_S_NR; i++) {
+			out->guest_valid[i] = bi.gstats.valid[i];
+			out->guest[i] = bi.gstats.val[i];
+		}
+		if (bi.gstats.updated_ns) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			out->guest_stats_age_s =
+				((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - (int64_t)bi.gstats.updated_ns) /
+				1000000000LL;
+		}
+	}
+	out->actual_bytes = out->ram_bytes - (balloon < out->ram_bytes ? balloon : 0);
+	host_put_guest(d->host, vm);
+	return 0;
 }
 
 int domains_set_stats_period(struct domains *d, const char *name, int seconds, unsigned affect, char *err,
@@ -329,13 +333,9 @@ int domains_set_numa(struct domains *d, const char *name, const char *policy, co
 
 char *domains_xml(struct domains *d, const char *name, bool inactive, char *err, size_t errlen)
 {
-	bool live, config;
-	int ret;
-	struct domain *dom = begin(d, name, 0, &live, &config, &ret, err, errlen);
+	struct domain *dom = domains_lock_find(d, name, err, errlen);
 	char *xml = NULL;
 
-	if (!dom && domains_find(d, name))
-		dom = domains_find(d, name); /* a transient domain: affect CURRENT is fine for reading */
 	if (dom && (inactive || !dom->vm)) {
 		xml = domain_xml_format(&dom->def, NULL);
 	} else if (dom) {

@@ -249,8 +249,12 @@ static uint64_t swap_hard_kib(const struct limits_config *l)
 #define NR_MEM_PARAMS 4
 
 /* dom, nparams, flags: the shape of both "get parameters" calls */
+/* A GET_*_PARAMETERS call's arguments. Returns 1 after answering the
+ * two-phase count query (nparams 0: how many there are, virsh's first
+ * call) itself; 0 when the caller is to answer with *nparams of its
+ * count parameters; <0 on error. */
 static int get_params_args(struct rpc_call_ctl *cc, struct domain_info *info, int32_t *nparams,
-			   uint32_t *flags)
+			   uint32_t *flags, uint32_t max, int32_t count)
 {
 	struct remote_dom dom;
 	int ret;
@@ -264,10 +268,20 @@ static int get_params_args(struct rpc_call_ctl *cc, struct domain_info *info, in
 	remote_dom_free(&dom);
 	if (ret)
 		return ret;
-	if (*nparams < 0 || *nparams > REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX)
+	if (*nparams < 0 || (uint32_t)*nparams > max)
 		return remote_err(cc, VIR_ERR_INVALID_ARG, "nparams %d out of range", *nparams);
 	/* VIR_TYPED_PARAM_STRING_OKAY (4) rides along with the affect flags */
-	return remote_check_flags(cc, *flags, 1 | 2 | 4);
+	ret = remote_check_flags(cc, *flags, 1 | 2 | 4);
+	if (ret)
+		return ret;
+	if (*nparams == 0) {
+		xdr_put_count(cc->ret, 0, max);
+		ret = xdr_put_i32(cc->ret, count);
+		return ret ? ret : 1;
+	}
+	if (*nparams > count)
+		*nparams = count;
+	return 0;
 }
 
 REMOTE_HANDLER(domain_get_memory_parameters)
@@ -279,19 +293,12 @@ REMOTE_HANDLER(domain_get_memory_parameters)
 	uint32_t flags;
 	int ret;
 
-	ret = get_params_args(cc, &info, &nparams, &flags);
+	ret = get_params_args(cc, &info, &nparams, &flags, REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX, NR_MEM_PARAMS);
 	if (ret)
-		return ret;
-	/* nparams 0: how many there are (virsh's first call) */
-	if (nparams == 0) {
-		xdr_put_count(cc->ret, 0, REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX);
-		return xdr_put_i32(cc->ret, NR_MEM_PARAMS);
-	}
+		return ret < 0 ? ret : 0;
 	ret = domains_get_limits(conn(cc)->d, info.name, remote_affect(flags), &l, err, sizeof(err));
 	if (ret)
 		return remote_fail(cc, ret, err);
-	if (nparams > NR_MEM_PARAMS)
-		nparams = NR_MEM_PARAMS;
 	xdr_put_count(cc->ret, (uint32_t)nparams, REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX);
 	/* libvirt's order (qemu's three first) */
 	const uint64_t v[NR_MEM_PARAMS] = {
@@ -424,19 +431,13 @@ REMOTE_HANDLER(domain_get_numa_parameters)
 	uint32_t flags;
 	int ret;
 
-	ret = get_params_args(cc, &info, &nparams, &flags);
+	ret = get_params_args(cc, &info, &nparams, &flags, REMOTE_DOMAIN_NUMA_PARAMETERS_MAX, 2);
 	if (ret)
-		return ret;
-	if (nparams == 0) {
-		xdr_put_count(cc->ret, 0, REMOTE_DOMAIN_NUMA_PARAMETERS_MAX);
-		return xdr_put_i32(cc->ret, 2);
-	}
+		return ret < 0 ? ret : 0;
 	ret = domains_get_numa(conn(cc)->d, info.name, remote_affect(flags), policy, sizeof(policy), nodes,
 			       sizeof(nodes), err, sizeof(err));
 	if (ret)
 		return remote_fail(cc, ret, err);
-	if (nparams > 2)
-		nparams = 2;
 	xdr_put_count(cc->ret, (uint32_t)nparams, REMOTE_DOMAIN_NUMA_PARAMETERS_MAX);
 	remote_put_tparam_int(cc->ret, "numa_mode", numa_mode_of(policy));
 	if (nparams > 1)

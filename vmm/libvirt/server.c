@@ -102,12 +102,9 @@ void libvirt_server_stop(struct libvirt_server *s)
 {
 	if (!s)
 		return;
+	/* waits for an event already being sent: none runs after this */
 	domains_set_event_cb(s->d, NULL, NULL);
 	rpc_server_stop(s->rpc);
-	/* an event already past the registry's callback pointer finishes
-	 * under ev_lock before we free what it uses */
-	pthread_mutex_lock(&s->ev_lock);
-	pthread_mutex_unlock(&s->ev_lock);
 	xdr_enc_free(&s->ev_enc);
 	pthread_mutex_destroy(&s->ev_lock);
 	free(s);
