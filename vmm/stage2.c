@@ -217,6 +217,30 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	return pfn;
 }
 
+/*
+ * nr contiguous order-0 frames whose every byte the caller is about to
+ * overwrite (a swap-in reads them whole), so neither zeroed nor populated
+ * here: the read's own page faults allocate them in the pool file. From
+ * the current block if it has room, else straight from the buddy as the
+ * kernel's swap-in takes an order-0 page (alloc_pages_mpol()): not a 2 MiB
+ * block from the zero reserve, whose zeroing the read would throw away,
+ * and not an order-9 attempt that fails under the memory pressure that
+ * swaps. nr is a power of two.
+ */
+pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
+{
+	unsigned order = (unsigned)__builtin_ctz(nr);
+	int want;
+	pfn_t pfn;
+
+	if (cursor_left(s2, gfn) >= nr)
+		return take_frames(s2, nr, gfn);
+	pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
+	if (pfn != GMM_PFN_NONE)
+		gmm_split_frames(s2->hp->mm, pfn, order);
+	return pfn;
+}
+
 /* --- the fault ---------------------------------------------------------- */
 
 /* True if [gfn, gfn+nr) is RAM in one slot and has nothing in the EPT. */

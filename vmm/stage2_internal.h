@@ -64,6 +64,10 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn);
 /* nr (dividing 512) contiguous zeroed order-0 frames for gfn from the
  * guest's current block on the policy's node; GMM_PFN_NONE if none. */
 pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn);
+/* The same for frames the caller overwrites whole (a swap-in's read): not
+ * zeroed, not populated, order-0 from the buddy when the block is short;
+ * nr a power of two. */
+pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn);
 
 /* NUMA placement (stage2_numa.c): the node the policy wants gfn on (mask:
  * the set it may use, 0 = any; strict: nothing outside it); a block there

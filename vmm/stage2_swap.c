@@ -585,9 +585,9 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		return 0;
 	}
 	n = readahead_run(s2, gfn, slot, swapin_nr_pages(s2, gfn));
-	pfn = take_frames(s2, n, gfn);
+	pfn = take_frames_for_read(s2, n, gfn);
 	if (pfn == GMM_PFN_NONE && n > 1)
-		pfn = take_frames(s2, n = 1, gfn);
+		pfn = take_frames_for_read(s2, n = 1, gfn);
 	if (pfn == GMM_PFN_NONE)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {

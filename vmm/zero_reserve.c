@@ -52,6 +52,16 @@ static void wait_a_while(struct zero_reserve *zr)
 	pthread_cond_timedwait(&zr->work, &zr->lock, &ts);
 }
 
+/* After a take, with the lock held: below half full, wake the thread. Not
+ * one whose last refill failed (the pool is short): it retries on its own
+ * clock (wait_a_while()), where woken by every take under reclaim it only
+ * failed again, two futex calls and a buddy-lock round per fault. */
+static void refill_kick_locked(struct zero_reserve *zr)
+{
+	if (zr->nr <= zr->max_blocks / 2 && !zr->failing)
+		pthread_cond_signal(&zr->work);
+}
+
 static void *zero_reserve_thread(void *arg)
 {
 	struct zero_reserve *zr = arg;
@@ -162,8 +172,7 @@ pfn_t zero_reserve_take(struct zero_reserve *zr)
 	} else {
 		zr->misses++;
 	}
-	if (zr->nr <= zr->max_blocks / 2)
-		pthread_cond_signal(&zr->work);
+	refill_kick_locked(zr);
 	pthread_mutex_unlock(&zr->lock);
 	return pfn;
 }
@@ -190,8 +199,7 @@ pfn_t zero_reserve_take_node(struct zero_reserve *zr, int nid)
 		zr->hits++;
 	else
 		zr->misses++;
-	if (zr->nr <= zr->max_blocks / 2)
-		pthread_cond_signal(&zr->work);
+	refill_kick_locked(zr);
 	pthread_mutex_unlock(&zr->lock);
 	return pfn;
 }
