@@ -303,25 +303,35 @@ int host_pool_punch(struct host_pool *hp, pfn_t pfn, uint64_t nr)
 /* pwrite() source: never written, so it is the zero page when read */
 static const char zero_block[2UL << 20] __attribute__((aligned(4096)));
 
-int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr)
+static int populate(struct host_pool *hp, pfn_t pfn, uint64_t nr, bool small)
 {
 	uint64_t bytes = nr << GMM_FRAME_SHIFT;
 	off_t off = (off_t)(pfn << GMM_FRAME_SHIFT);
 	int ret = 0;
 
-	if (bytes == sizeof(zero_block) && !(off & (off_t)(sizeof(zero_block) - 1))) {
+	if (!small && bytes == sizeof(zero_block) && !(off & (off_t)(sizeof(zero_block) - 1))) {
 		ssize_t n = pwrite(hp->memfd, zero_block, bytes, off);
 
 		if (n != (ssize_t)bytes)
 			ret = n < 0 ? -errno : -EIO;
 	} else if (madvise(frame_mem(hp->mm, pfn), bytes, MADV_POPULATE_WRITE)) {
-		/* a part of a block: through gmm's 4 KiB view, so it does not
-		 * grow into a 2 MiB folio */
+		/* through gmm's 4 KiB view, so it does not grow into a 2 MiB
+		 * folio (a write() into an empty 2 MiB range would) */
 		ret = -errno;
 	}
 	if (!ret)
 		atomic_fetch_add_explicit(&hp->populated_frames, nr, memory_order_relaxed);
 	return ret;
+}
+
+int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr)
+{
+	return populate(hp, pfn, nr, false);
+}
+
+int host_pool_populate_small(struct host_pool *hp, pfn_t pfn, uint64_t nr)
+{
+	return populate(hp, pfn, nr, true);
 }
 
 /*

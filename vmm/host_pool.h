@@ -90,6 +90,9 @@ int host_pool_punch(struct host_pool *hp, pfn_t pfn, uint64_t nr);
  * costs no allocation or zeroing: an aligned 2 MiB block becomes one 2 MiB
  * folio (shmem_thp), anything else 4 KiB folios. */
 int host_pool_populate(struct host_pool *hp, pfn_t pfn, uint64_t nr);
+/* The same in 4 KiB folios whatever the range, for frames mapped and
+ * freed one by one (a 4 KiB folio is punched without splitting anything). */
+int host_pool_populate_small(struct host_pool *hp, pfn_t pfn, uint64_t nr);
 /* Free a block and give its memory back: punch, then gmm_free_frames(). */
 int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order);
 /* The same for n order-0 frames; runs of contiguous pfns are punched with

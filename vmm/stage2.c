@@ -43,6 +43,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_THP_SPLIT_SWAP] = "thp_split_swap",
 	[S2_HINT_ARMED] = "hint_armed",
 	[S2_HINT_FAULTS] = "hint_faults",
+	[S2_MINOR_UNARMED] = "minor_unarmed",
 	[S2_PGROTATED] = "pgrotated",
 	[S2_PGSCAN_RANDOM] = "pgscan_random",
 	[S2_MEMCG_LOW] = "memory_events_low",
@@ -114,14 +115,23 @@ static void *s2_table_va(void *ctx, uint64_t pfn)
 
 /* --- frames for the fault path --------------------------------------------- */
 
-/* A populated 2 MiB block: the reserve's, else allocated and populated
- * here (the slow path the reserve exists to avoid). */
-pfn_t take_block(struct stage2 *s2, gfn_t gfn)
+/*
+ * A populated 2 MiB block. huge: to be mapped as one 2 MiB frame, so one
+ * 2 MiB folio in the pool file: the reserve's, else allocated and
+ * populated here (the slow path the reserve exists to avoid). Otherwise
+ * for 4 KiB frames, populated in 4 KiB folios and never from the reserve:
+ * punching one frame out of a 2 MiB folio splits it, and the split takes
+ * every PTE of the folio's other frames out of every window (the kernel
+ * does not map a split file folio back), so each of those pages, however
+ * hot, came back through the fault thread as a minor fault
+ * (minor_unarmed: 3k-21k a guest in the overcommit demo).
+ */
+pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge)
 {
 	uint64_t mask;
 	bool strict;
 	int want = numa_policy_node(s2, gfn, &mask, &strict);
-	pfn_t pfn = zero_reserve_take_node(&s2->hp->reserve, want);
+	pfn_t pfn = huge ? zero_reserve_take_node(&s2->hp->reserve, want) : GMM_PFN_NONE;
 
 	if (pfn != GMM_PFN_NONE) {
 		s2_count(s2, S2_RESERVE_HITS, 1);
@@ -130,8 +140,9 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn)
 	pfn = numa_alloc(s2, HUGE_ORDER, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
-	s2_count(s2, S2_RESERVE_MISSES, 1);
-	if (host_pool_populate(s2->hp, pfn, HUGE_FRAMES)) {
+	if (huge)
+		s2_count(s2, S2_RESERVE_MISSES, 1);
+	if (huge ? host_pool_populate(s2->hp, pfn, HUGE_FRAMES) : host_pool_populate_small(s2->hp, pfn, HUGE_FRAMES)) {
 		host_pool_free(s2->hp, pfn, HUGE_ORDER);
 		return GMM_PFN_NONE;
 	}
@@ -187,7 +198,7 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	pfn_t pfn;
 
 	if (s2->cur[nid].left < nr) {
-		pfn = take_block(s2, gfn);
+		pfn = take_block(s2, gfn, false);
 		if (pfn == GMM_PFN_NONE) {
 			/* no 2 MiB block: just this run, populated on the spot */
 			unsigned order = (unsigned)__builtin_ctz(nr);
@@ -289,7 +300,7 @@ static int fault_huge(struct stage2 *s2, gfn_t gfn)
 	if (!guest_mem_gpa_to_hva(s2->mem, g2 << GMM_FRAME_SHIFT, HUGE_FRAMES << GMM_FRAME_SHIFT) ||
 	    ept_lookup(s2->ept, gfn, &e, &order) || e || order != HUGE_ORDER)
 		return -EAGAIN;
-	pfn = take_block(s2, g2);
+	pfn = take_block(s2, g2, true);
 	if (pfn == GMM_PFN_NONE) {
 		/* no free 2 MiB block for a THP fault: kcompactd makes some for
 		 * the next ones (a 4 KiB fault's block for its frames does not
@@ -641,7 +652,10 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s2->stop_fd < 0)
 		return -errno;
-	if (!cfg->hugetlb) /* a hugetlb guest never takes 2 MiB blocks */
+	/* only a guest that maps 2 MiB frames takes the reserve's blocks
+	 * (take_block()): for the others they would sit in it, pool memory
+	 * no guest can use (32 MiB of a 1 GiB pool) */
+	if (!cfg->hugetlb && (cfg->thp || cfg->thp_collapse))
 		zero_reserve_want(&hp->reserve);
 	return 0;
 }

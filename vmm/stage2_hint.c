@@ -192,6 +192,8 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		if (frame_test_clear_idle(f)) {
 			frame_set_referenced(f);
 			s2_count(s2, S2_HINT_FAULTS, 1);
+		} else {
+			s2_count(s2, S2_MINOR_UNARMED, 1);
 		}
 		/* NUMA balancing: a page touched from a far node may move
 		 * there now (it is then mapped and the toucher woken) */

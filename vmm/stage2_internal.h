@@ -59,8 +59,9 @@ int stage2_cmp_pfn(const void *a, const void *b);
 void free_huge_leaf(struct stage2 *s2, pfn_t pfn);
 
 /* A populated, zeroed 2 MiB block for gfn, where the guest's NUMA policy
- * wants it (reserve first); GMM_PFN_NONE if none. */
-pfn_t take_block(struct stage2 *s2, gfn_t gfn);
+ * wants it; GMM_PFN_NONE if none. huge: one 2 MiB folio, for a 2 MiB
+ * frame (reserve first); else 4 KiB folios, for 4 KiB frames. */
+pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge);
 /* nr (dividing 512) contiguous zeroed order-0 frames for gfn from the
  * guest's current block on the policy's node; GMM_PFN_NONE if none. */
 pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn);

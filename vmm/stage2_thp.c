@@ -265,7 +265,7 @@ static void collapse_fatal(struct stage2 *s2, gfn_t g2, int err)
 static int collapse_copy(struct stage2 *s2, gfn_t g2, const struct collapse_scan *c)
 {
 	struct gmm_pool *mm = s2->hp->mm;
-	pfn_t huge = take_block(s2, g2);
+	pfn_t huge = take_block(s2, g2, true);
 	pfn_t old[HUGE_FRAMES];
 	int ret;
 

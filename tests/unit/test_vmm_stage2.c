@@ -788,6 +788,27 @@ Test(stage2, a_pending_page_deflated_before_the_flush_is_never_freed)
 	rig_down(&r);
 }
 
+/*
+ * A 4 KiB guest's frames come from 2 MiB blocks populated in 4 KiB folios:
+ * freeing one frame (here by the balloon; eviction alike) punches one page
+ * and leaves the PTEs of its neighbours alone. From a 2 MiB folio the punch
+ * split the folio, which took every other frame's PTE out of the window, and
+ * each of those pages faulted back through the fault thread as a minor fault.
+ */
+Test(stage2, freeing_one_frame_of_a_4k_guest_leaves_its_neighbours_mapped)
+{
+	struct rig r;
+
+	rig_up_swap(&r, "never"); /* the window is registered for minor faults */
+	stamp(&r, G(8), 64, false);
+	cr_assert_eq(balloon_run(&r, G(8) + 20, 1, true), 1);
+	expect_stamps(&r, G(8), 20, GMM_GFN_NONE);
+	expect_stamps(&r, G(8) + 21, 43, GMM_GFN_NONE);
+	cr_assert_eq(stat(&r, S2_MINOR_UNARMED), 0, "a neighbour lost its mapping to the freed frame's punch");
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
 Test(stage2, inflating_swapped_pages_frees_their_slots)
 {
 	struct rig r;
