@@ -122,13 +122,22 @@ static int cmp_gfn(const void *a, const void *b, void *mm)
 static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 {
 	struct gmm_pool *mm = s2->hp->mm;
+	bool minor = minor_registered(s2);
 
 	for (unsigned i = 0; i < n;) {
 		gfn_t g = pfn_to_frame(mm, pfns[i])->gfn;
 		unsigned len = 1;
 		int ret;
 
-		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len)
+		/* armed and untouched since (idle, under this lock): its PTEs
+		 * went when it was armed, and only the fault thread puts them
+		 * back, clearing idle. Zapping again cost a madvise() a page. */
+		if (minor && frame_test_idle(pfn_to_frame(mm, pfns[i]))) {
+			i++;
+			continue;
+		}
+		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len &&
+		       !(minor && frame_test_idle(pfn_to_frame(mm, pfns[i + len]))))
 			len++;
 		ret = minor_registered(s2) ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
 		if (ret)
