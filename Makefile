@@ -43,7 +43,7 @@ Q := @
 endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
-        bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt
+        bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt bench-window
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -177,6 +177,9 @@ bench-libvirt: all
 
 bench-alloc: $(BUILD)/bench/bench_alloc
 	$(BUILD)/bench/bench_alloc
+
+bench-window: $(BUILD)/bench/bench_window
+	$(BUILD)/bench/bench_window
 
 clean:
 	rm -rf $(BUILD)
