@@ -139,7 +139,7 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len &&
 		       !(minor && frame_test_idle(pfn_to_frame(mm, pfns[i + len]))))
 			len++;
-		ret = minor_registered(s2) ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
+		ret = minor ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
 		if (ret)
 			return ret;
 		i += len;
