@@ -466,7 +466,7 @@ static json_t *memory_stat_json(struct stage2 *s2)
 static json_t *limits_json(struct stage2 *s2)
 {
 	struct stage2_limits l;
-	json_t *lim = json_object(), *ev;
+	json_t *lim = json_object(), *ev, *stat;
 
 	stage2_get_limits(s2, &l);
 	for (int i = 0; i < 5; i++) {
@@ -481,10 +481,12 @@ static json_t *limits_json(struct stage2 *s2)
 		       "oom", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM]),
 		       "oom_kill", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_OOM_KILL]),
 		       "swap_max", (json_int_t)atomic_load(&s2->stat[S2_MEMCG_SWAP_MAX]));
-	return json_pack("{s:o, s:I, s:I, s:o, s:o}", "limits", lim,
-			 "current_bytes", (json_int_t)(atomic_load(&s2->resident_frames) << 12),
-			 "swap_current_bytes", (json_int_t)(atomic_load(&s2->swap_pages) << 12), "events", ev,
-			 "stat", memory_stat_json(s2));
+	/* memory.current and memory.swap.current from the same reads as
+	 * the stat beside them: the guest runs meanwhile, and one reply must
+	 * not say two things (a page swapped between two reads did) */
+	stat = memory_stat_json(s2);
+	return json_pack("{s:o, s:O, s:O, s:o, s:o}", "limits", lim, "current_bytes", json_object_get(stat, "anon"),
+			 "swap_current_bytes", json_object_get(stat, "swap"), "events", ev, "stat", stat);
 }
 
 static json_t *cmd_limits(struct host *h, json_t *req, const char **err)
