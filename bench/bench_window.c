@@ -35,8 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/kvm_compat.h"
-
 #define PAGE         4096UL
 #define NPAGES       (1UL << 15)      /* a 128 MiB window */
 #define CYCLES       20000

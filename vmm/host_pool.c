@@ -42,8 +42,9 @@ static void pool_wake_kswapd(struct gmm_pool *pool, int nid, unsigned order, voi
  * about 0.6 us a page here (fallocate() leaves pages to be zeroed at first
  * map, about 5 us a page; a write fault through a mapping costs 9-10 us).
  * Such a block maps into a window as one huge mapping (THP guests) or in
- * 64 KiB pieces of PTEs (4 KiB guests), and punching one 4 KiB frame out
- * of it splits the folio and frees that frame. gmm's own view of the pool
+ * pieces of PTEs, and punching one 4 KiB frame out of it splits the folio
+ * and unmaps all of it, so a thp=never guest's blocks are populated in
+ * 4 KiB folios instead (host_pool_populate_small()). gmm's own view of the pool
  * is MADV_NOHUGEPAGE, so what the VMM writes itself (stage-2 tables, slab)
  * stays in 4 KiB folios: with huge=always, or a plain mapping, one byte
  * would allocate 2 MiB. (DESIGN.md's huge=advise needs MADV_HUGEPAGE write

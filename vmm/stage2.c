@@ -116,15 +116,16 @@ static void *s2_table_va(void *ctx, uint64_t pfn)
 /* --- frames for the fault path --------------------------------------------- */
 
 /*
- * A populated 2 MiB block. huge: to be mapped as one 2 MiB frame, so one
- * 2 MiB folio in the pool file: the reserve's, else allocated and
- * populated here (the slow path the reserve exists to avoid). Otherwise
- * for 4 KiB frames, populated in 4 KiB folios and never from the reserve:
- * punching one frame out of a 2 MiB folio splits it, and the split takes
- * every PTE of the folio's other frames out of every window (the kernel
- * does not map a split file folio back), so each of those pages, however
- * hot, came back through the fault thread as a minor fault
- * (minor_unarmed: 3k-21k a guest in the overcommit demo).
+ * A populated 2 MiB block. huge: one 2 MiB folio in the pool file, for a
+ * guest that maps 2 MiB frames (a THP fault, a collapse; a 4 KiB block of
+ * such a guest too, so an in-place collapse gets a host PMD): the
+ * reserve's, else allocated and populated here (the slow path the reserve
+ * exists to avoid). Otherwise (thp=never) 4 KiB folios, never from the
+ * reserve: punching one frame out of a 2 MiB folio splits it, and the
+ * split takes every PTE of the folio's other frames out of every window
+ * (the kernel does not map a split file folio back), so each of those
+ * pages, however hot, came back through the fault thread as a minor
+ * fault (minor_unarmed: 3k-21k a guest in the overcommit demo).
  */
 pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge)
 {
@@ -184,6 +185,16 @@ static unsigned cursor_left(struct stage2 *s2, gfn_t gfn)
 	return s2->cur[numa_policy_node(s2, gfn, &mask, &strict)].left;
 }
 
+/* nr frames off node nid's current block, which has them. */
+static pfn_t cursor_take(struct stage2 *s2, int nid, unsigned nr)
+{
+	pfn_t pfn = s2->cur[nid].pfn;
+
+	s2->cur[nid].pfn += nr;
+	s2->cur[nid].left -= nr;
+	return pfn;
+}
+
 /*
  * nr contiguous order-0 frames, zeroed and populated: from the current
  * block (like a per-cpu page list, but per guest, so a guest's
@@ -198,7 +209,7 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	pfn_t pfn;
 
 	if (s2->cur[nid].left < nr) {
-		pfn = take_block(s2, gfn, false);
+		pfn = take_block(s2, gfn, maps_huge_frames(s2));
 		if (pfn == GMM_PFN_NONE) {
 			/* no 2 MiB block: just this run, populated on the spot */
 			unsigned order = (unsigned)__builtin_ctz(nr);
@@ -222,10 +233,7 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 		s2->cur[nid].pfn = pfn;
 		s2->cur[nid].left = HUGE_FRAMES;
 	}
-	pfn = s2->cur[nid].pfn;
-	s2->cur[nid].pfn += nr;
-	s2->cur[nid].left -= nr;
-	return pfn;
+	return cursor_take(s2, nid, nr);
 }
 
 /*
@@ -241,11 +249,13 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
 {
 	unsigned order = (unsigned)__builtin_ctz(nr);
-	int want;
+	uint64_t mask;
+	bool strict;
+	int want = numa_policy_node(s2, gfn, &mask, &strict);
 	pfn_t pfn;
 
-	if (cursor_left(s2, gfn) >= nr)
-		return take_frames(s2, nr, gfn);
+	if (s2->cur[want].left >= nr)
+		return cursor_take(s2, want, nr);
 	pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
 	if (pfn != GMM_PFN_NONE)
 		gmm_split_frames(s2->hp->mm, pfn, order);
@@ -655,7 +665,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	/* only a guest that maps 2 MiB frames takes the reserve's blocks
 	 * (take_block()): for the others they would sit in it, pool memory
 	 * no guest can use (32 MiB of a 1 GiB pool) */
-	if (!cfg->hugetlb && (cfg->thp || cfg->thp_collapse))
+	if (!cfg->hugetlb && maps_huge_frames(s2))
 		zero_reserve_want(&hp->reserve);
 	return 0;
 }

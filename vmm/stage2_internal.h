@@ -58,9 +58,17 @@ int stage2_cmp_pfn(const void *a, const void *b);
  * goes once none of it is mapped). */
 void free_huge_leaf(struct stage2 *s2, pfn_t pfn);
 
+/* The guest may map 2 MiB frames (thp=always, or khugepaged collapses):
+ * its blocks are 2 MiB folios of the pool file, a thp=never guest's 4 KiB
+ * ones (take_block()). */
+static inline bool maps_huge_frames(const struct stage2 *s2)
+{
+	return s2->cfg.thp || s2->cfg.thp_collapse;
+}
+
 /* A populated, zeroed 2 MiB block for gfn, where the guest's NUMA policy
- * wants it; GMM_PFN_NONE if none. huge: one 2 MiB folio, for a 2 MiB
- * frame (reserve first); else 4 KiB folios, for 4 KiB frames. */
+ * wants it; GMM_PFN_NONE if none. huge: one 2 MiB folio (reserve first);
+ * else 4 KiB folios (maps_huge_frames()). */
 pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge);
 /* nr (dividing 512) contiguous zeroed order-0 frames for gfn from the
  * guest's current block on the policy's node; GMM_PFN_NONE if none. */

@@ -4,15 +4,17 @@
  * fault path maps memory that is already there. On this machine the host's
  * first touch of a pool page through a mapping costs 9-10 us; a 2 MiB
  * pwrite() populates a block in about 0.6 us a page, off the vCPU's path
- * (docs/fault-path.md). A block is one 2 MiB folio on the tmpfs pool: a
- * THP guest maps it whole, a 4 KiB guest splits it into frames.
+ * (docs/fault-path.md). A block is one 2 MiB folio on the tmpfs pool,
+ * for guests that map 2 MiB frames (a thp=never guest's blocks are 4 KiB
+ * folios and never come from here: take_block()).
  *
  * The thread fills the reserve up to max_blocks once a guest has asked
  * for it (zero_reserve_want()), rests when it is full and starts again
  * when takes leave it at half, like a watermark. A take from an empty
  * reserve waits a few ms for the thread rather than populate a block
- * itself, unless the thread is failing (pool low). Blocks in the reserve are allocated frames: they
- * count as held, never as free.
+ * itself, unless the thread is failing (pool low); a failing thread
+ * retries every 100 ms, not at each take. Blocks in the reserve are
+ * allocated frames: they count as held, never as free.
  *
  * Locking: lock protects the stack and counters; the thread populates
  * with no lock held.

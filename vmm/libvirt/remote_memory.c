@@ -248,8 +248,7 @@ static uint64_t swap_hard_kib(const struct limits_config *l)
 
 #define NR_MEM_PARAMS 4
 
-/* dom, nparams, flags: the shape of both "get parameters" calls */
-/* A GET_*_PARAMETERS call's arguments. Returns 1 after answering the
+/* A GET_*_PARAMETERS call's arguments (dom, nparams, flags). Returns 1 after answering the
  * two-phase count query (nparams 0: how many there are, virsh's first
  * call) itself; 0 when the caller is to answer with *nparams of its
  * count parameters; <0 on error. */
