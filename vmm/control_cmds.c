@@ -183,10 +183,10 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 	free_frames = gmm_pool_free_frames(hp->mm);
 	pcp_frames = gmm_pool_pcp_frames(hp->mm);
 	pthread_mutex_lock(&zr->lock);
-	reserve = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "blocks", zr->nr, "max_blocks", zr->max_blocks,
+	reserve = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "blocks", zr->nr, "max_blocks", zr->max_blocks,
 			    "hits", (json_int_t)zr->hits, "misses", (json_int_t)zr->misses,
 			    "waits", (json_int_t)zr->waits, "refills", (json_int_t)zr->refills,
-			    "refill_failures", (json_int_t)zr->refill_failures);
+			    "refill_failures", (json_int_t)zr->refill_failures, "drained", (json_int_t)zr->drained);
 	pthread_mutex_unlock(&zr->lock);
 	o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}}", "pool",
 			 "nr_frames", (json_int_t)hp->mm->nr_frames,

@@ -21,6 +21,7 @@ const char *const kswapd_stat_names[NR_KSWAPD_STATS] = {
 	[KSWAPD_ALLOCSTALL] = "allocstall",
 	[KSWAPD_FAILED_PASSES] = "kswapd_failed_passes",
 	[KSWAPD_DIRECT_RECLAIMED] = "pgsteal_direct",
+	[KSWAPD_RESERVE_DRAINED] = "reserve_drained",
 };
 
 static void count(struct kswapd_node *kn, enum kswapd_stat_item i, uint64_t n)
@@ -37,10 +38,7 @@ uint64_t kswapd_stat(struct kswapd *k, enum kswapd_stat_item item)
 	return sum;
 }
 
-/* pgdat_balanced(): every zone of the node above its high watermark plus
- * 1% of it (at least a 2 MiB block), so a pass frees room for a burst of
- * faults. */
-static bool node_balanced(struct gmm_pool *mm, int nid)
+bool kswapd_node_balanced_after(struct gmm_pool *mm, int nid, unsigned long nr_frames)
 {
 	for (int i = 0; i < mm->nr_zones; i++) {
 		struct gmm_zone *z = &mm->zones[i];
@@ -50,10 +48,15 @@ static bool node_balanced(struct gmm_pool *mm, int nid)
 
 		if (z->nid != nid && nid != GMM_LRU_ANY_NODE)
 			continue;
-		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + extra))
+		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + extra + nr_frames))
 			return false;
 	}
 	return true;
+}
+
+static bool node_balanced(struct gmm_pool *mm, int nid)
+{
+	return kswapd_node_balanced_after(mm, nid, 0);
 }
 
 static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want);
@@ -80,18 +83,28 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
-	uint64_t reclaimed = balloon_policy_reclaim(k->host->balloon_policy, nid, want);
+	uint64_t reclaimed;
 	int n;
-
-	/* balloon before swap: while guests' balloons give, nothing is
-	 * swapped; the next pass (the node is still short) asks again */
-	if (reclaimed)
-		return reclaimed;
-	n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
 
 	/* a fault that found no frame asks for a pass even when the
 	 * watermarks look fine (its order could not be had) */
 #define MORE() (want ? reclaimed < want : (kicked || !node_balanced(mm, nid)))
+	/* the zero reserve first: populated blocks nobody uses yet, a cache
+	 * (shrink_slab() before the LRU); kswapd takes all of the node's,
+	 * the refill waits for the high watermark */
+	reclaimed = zero_reserve_shrink(&k->host->pool->reserve, nid, want ? want : UINT64_MAX);
+	if (reclaimed) {
+		count(&k->node[nid == GMM_LRU_ANY_NODE ? 0 : nid], KSWAPD_RESERVE_DRAINED, reclaimed);
+		if (!MORE())
+			return reclaimed;
+	}
+	/* balloon before swap: while guests' balloons give, nothing is
+	 * swapped; the next pass (the node is still short) asks again */
+	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want);
+	if (reclaimed)
+		return reclaimed;
+	n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
+
 	/* pass 0 leaves guests under their memory.low alone; pass 1, only if
 	 * the others gave nothing, takes them too (memory.events low); no
 	 * pass goes below memory.min */

@@ -35,11 +35,21 @@ enum kswapd_stat_item {
 	KSWAPD_ALLOCSTALL,       /* faults that waited for reclaim */
 	KSWAPD_FAILED_PASSES,    /* passes that freed nothing (no swap, nothing cold) */
 	KSWAPD_DIRECT_RECLAIMED, /* pages freed by faults reclaiming themselves (pgsteal_direct) */
+	KSWAPD_RESERVE_DRAINED,  /* of those freed by both, frames of the zero reserve's blocks */
 	NR_KSWAPD_STATS
 };
 extern const char *const kswapd_stat_names[NR_KSWAPD_STATS];
 
 struct kswapd;
+struct gmm_pool;
+
+/* pgdat_balanced(): every zone of node nid (GMM_LRU_ANY_NODE: of every
+ * node) above its high watermark plus 1% of it (at least a 2 MiB block),
+ * so a pass frees room for a burst of faults, with nr_frames more
+ * taken. kswapd works until this holds for 0; a cache that takes memory
+ * it can do without (the zero reserve) takes only while it holds for what
+ * it takes, or kswapd would give it straight back. */
+bool kswapd_node_balanced_after(struct gmm_pool *mm, int nid, unsigned long nr_frames);
 
 /* pglist_data's kswapd half: one node's thread. */
 struct kswapd_node {

@@ -6,11 +6,25 @@
 #include <time.h>
 
 #include "guestmm/buddy.h"
+#include "guestmm/lru.h"
 #include "vmm/host_pool.h"
+#include "vmm/kswapd.h"
 
 #define BLOCK_ORDER 9
 #define BLOCK_FRAMES (1UL << BLOCK_ORDER)
 #define TAKE_WAIT_NS (5 * 1000 * 1000L)
+
+/*
+ * May the reserve take a block? Only while the pool stays balanced for
+ * kswapd with the block taken: below that kswapd is freeing memory, or
+ * is about to, and would give the block straight back (or swap 512 guest
+ * pages out for it). The buddy's own check would let the take go down to
+ * the min watermark.
+ */
+static bool room_for_block(struct gmm_pool *mm)
+{
+	return kswapd_node_balanced_after(mm, GMM_LRU_ANY_NODE, BLOCK_FRAMES);
+}
 
 /*
  * One block: allocated from the buddy without dipping into the watermark
@@ -19,8 +33,11 @@
  */
 static bool refill_one(struct zero_reserve *zr)
 {
-	pfn_t pfn = gmm_alloc_frames(zr->hp->mm, BLOCK_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
+	pfn_t pfn;
 
+	if (!room_for_block(zr->hp->mm))
+		return false;
+	pfn = gmm_alloc_frames(zr->hp->mm, BLOCK_ORDER, __GFP_MOVABLE | __GFP_NOWARN, 0);
 	/* no kcompactd wake here: the reserve is a cache, and compacting
 	 * for it under memory pressure only takes free frames from reclaim
 	 * (a THP fault that finds no block wakes it, stage2.c) */
@@ -82,8 +99,8 @@ static void *zero_reserve_thread(void *arg)
 			zr->resting = true; /* full: rest until half gone (the watermark) */
 		zr->failing = !ok;
 		if (!ok && !zr->stop) {
-			/* the pool is low: wait for a take (or stop) rather than
-			 * spin against the watermark */
+			/* the pool is low: try again in a while (or at stop)
+			 * rather than spin against the watermark */
 			zr->refill_failures++;
 			wait_a_while(zr);
 		}
@@ -214,4 +231,28 @@ uint64_t zero_reserve_bytes(struct zero_reserve *zr)
 	n = (uint64_t)zr->nr;
 	pthread_mutex_unlock(&zr->lock);
 	return n << (BLOCK_ORDER + GMM_FRAME_SHIFT);
+}
+
+uint64_t zero_reserve_shrink(struct zero_reserve *zr, int nid, uint64_t nr_frames)
+{
+	pfn_t give[ZERO_RESERVE_MAX_BLOCKS];
+	uint64_t freed = 0;
+	int n = 0;
+
+	if (!zr->hp || !zr->max_blocks)
+		return 0;
+	pthread_mutex_lock(&zr->lock);
+	for (int i = zr->nr - 1; i >= 0 && freed < nr_frames; i--) {
+		if (nid >= 0 && frame_nid(zr->hp->mm, pfn_to_frame(zr->hp->mm, zr->blocks[i])) != nid)
+			continue;
+		give[n++] = zr->blocks[i];
+		zr->blocks[i] = zr->blocks[--zr->nr];
+		freed += BLOCK_FRAMES;
+	}
+	zr->drained += (uint64_t)n;
+	pthread_mutex_unlock(&zr->lock);
+	/* punched and back in the buddy, with no lock of ours held */
+	for (int i = 0; i < n; i++)
+		host_pool_free(zr->hp, give[i], BLOCK_ORDER);
+	return freed;
 }

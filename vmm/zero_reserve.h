@@ -16,6 +16,12 @@
  * retries every 100 ms, not at each take. Blocks in the reserve are
  * allocated frames: they count as held, never as free.
  *
+ * Under memory pressure the reserve is a cache reclaim empties first (a
+ * shrinker, as the kernel's huge zero page has): kswapd and direct
+ * reclaim take its blocks back (zero_reserve_shrink()) before any guest
+ * loses a page, and the thread refills only while the pool stays
+ * balanced for kswapd with the block taken (kswapd_node_balanced_after()).
+ *
  * Locking: lock protects the stack and counters; the thread populates
  * with no lock held.
  */
@@ -46,6 +52,7 @@ struct zero_reserve {
 	bool stop;
 	bool started;
 	uint64_t hits, misses, waits, refills, refill_failures;
+	uint64_t drained;             /* blocks given back to reclaim */
 	pthread_t thread;
 };
 
@@ -61,6 +68,11 @@ pfn_t zero_reserve_take(struct zero_reserve *zr);
 /* A block on node nid (a NUMA policy wants it there), without waiting;
  * nid < 0 or a one-node pool: zero_reserve_take(). */
 pfn_t zero_reserve_take_node(struct zero_reserve *zr, int nid);
+/* Reclaim's share (count_objects/scan_objects of a shrinker): give back
+ * whole blocks on node nid (< 0: any) until nr_frames are freed or the
+ * reserve has none left there; punched and freed to the buddy. Returns
+ * the frames freed. */
+uint64_t zero_reserve_shrink(struct zero_reserve *zr, int nid, uint64_t nr_frames);
 /* Bytes the reserve holds now. */
 uint64_t zero_reserve_bytes(struct zero_reserve *zr);
 

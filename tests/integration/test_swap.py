@@ -67,6 +67,43 @@ def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
         gmm_finish(proc)
 
 
+def test_reclaim_takes_the_zero_reserve_back_before_guest_pages(accel, tmp_path):
+    """A thp=always guest makes the zero reserve fill (16M of populated
+    2 MiB blocks); a hog then pushes the pool into reclaim. kswapd gives
+    the reserve's blocks back, and the reserve stays empty while the pool
+    is short (the refill's own check: tests/unit/test_vmm_zero_reserve.c)."""
+    import json
+    sock = str(tmp_path / "c.sock")
+    cfg = tmp_path / "c.json"
+    h = host(tmp_path, accel, pool="96M", control=sock)
+    h["pool"]["reserve"] = "16M"
+    cfg.write_text(json.dumps({"host": h, "guests": [
+        dict(name="t", mem="32M", thp="always", cmdline="workload=touch size=8M verify=1"),
+        dict(name="h", mem="160M", thp="never", cmdline="workload=hog size=140M print_every=3600")]}))
+    proc = gmm_start(["--config", str(cfg)])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+
+        def drained():
+            p = control(sock, {"cmd": "pool"})["pool"]
+            return p if p["kswapd"]["reserve_drained"] > 0 and p["kswapd"]["pgsteal_kswapd"] > 0 else None
+        p = wait_for(drained, timeout=60)
+        assert p, control(sock, {"cmd": "pool"})
+        r = p["reserve"]
+        assert r["refills"] >= 8 and r["drained"] > 0, r
+        assert p["kswapd"]["reserve_drained"] == 512 * r["drained"], p["kswapd"]
+        # under the hog's pressure nothing comes back to the reserve
+        def still_short():
+            q = control(sock, {"cmd": "pool"})["pool"]
+            return q if q["swap"]["writes"] > p["swap"]["writes"] + 1000 else None
+        q = wait_for(still_short, timeout=60)
+        assert q and q["reserve"]["blocks"] == 0 and q["reserve_bytes"] == 0, q
+        assert q["held_bytes"] <= q["size_bytes"], q
+    finally:
+        control(sock, {"cmd": "stop", "guest": "h"})
+        gmm_finish(proc)
+
+
 def test_each_pool_node_has_its_kswapd(accel, tmp_path):
     sock = str(tmp_path / "c.sock")
     cfg = tmp_path / "c.json"
