@@ -22,6 +22,10 @@ guests' stage2 counters (pswpin, pswpout, pages); the kernel's from the
 host's /proc/vmstat deltas over the run (a cgroup v1 memory.stat has no swap
 counts; nothing else swaps: the bench refuses to run with another swap
 area active). Page cache: /proc/meminfo Cached before and after each run.
+CPU: the gmm process's user and system time (every thread; the kernel's
+memcg reclaim runs in the faulting vCPU threads, so it is counted too),
+and that per swap-in: the cost of one page's round trip through swap,
+whatever the machine's speed that hour.
 
 Every gmm run sits in its own memory cgroup too (no limit) so its host
 memory peak is measured the same way as the kernel run's.
@@ -41,6 +45,7 @@ status is 1 if any guest did not complete (or a run could not be made).
 import atexit
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -308,6 +313,7 @@ def run_gmm(cfg, tmp, tag, cg):
     others = set()
     with open(outpath, "w") as out, open(errpath, "w") as err:
         t0 = time.monotonic()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen([GMM, "run", "--quiet", "--timeout", str(TIMEOUT), "--config", path],
                                 stdout=out, stderr=err, preexec_fn=cg.join_self)
         try:
@@ -332,6 +338,7 @@ def run_gmm(cfg, tmp, tag, cg):
                 proc.wait()
             raise
         wall = time.monotonic() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     summaries, host = {}, {}
     with open(outpath) as f:
         for line in f:
@@ -348,7 +355,11 @@ def run_gmm(cfg, tmp, tag, cg):
         err_lines = [l.rstrip() for l in f.read().splitlines() if l.strip()]
     samples = {"file_cache_peak_kib": peak_cache, "shmem_peak_kib": peak_shmem,
                "swapcached_peak_kib": peak_swapcached, "concurrent_gmm_pids": sorted(others),
-               "host_summary": host}
+               "host_summary": host,
+               # the process's own CPU, every thread (vCPUs in and out of the
+               # guest, fault threads, gmm's kswapd; the kernel's memcg
+               # reclaim runs in the faulting threads): what a swap costs
+               "cpu_user_s": ru1.ru_utime - ru0.ru_utime, "cpu_sys_s": ru1.ru_stime - ru0.ru_stime}
     return summaries, proc.returncode, err_lines, wall, samples
 
 
@@ -450,6 +461,8 @@ def one_run(kind, tmp, rnd, cg_limit):
         fig["swap_ins"] = sum(s.get("pswpin", 0) for s in s2)
         fig["swap_outs"] = sum(s.get("pswpout", 0) for s in s2)
         fig["workingset_refault"] = sum(s.get("workingset_refault", 0) for s in s2)
+    cpu = fig["cpu_user_s"] + fig["cpu_sys_s"]
+    fig["cpu_us_per_swap_in"] = cpu * 1e6 / fig["swap_ins"] if fig["swap_ins"] else None
     return fig
 
 
@@ -565,7 +578,7 @@ def main():
                 "file_cache_after_kib", "file_cache_peak_kib",
                 "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
                 "vmm_anon_peak_bytes", "host_pswpin",
-                "host_pswpout"]
+                "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in"]
         name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
         agg = {}
         for kind in ALL:
@@ -602,6 +615,7 @@ def main():
         out["ratio_random_vs_kernel"] = ratio("random", "kernel")
         out["ratio_gmm_vs_kernel_wall"] = ratio("gmm", "kernel", "ops_per_wall_sec")
         out["ratio_gmm_swap_ins_vs_kernel"] = ratio("gmm", "kernel", "swap_ins")
+        out["ratio_gmm_cpu_per_swap_in_vs_kernel"] = ratio("gmm", "kernel", "cpu_us_per_swap_in")
         out["target_ratio_gmm_vs_kernel_met"] = (out["ratio_gmm_vs_kernel"] >= 1.0
                                                  if out["ratio_gmm_vs_kernel"] is not None else None)
 
@@ -625,11 +639,15 @@ def main():
             ("Cached-Shmem after kB", "file_cache_after_kib", fmt),
             ("Cached-Shmem peak kB (during)", "file_cache_peak_kib", fmt),
             ("Shmem peak kB (during)", "shmem_peak_kib", fmt),
+            ("CPU s user / sys (process)", None, "cpu"),
+            ("CPU us per swap-in", "cpu_us_per_swap_in", lambda x: f"{x:.0f}"),
             ("host pswpin/pswpout", None, None),
         ]
         log(f"{'':<32}" + "".join(f"{LABEL[c]:>24}" for c in cols))
         for label, key, f in rows:
-            if key is None:
+            if f == "cpu":
+                vals = [f"{fmt(agg[c]['cpu_user_s'])}/{fmt(agg[c]['cpu_sys_s'])}" for c in cols]
+            elif key is None:
                 vals = [f"{fmt(agg[c]['host_pswpin'])}/{fmt(agg[c]['host_pswpout'])}" for c in cols]
             else:
                 vals = [f(agg[c][key]) if agg[c][key] is not None else "-" for c in cols]
