@@ -10,15 +10,13 @@
  * Here: arming a frame sets FRAME_idle and zaps the window's PTEs over it
  * with MADV_DONTNEED. The frame stays in the pool memfd and in the EPT
  * (gmm's stage-2 still maps it), so nothing is copied or freed; under KVM
- * the MMU notifier drops the real EPT entry with the PTE. On a watched
- * mapping (registered with userfaultfd in minor mode) the guest's next
- * touch (read or write, from ring 3 or through KVM) stops in
+ * the MMU notifier drops the real EPT entry with the PTE. The window's
+ * pool mappings are registered with userfaultfd in minor mode, so the
+ * guest's next touch (read or write, from ring 3 or through KVM) stops in
  * handle_userfault() as a minor fault, which stage2_hint_fault() answers:
  * FRAME_idle cleared, FRAME_referenced set, the PTE put back from the page
  * cache at once (UFFDIO_CONTINUE; a 2 MiB frame is mapped again whole so
- * it keeps its PMD). On an unwatched one (below: the default with swap)
- * the host maps the page back itself, and reclaim reads the PTE when it
- * meets the page. Reclaim (stage2_swap.c) arms pages as they go to the
+ * it keeps its PMD). Reclaim (stage2_swap.c) arms pages as they go to the
  * inactive list and when it first finds one at the inactive tail; at the
  * tail a referenced page is activated, an armed page nobody touched is
  * evicted.
