@@ -275,7 +275,6 @@ struct stage2 {
 	enum stage2_dirty_mode dirty_mode;
 	int pagemap_fd;               /* /proc/self/pagemap while uffd-wp tracks */
 	int pte_fd;                   /* /proc/self/pagemap for unwatched hints, -1: none */
-	_Atomic bool unwatched_made;  /* some mapping was made unwatched: evictions register */
 	uint64_t dirty_last_pages;    /* the last harvest: pages and time */
 	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */

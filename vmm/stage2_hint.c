@@ -83,22 +83,14 @@ bool hint_unwatched(const struct stage2 *s2)
 	       !s2->cfg.numa.balancing && (s2->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 }
 
-static int register_range(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t mode)
+int hint_register_unwatched(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 {
 	struct uffdio_register reg = {
 		.range = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT },
-		.mode = mode,
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
 	};
 
 	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
-}
-
-int hint_register_unwatched(struct stage2 *s2, gfn_t gfn, uint64_t nr)
-{
-	/* sticky: from now on every eviction registers its runs, whatever
-	 * the mode is by then (hint_watch_locked()) */
-	atomic_store(&s2->unwatched_made, true);
-	return register_range(s2, gfn, nr, UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP);
 }
 
 bool hint_pte_mapped(struct stage2 *s2, gfn_t gfn)
@@ -114,7 +106,7 @@ int hint_watch_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 
-	if (!atomic_load(&s2->unwatched_made))
+	if (!hint_unwatched(s2))
 		return 0;
 	for (unsigned i = 0; i < n;) {
 		gfn_t g = pfn_to_frame(mm, pfns[i])->gfn;
@@ -144,9 +136,13 @@ int hint_watch_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 {
-	return register_range(s2, gfn, nr,
-			      UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
-				      (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP ? UFFDIO_REGISTER_MODE_WP : 0));
+	struct uffdio_register reg = {
+		.range = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+			(s2->dirty_mode == STAGE2_DIRTY_UFFD_WP ? UFFDIO_REGISTER_MODE_WP : 0),
+	};
+
+	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
 }
 
 /* A run of the window being gathered by hint_register_window(): pool

@@ -133,10 +133,10 @@ int hint_register_unwatched(struct stage2 *s2, gfn_t gfn, uint64_t nr);
  * /proc/self/pagemap; true when it cannot tell (the safe answer to both
  * callers: a page kept, a zap done). */
 bool hint_pte_mapped(struct stage2 *s2, gfn_t gfn);
-/* Before pfns[0..n) (sorted by gfn) are evicted, on a guest that ever
- * made an unwatched mapping: register every run of them for minor faults,
- * so a touch once the frame is someone else's faults to gmm; a frame
- * armed and mapped again since loses idle, so it is zapped. Lock held. */
+/* Before pfns[0..n) (sorted by gfn) are evicted, on a guest with
+ * unwatched mappings: register every run of them for minor faults, so a
+ * touch once the frame is someone else's faults to gmm; a frame armed and
+ * mapped again since loses idle, so it is zapped. Lock held. */
 int hint_watch_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
 /* Register the whole window again, each run with its own modes in one

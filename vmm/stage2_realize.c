@@ -116,10 +116,9 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	if (small && (madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE) ||
 		      madvise(want, nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE)))
 		return -errno;
-	/* hinting faults need minor faults on every pool mapping, or the
-	 * mapping unwatched (stage2_hint.c); uffd-wp tracking needs every
-	 * VMA of the window registered (a new mapping starts unprotected, so
-	 * the harvest reports it written) */
+	/* hinting faults need minor faults on every pool mapping, or an
+	 * unwatched one (stage2_hint.c); uffd-wp tracking needs every VMA of the window registered (a new mapping
+	 * starts unprotected, so the harvest reports it written) */
 	if (fd == s2->hp->memfd && hint_unwatched(s2))
 		return hint_register_unwatched(s2, gfn, nr);
 	if (fd == s2->hp->memfd && minor_registered(s2))
