@@ -73,13 +73,11 @@ bool hint_enabled(const struct stage2 *s2)
  *
  * Not with uffd-wp write tracking (it registers every mapping itself) or
  * NUMA balancing (its hinting faults are the point), nor on a kernel
- * without write-protect on shmem; nor with aging off (random victims):
- * nothing is armed there, and the register would only move from the
- * swap-in to the eviction.
+ * without write-protect on shmem.
  */
 bool hint_unwatched(const struct stage2 *s2)
 {
-	return hint_enabled(s2) && s2->pte_fd >= 0 && s2->dirty_mode != STAGE2_DIRTY_UFFD_WP &&
+	return minor_registered(s2) && s2->pte_fd >= 0 && s2->dirty_mode != STAGE2_DIRTY_UFFD_WP &&
 	       !s2->cfg.numa.balancing && (s2->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 }
 

@@ -404,7 +404,7 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	uint64_t scanned = 0, rotated = 0, active, inactive, first, limit;
-	bool hint = hint_enabled(s2), unwatched = hint_unwatched(s2);
+	bool hint = hint_enabled(s2), unwatched = hint && hint_unwatched(s2);
 	long freed = 0;
 
 	if (!s2->cfg.swap)
