@@ -44,7 +44,6 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_HINT_ARMED] = "hint_armed",
 	[S2_HINT_FAULTS] = "hint_faults",
 	[S2_MINOR_UNARMED] = "minor_unarmed",
-	[S2_HINT_PTE_REFS] = "hint_pte_refs",
 	[S2_PGROTATED] = "pgrotated",
 	[S2_PGSCAN_RANDOM] = "pgscan_random",
 	[S2_MEMCG_LOW] = "memory_events_low",
@@ -644,7 +643,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->cfg = *cfg;
 	s2->hp = hp;
 	s2->mem = mem;
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->pte_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	gmm_lruvec_init(&s2->lru);
 	pthread_cond_init(&s2->io_done, NULL);
@@ -663,8 +662,6 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s2->stop_fd < 0)
 		return -errno;
-	/* without it every mapping is watched, as before (hint_unwatched()) */
-	s2->pte_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	/* only a guest that maps 2 MiB frames takes the reserve's blocks
 	 * (take_block()): for the others they would sit in it, pool memory
 	 * no guest can use (32 MiB of a 1 GiB pool) */
@@ -775,9 +772,7 @@ void stage2_release(struct stage2 *s2)
 		close(s2->stop_fd);
 	if (s2->pagemap_fd >= 0)
 		close(s2->pagemap_fd);
-	if (s2->pte_fd >= 0)
-		close(s2->pte_fd);
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->pte_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	s2->dirty_mode = STAGE2_DIRTY_OFF;
 }
 

@@ -82,7 +82,6 @@ enum stage2_stat_item {
 	S2_HINT_ARMED,          /* pages unmapped for a hinting fault, frames kept (numa_pte_updates) */
 	S2_HINT_FAULTS,         /* armed pages the guest touched: referenced (numa_hint_faults) */
 	S2_MINOR_UNARMED,       /* minor faults on present pages nobody armed (PTEs the host dropped) */
-	S2_HINT_PTE_REFS,       /* armed unwatched pages found mapped again: referenced */
 	S2_PGROTATED,           /* inactive pages seen for the first time: armed and put back */
 	S2_PGSCAN_RANDOM,       /* pages picked by reclaim.victims=random */
 	/* memory.events (stage2_limits.c): limits crossed */
@@ -274,7 +273,6 @@ struct stage2 {
 	bool stopping;                /* stage2_stop() began: no more window changes */
 	enum stage2_dirty_mode dirty_mode;
 	int pagemap_fd;               /* /proc/self/pagemap while uffd-wp tracks */
-	int pte_fd;                   /* /proc/self/pagemap for unwatched hints, -1: none */
 	uint64_t dirty_last_pages;    /* the last harvest: pages and time */
 	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */

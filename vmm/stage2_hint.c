@@ -31,7 +31,6 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "guestmm/pool.h"
 #include "vmm/guest_mem.h"
@@ -47,89 +46,6 @@ bool minor_registered(const struct stage2 *s2)
 bool hint_enabled(const struct stage2 *s2)
 {
 	return minor_registered(s2) && !s2->hp->reclaim_random;
-}
-
-/*
- * Unwatched mappings. A hinting fault on a watched mapping is a round
- * trip: the vCPU sleeps in handle_userfault(), the fault thread wakes,
- * answers with UFFDIO_CONTINUE, and wakes it. Measured under overcommit
- * that was 0.7 of them per swap-in, each two sleeps and two wake-ups of
- * threads on a machine where a context switch is the fault thread's
- * largest cost (docs/benchmarks.md). The kernel never traps a touch to
- * age a page: it reads the accessed bit. gmm cannot read that bit, but it
- * can read whether the PTE is there (/proc/self/pagemap): a page armed
- * (its PTE zapped) and touched since was mapped again by the host kernel
- * on its own, from the page cache, with no fault to gmm.
- *
- * What minor faults also guard is an evicted page: its VMA stays over a
- * pool offset that may hold another guest's page by the next touch
- * (realize_zap()). So an unwatched mapping is registered for minor faults
- * when its frame is evicted (hint_watch_locked()), before the frame is
- * freed; every other way a frame leaves (balloon, migration, THP) puts an
- * anonymous bridge over the range first. Until then the mapping is
- * registered for write-protect only, with nothing protected: that turns
- * off the host's fault-around (uffd_disable_fault_around()), which would
- * map an armed neighbour of a touched page and make it look used.
- *
- * Not with uffd-wp write tracking (it registers every mapping itself) or
- * NUMA balancing (its hinting faults are the point), nor on a kernel
- * without write-protect on shmem.
- */
-bool hint_unwatched(const struct stage2 *s2)
-{
-	return minor_registered(s2) && s2->pte_fd >= 0 && s2->dirty_mode != STAGE2_DIRTY_UFFD_WP &&
-	       !s2->cfg.numa.balancing && (s2->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-}
-
-int hint_register_unwatched(struct stage2 *s2, gfn_t gfn, uint64_t nr)
-{
-	struct uffdio_register reg = {
-		.range = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT },
-		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
-	};
-
-	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
-}
-
-bool hint_pte_mapped(struct stage2 *s2, gfn_t gfn)
-{
-	uint64_t ent;
-
-	if (pread(s2->pte_fd, &ent, sizeof(ent), (off_t)(gfn_hva(s2, gfn) >> GMM_FRAME_SHIFT) * 8) != sizeof(ent))
-		return true;
-	return ent >> 63; /* PM_PRESENT */
-}
-
-int hint_watch_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
-{
-	struct gmm_pool *mm = s2->hp->mm;
-
-	if (!hint_unwatched(s2))
-		return 0;
-	for (unsigned i = 0; i < n;) {
-		gfn_t g = pfn_to_frame(mm, pfns[i])->gfn;
-		unsigned len = 1;
-		int ret;
-
-		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len)
-			len++;
-		/* whatever the run's mappings are now (watched ones since
-		 * uffd-wp tracking ran, or unwatched): no mark on a frame to
-		 * lose, one register a run */
-		ret = hint_register(s2, g, len);
-		if (ret)
-			return ret;
-		for (unsigned j = i; j < i + len; j++) {
-			struct gmm_frame *f = pfn_to_frame(mm, pfns[j]);
-
-			/* touched since it was armed (and since reclaim looked):
-			 * the host mapped it, and only a zap takes that away */
-			if (frame_test_idle(f) && hint_pte_mapped(s2, f->gfn))
-				frame_clear_idle(f);
-		}
-		i += len;
-	}
-	return 0;
 }
 
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr)

@@ -121,23 +121,6 @@ bool hint_enabled(const struct stage2 *s2);
  * pool offset faults to gmm whatever the page cache holds there. */
 bool minor_registered(const struct stage2 *s2);
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr);
-/* Unwatched mappings (stage2_hint.c): does this guest map its pool frames
- * without minor faults? Then realize_map() registers a new mapping for
- * write-protect only (no fault-around, nothing protected); a touch after
- * arming is resolved by the host kernel and read back from the PTE
- * (hint_pte_mapped()); eviction registers every run for minor faults
- * before its frames are freed (hint_watch_locked()). */
-bool hint_unwatched(const struct stage2 *s2);
-int hint_register_unwatched(struct stage2 *s2, gfn_t gfn, uint64_t nr);
-/* Is gfn's page mapped in the window now? Reads the PTE through
- * /proc/self/pagemap; true when it cannot tell (the safe answer to both
- * callers: a page kept, a zap done). */
-bool hint_pte_mapped(struct stage2 *s2, gfn_t gfn);
-/* Before pfns[0..n) (sorted by gfn) are evicted, on a guest with
- * unwatched mappings: register every run of them for minor faults, so a
- * touch once the frame is someone else's faults to gmm; a frame armed and
- * mapped again since loses idle, so it is zapped. Lock held. */
-int hint_watch_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
 /* Register the whole window again, each run with its own modes in one
  * call: pool mappings (present pages, and evicted ones whose PTEs were

@@ -116,11 +116,9 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	if (small && (madvise(want, nr << GMM_FRAME_SHIFT, MADV_NOHUGEPAGE) ||
 		      madvise(want, nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE)))
 		return -errno;
-	/* hinting faults need minor faults on every pool mapping, or an
-	 * unwatched one (stage2_hint.c); uffd-wp tracking needs every VMA of the window registered (a new mapping
+	/* hinting faults need minor faults on every pool mapping; uffd-wp
+	 * tracking needs every VMA of the window registered (a new mapping
 	 * starts unprotected, so the harvest reports it written) */
-	if (fd == s2->hp->memfd && hint_unwatched(s2))
-		return hint_register_unwatched(s2, gfn, nr);
 	if (fd == s2->hp->memfd && minor_registered(s2))
 		return hint_register(s2, gfn, nr);
 	if (s2->dirty_mode == STAGE2_DIRTY_UFFD_WP)

@@ -131,9 +131,7 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 
 		/* armed and untouched since (idle, under this lock): its PTEs
 		 * went when it was armed, and only the fault thread puts them
-		 * back, clearing idle (or, on an unwatched mapping, the host,
-		 * which hint_watch_locked() found). Zapping again cost a
-		 * madvise() a page. */
+		 * back, clearing idle. Zapping again cost a madvise() a page. */
 		if (minor && frame_test_idle(pfn_to_frame(mm, pfns[i]))) {
 			i++;
 			continue;
@@ -234,7 +232,7 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	}
 	if (!n)
 		return 0;
-	if (hint_watch_locked(s2, pfns, n) || unmap_runs(s2, pfns, n)) {
+	if (unmap_runs(s2, pfns, n)) {
 		/* the host refused an mmap: leave everything as it was */
 		for (unsigned i = 0; i < n; i++) {
 			gmm_lru_putback(mm, &s2->lru, pfns[i], false);
@@ -404,7 +402,7 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	uint64_t scanned = 0, rotated = 0, active, inactive, first, limit;
-	bool hint = hint_enabled(s2), unwatched = hint && hint_unwatched(s2);
+	bool hint = hint_enabled(s2);
 	long freed = 0;
 
 	if (!s2->cfg.swap)
@@ -447,15 +445,6 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 		for (size_t i = 0; i < n; i++) {
 			struct gmm_frame *f = pfn_to_frame(mm, batch[i]);
 
-			if (unwatched && frame_test_idle(f) && hint_pte_mapped(s2, f->gfn)) {
-				/* armed, and mapped again since by the host: a
-				 * touch, which a watched mapping reports as a
-				 * hinting fault (folio_referenced() finding a young
-				 * PTE) */
-				frame_clear_idle(f);
-				frame_set_referenced(f);
-				s2_count(s2, S2_HINT_PTE_REFS, frame_test_head(f) ? HUGE_FRAMES : 1);
-			}
 			if (frame_test_clear_referenced(f)) {
 				/* used since it was put here: a second chance */
 				gmm_lru_putback(mm, &s2->lru, batch[i], true);

@@ -489,8 +489,6 @@ static void arm(struct rig *r, gfn_t gfn, unsigned nr)
 	pthread_mutex_unlock(&r->mem.s2->lock);
 }
 
-/* Watched mappings (a host without /proc/self/pagemap, uffd-wp tracking,
- * NUMA balancing): a touch of an armed page is a hinting fault. */
 Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouched_one_goes)
 {
 	struct rig r;
@@ -500,9 +498,6 @@ Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouche
 
 	rig_up_swap(&r, "never");
 	cr_assert(hint_enabled(r.mem.s2), "this kernel has minor faults on shmem");
-	close(r.mem.s2->pte_fd);
-	r.mem.s2->pte_fd = -1;
-	cr_assert(!hint_unwatched(r.mem.s2));
 	stamp(&r, G(8), 64, false);
 	arm(&r, G(8), 64);
 	cr_assert_eq(stat(&r, S2_HINT_ARMED), 64);
@@ -528,40 +523,6 @@ Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouche
 	cr_assert_eq(stat(&r, S2_PGROTATED), 0, "every page had been armed");
 	page(&r, G(8) + 5)[2] = 0;
 	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
-	(void)sink;
-	rig_down(&r);
-}
-
-/* Unwatched mappings (the default with swap): a touch of an armed page
- * is no fault at all, the host maps it again from the page cache, and
- * reclaim reads that from the PTE when it meets the page at the tail. */
-Test(stage2, an_armed_page_touched_on_an_unwatched_mapping_is_seen_in_its_pte_and_stays)
-{
-	struct rig r;
-	volatile uint64_t sink = 0;
-	uint64_t e;
-	unsigned order;
-
-	rig_up_swap(&r, "never");
-	cr_assert(hint_unwatched(r.mem.s2), "this kernel has pagemap and uffd-wp on shmem");
-	stamp(&r, G(8), 64, false);
-	arm(&r, G(8), 64);
-	cr_assert(!hint_pte_mapped(r.mem.s2, G(8) + 3), "armed: the PTE is gone");
-	sink += page(&r, G(8) + 3)[0];
-	page(&r, G(8) + 5)[2] = 7;
-	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 0, "no fault came to gmm");
-	cr_assert(hint_pte_mapped(r.mem.s2, G(8) + 3), "the host mapped it again");
-	cr_assert(!hint_pte_mapped(r.mem.s2, G(8) + 4), "not its neighbour (no fault-around)");
-	stage2_shrink(r.mem.s2, 4096);
-	cr_assert_eq(stat(&r, S2_HINT_PTE_REFS), 2);
-	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 3) << 12, &e, &order), 0);
-	cr_assert(ept_entry_present(e), "the page read since it was armed stayed");
-	cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + 5) << 12, &e, &order), 0);
-	cr_assert(ept_entry_present(e), "the page written since it was armed stayed");
-	cr_assert_geq(stat(&r, S2_PSWPOUT), 62, "untouched ones went");
-	page(&r, G(8) + 5)[2] = 0;
-	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
-	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	(void)sink;
 	rig_down(&r);
 }
