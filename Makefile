@@ -43,7 +43,8 @@ Q := @
 endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
-        bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt bench-window
+        bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt bench-window \
+        bench-replacement
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -180,6 +181,9 @@ bench-alloc: $(BUILD)/bench/bench_alloc
 
 bench-window: $(BUILD)/bench/bench_window
 	$(BUILD)/bench/bench_window
+
+bench-replacement: $(BUILD)/bench/sim_replacement
+	$(BUILD)/bench/sim_replacement
 
 clean:
 	rm -rf $(BUILD)
