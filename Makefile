@@ -182,6 +182,12 @@ bench-alloc: $(BUILD)/bench/bench_alloc
 bench-window: $(BUILD)/bench/bench_window
 	$(BUILD)/bench/bench_window
 
+# the simulation draws with the test guest's own Zipf sampler (hosted objects)
+$(BUILD)/bench/sim_replacement: $(BUILD)/obj/bench/sim_replacement.o $(BUILD)/bare/guest/zipf.o $(BUILD)/bare/guest/mathx.o
+	@mkdir -p $(@D)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ -lm
+
 bench-replacement: $(BUILD)/bench/sim_replacement
 	$(BUILD)/bench/sim_replacement
 

@@ -30,12 +30,14 @@
  * phase, docs/benchmarks.md), _THETA (1.2), _OPS (2000000), _SEED (1).
  * The last line is one JSON object.
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "guest/rng.h"
+#include "guest/zipf.h"
 
 #define NIL UINT32_MAX
 
@@ -45,94 +47,43 @@ struct sim_params {
 	uint64_t ops, seed;
 };
 
-/* xorshift64*: the simulation needs speed and reproducibility, no more. */
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* The workload: rank by inversion of the CDF (a table is fine on the
- * host), page by the guest's scatter. */
+/* The workload: the guest's own Zipf sampler and scatter (guest/zipf.c,
+ * linked hosted as gmm-bare links it), so the simulated guest draws what
+ * the real one draws. */
 struct workload {
 	const struct sim_params *p;
-	double *cdf;         /* cdf[k]: P(rank <= k + 1) */
+	struct zipf z;
 	uint32_t *rank_of;   /* page -> rank - 1 */
 	uint32_t *page_of;   /* rank - 1 -> page */
-	uint64_t rng;
+	struct rng rng;
 };
-
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-/* guest/wl_zipf.c's scatter_mult(): about n/phi, nudged until coprime */
-static uint64_t scatter_mult(uint64_t n)
-{
-	uint64_t m = (uint64_t)((double)n * 0.6180339887) | 1;
-
-	if (n <= 2)
-		return 1;
-	while (gcd(m, n) != 1)
-		m += 2;
-	return m % n ? m % n : 1;
-}
 
 static int workload_init(struct workload *w, const struct sim_params *p)
 {
-	uint64_t mult = scatter_mult(p->pages);
-	double sum = 0;
+	uint64_t mult = zipf_scatter_mult(p->pages);
 
 	w->p = p;
-	w->cdf = malloc(p->pages * sizeof(*w->cdf));
+	zipf_init(&w->z, p->pages, p->theta);
 	w->rank_of = malloc(p->pages * sizeof(*w->rank_of));
 	w->page_of = malloc(p->pages * sizeof(*w->page_of));
-	if (!w->cdf || !w->rank_of || !w->page_of)
+	if (!w->rank_of || !w->page_of)
 		return -1;
 	for (uint32_t k = 0; k < p->pages; k++) {
-		sum += pow((double)k + 1, -p->theta);
-		w->cdf[k] = sum;
 		w->page_of[k] = (uint32_t)((uint64_t)k * mult % p->pages);
 		w->rank_of[w->page_of[k]] = k;
 	}
-	for (uint32_t k = 0; k < p->pages; k++)
-		w->cdf[k] /= sum;
 	return 0;
 }
 
+/* as guest/main.c seeds vCPU 0 */
 static void workload_reset(struct workload *w)
 {
-	w->rng = w->p->seed * 0x9e3779b97f4a7c15ULL | 1;
+	rng_seed(&w->rng, w->p->seed ^ 0x9e3779b97f4a7c15ULL);
 }
 
 static uint32_t workload_next_page(struct workload *w)
 {
-	double u = rng_unit(&w->rng);
-	uint32_t lo = 0, hi = w->p->pages - 1;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (w->cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return w->page_of[lo];
+	return w->page_of[zipf_sample(&w->z, &w->rng) - 1];
 }
 
 /* The resident set, with what each policy needs: an LRU list (newest at
@@ -222,13 +173,13 @@ static const char *const policy_name[NR_POLICIES] = { "lru", "random", "static_b
 
 /* The page to evict for a miss on `page` (NIL: do not cache `page`). */
 static uint32_t pick_victim(struct cache *c, const struct workload *w, enum policy pol, uint32_t page,
-			    uint64_t *rng)
+			    struct rng *rng)
 {
 	switch (pol) {
 	case POLICY_LRU:
 		return c->tail;
 	case POLICY_RANDOM:
-		return c->members[rng_next(rng) % c->n];
+		return c->members[rng_below(rng, c->n)];
 	case POLICY_STATIC_BEST:
 		if (w->rank_of[page] >= c->cap)
 			return NIL; /* colder than the whole kept set */
@@ -244,7 +195,7 @@ static uint32_t pick_victim(struct cache *c, const struct workload *w, enum poli
 }
 
 /* Run ops accesses; the misses. */
-static uint64_t run_ops(struct cache *c, struct workload *w, enum policy pol, uint64_t ops, uint64_t *rng)
+static uint64_t run_ops(struct cache *c, struct workload *w, enum policy pol, uint64_t ops, struct rng *rng)
 {
 	uint64_t misses = 0;
 
@@ -274,8 +225,10 @@ static uint64_t run_ops(struct cache *c, struct workload *w, enum policy pol, ui
 static int simulate(struct workload *w, enum policy pol, bool warm, uint64_t *misses)
 {
 	const struct sim_params *p = w->p;
-	uint64_t rng = p->seed * 0xbf58476d1ce4e5b9ULL | 1;
+	struct rng rng;
 	struct cache c;
+
+	rng_seed(&rng, ~p->seed);
 
 	if (cache_init(&c, p->pages, p->resident))
 		return -1;
@@ -342,7 +295,6 @@ int main(void)
 	printf(", \"cold_ratio_lru_vs_static_best\": %.3f, \"warm_ratio_lru_vs_static_best\": %.3f}\n",
 	       (double)misses[0][POLICY_LRU] / (double)(misses[0][POLICY_STATIC_BEST] ?: 1),
 	       (double)misses[1][POLICY_LRU] / (double)(misses[1][POLICY_STATIC_BEST] ?: 1));
-	free(w.cdf);
 	free(w.rank_of);
 	free(w.page_of);
 	return 0;

@@ -14,29 +14,6 @@ struct zipf_pick {
 	double inv_n;      /* 1/n, for mulmod() */
 };
 
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-/* About n/phi, nudged up until coprime with n. */
-static uint64_t scatter_mult(uint64_t n)
-{
-	uint64_t m = (uint64_t)((double)n * 0.6180339887) | 1;
-
-	if (n <= 2)
-		return 1;
-	while (gcd(m, n) != 1)
-		m += 2;
-	return m % n;
-}
-
 /* a * b mod n without a 64-bit division (about 40 cycles, a third of a
  * sample): the quotient from a double reciprocal is off by at most a few
  * units, fixed up after. a, b < n <= 2^32 (size= is capped at 16T), so the
@@ -66,9 +43,7 @@ int wl_zipf(struct wl_ctl *c)
 	struct zipf_pick zp;
 
 	zipf_init(&zp.z, c->set.pages, c->p->theta);
-	zp.mult = c->p->scatter ? scatter_mult(c->set.pages) : 1;
-	if (!zp.mult)
-		zp.mult = 1;
+	zp.mult = c->p->scatter ? zipf_scatter_mult(c->set.pages) : 1;
 	zp.inv_n = 1.0 / (double)c->set.pages;
 	return wl_access_run(c, pick_zipf, &zp);
 }

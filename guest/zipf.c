@@ -64,3 +64,25 @@ uint64_t zipf_sample(const struct zipf *z, struct rng *r)
 			return k;
 	}
 }
+
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+uint64_t zipf_scatter_mult(uint64_t n)
+{
+	uint64_t m = (uint64_t)((double)n * 0.6180339887) | 1;
+
+	if (n <= 2)
+		return 1;
+	while (gcd(m, n) != 1)
+		m += 2;
+	return m % n ? m % n : 1;
+}

@@ -23,5 +23,9 @@ struct zipf {
 /* theta >= 0 (0 is uniform); n >= 1. */
 void zipf_init(struct zipf *z, uint64_t n, double theta);
 uint64_t zipf_sample(const struct zipf *z, struct rng *r);
+/* workload=zipf scatter=1 puts rank k at page (k - 1) * mult mod n: the
+ * multiplier, about n/phi and coprime to n (1 for n <= 2), so ranks next
+ * to each other land far apart and every page is some rank's. */
+uint64_t zipf_scatter_mult(uint64_t n);
 
 #endif
