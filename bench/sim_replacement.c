@@ -30,6 +30,7 @@
  * phase, docs/benchmarks.md), _THETA (1.2), _OPS (2000000), _SEED (1).
  * The last line is one JSON object.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,6 +95,14 @@ struct cache {
 	uint32_t *slot, *members; /* page -> index in members[], NIL if out */
 };
 
+static void cache_free(struct cache *c)
+{
+	free(c->prev);
+	free(c->next);
+	free(c->slot);
+	free(c->members);
+}
+
 static int cache_init(struct cache *c, uint32_t pages, uint32_t cap)
 {
 	c->n = 0;
@@ -103,18 +112,12 @@ static int cache_init(struct cache *c, uint32_t pages, uint32_t cap)
 	c->next = malloc(pages * sizeof(uint32_t));
 	c->slot = malloc(pages * sizeof(uint32_t));
 	c->members = malloc(cap * sizeof(uint32_t));
-	if (!c->prev || !c->next || !c->slot || !c->members)
+	if (!c->prev || !c->next || !c->slot || !c->members) {
+		cache_free(c);
 		return -1;
+	}
 	memset(c->slot, 0xff, pages * sizeof(uint32_t));
 	return 0;
-}
-
-static void cache_free(struct cache *c)
-{
-	free(c->prev);
-	free(c->next);
-	free(c->slot);
-	free(c->members);
 }
 
 static bool cache_has(const struct cache *c, uint32_t page)
@@ -244,30 +247,50 @@ static int simulate(struct workload *w, enum policy pol, bool warm, uint64_t *mi
 	return 0;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
+/* A whole number from the environment, or def when unset; exits on
+ * anything else (a sign, a suffix, text, more than max). */
+static uint64_t env_u64(const char *name, uint64_t def, uint64_t max)
 {
 	const char *v = getenv(name);
+	char *end;
+	uint64_t x;
 
-	return v && *v ? strtoull(v, NULL, 0) : def;
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || x > max) {
+		fprintf(stderr, "bench-replacement: %s=%s: want a whole number up to %llu\n", name, v,
+			(unsigned long long)max);
+		exit(1);
+	}
+	return x;
 }
 
 int main(void)
 {
 	struct sim_params p = {
-		.pages = (uint32_t)env_u64("GMM_BENCH_REPLACEMENT_PAGES", 131072),
-		.resident = (uint32_t)env_u64("GMM_BENCH_REPLACEMENT_RESIDENT", 85000),
-		.ops = env_u64("GMM_BENCH_REPLACEMENT_OPS", 2000000),
-		.seed = env_u64("GMM_BENCH_REPLACEMENT_SEED", 1),
+		.pages = (uint32_t)env_u64("GMM_BENCH_REPLACEMENT_PAGES", 131072, UINT32_MAX - 1),
+		.resident = (uint32_t)env_u64("GMM_BENCH_REPLACEMENT_RESIDENT", 85000, UINT32_MAX - 1),
+		.ops = env_u64("GMM_BENCH_REPLACEMENT_OPS", 2000000, UINT64_MAX / 4),
+		.seed = env_u64("GMM_BENCH_REPLACEMENT_SEED", 1, UINT64_MAX),
 		.theta = 1.2,
 	};
 	const char *theta = getenv("GMM_BENCH_REPLACEMENT_THETA");
 	uint64_t misses[2][NR_POLICIES];
 	struct workload w;
 
-	if (theta && *theta)
-		p.theta = strtod(theta, NULL);
-	if (p.pages < 2 || p.resident < 1 || p.resident >= p.pages || p.theta < 0 || !p.ops) {
-		fprintf(stderr, "bench-replacement: need 1 <= RESIDENT < PAGES, THETA >= 0, OPS > 0\n");
+	if (theta && *theta) {
+		char *end;
+
+		p.theta = strtod(theta, &end);
+		if (*end || !(p.theta >= 0 && p.theta <= 10)) {
+			fprintf(stderr, "bench-replacement: GMM_BENCH_REPLACEMENT_THETA=%s: want 0 to 10\n", theta);
+			return 1;
+		}
+	}
+	if (p.pages < 2 || p.resident < 1 || p.resident >= p.pages || !p.ops) {
+		fprintf(stderr, "bench-replacement: need 1 <= RESIDENT < PAGES and OPS > 0\n");
 		return 1;
 	}
 	if (workload_init(&w, &p)) {
