@@ -25,7 +25,8 @@ area active). Page cache: /proc/meminfo Cached before and after each run.
 CPU: the gmm process's user and system time (every thread; the kernel's
 memcg reclaim runs in the faulting vCPU threads, so it is counted too),
 and that per swap-in: the cost of one page's round trip through swap,
-whatever the machine's speed that hour.
+whatever the machine's speed that hour; and the process's context switches
+(voluntary and not, every thread) per swap-in.
 
 Every gmm run sits in its own memory cgroup too (no limit) so its host
 memory peak is measured the same way as the kernel run's.
@@ -359,7 +360,9 @@ def run_gmm(cfg, tmp, tag, cg):
                # the process's own CPU, every thread (vCPUs in and out of the
                # guest, fault threads, gmm's kswapd; the kernel's memcg
                # reclaim runs in the faulting threads): what a swap costs
-               "cpu_user_s": ru1.ru_utime - ru0.ru_utime, "cpu_sys_s": ru1.ru_stime - ru0.ru_stime}
+               "cpu_user_s": ru1.ru_utime - ru0.ru_utime, "cpu_sys_s": ru1.ru_stime - ru0.ru_stime,
+               # every sleep of every thread (a fault's handoffs, I/O waits)
+               "ctx_switches": (ru1.ru_nvcsw - ru0.ru_nvcsw) + (ru1.ru_nivcsw - ru0.ru_nivcsw)}
     return summaries, proc.returncode, err_lines, wall, samples
 
 
@@ -463,6 +466,7 @@ def one_run(kind, tmp, rnd, cg_limit):
         fig["workingset_refault"] = sum(s.get("workingset_refault", 0) for s in s2)
     cpu = fig["cpu_user_s"] + fig["cpu_sys_s"]
     fig["cpu_us_per_swap_in"] = cpu * 1e6 / fig["swap_ins"] if fig["swap_ins"] else None
+    fig["ctx_switches_per_swap_in"] = fig["ctx_switches"] / fig["swap_ins"] if fig["swap_ins"] else None
     return fig
 
 
@@ -578,7 +582,8 @@ def main():
                 "file_cache_after_kib", "file_cache_peak_kib",
                 "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
                 "vmm_anon_peak_bytes", "host_pswpin",
-                "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in"]
+                "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in", "ctx_switches",
+                "ctx_switches_per_swap_in"]
         name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
         agg = {}
         for kind in ALL:
@@ -641,6 +646,7 @@ def main():
             ("Shmem peak kB (during)", "shmem_peak_kib", fmt),
             ("CPU s user / sys (process)", None, "cpu"),
             ("CPU us per swap-in", "cpu_us_per_swap_in", lambda x: f"{x:.0f}"),
+            ("context switches per swap-in", "ctx_switches_per_swap_in", lambda x: f"{x:.2f}"),
             ("host pswpin/pswpout", None, None),
         ]
         log(f"{'':<32}" + "".join(f"{LABEL[c]:>24}" for c in cols))
