@@ -30,7 +30,11 @@ def test_a_guest_twice_the_pool_runs_verified_through_swap(accel, tmp_path):
 
 
 def test_two_overcommitted_guests_with_random_access_keep_their_data(accel, tmp_path):
-    cmd = "workload=random size=56M iters=400000 write_pct=50 verify=1 verify_every=100000"
+    # hold=2: each guest keeps its set (and verifies it) for 2 s after its
+    # ops, so the two lives overlap however far apart they start; on the
+    # native accelerator 400000 ops take 20 ms and one guest could end
+    # before the other had filled the pool, with nothing to swap
+    cmd = "workload=random size=56M iters=400000 write_pct=50 verify=1 verify_every=100000 hold=2"
     run = gmm_run_config(tmp_path, host(tmp_path, accel, pool="96M"), [
         dict(name="a", mem="64M", thp="always", cmdline=cmd),
         dict(name="b", mem="64M", thp="never", cmdline=cmd + " seed=7")], timeout=300)
