@@ -64,18 +64,40 @@ static inline uint64_t op(struct wl_ctl *c, uint64_t *page, uint64_t r, unsigned
 	return 0;
 }
 
+/* duration=S: the TSC value the ops stop at, 0 for none. Without a TSC
+ * frequency the ops run their iters and a line says why. */
+static uint64_t ops_deadline(struct wl_ctl *c)
+{
+	if (!c->p->duration_s)
+		return 0;
+	if (!c->tsc_hz) {
+		if (c->cpu == 0)
+			wl_print(c, "duration: TSC frequency unknown; running iters");
+		return 0;
+	}
+	return c->r.t_start + c->p->duration_s * c->tsc_hz;
+}
+
+/* How often the op loop reads the TSC under duration=: a few us of ops. */
+#define DEADLINE_CHECK_OPS 4096
+
 int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg), void *arg)
 {
 	const struct wl_params *p = c->p;
-	uint64_t since_pass = 0, verify_cycles, sink = 0;
+	uint64_t since_pass = 0, verify_cycles, sink = 0, deadline, n;
 
 	if (p->prefill)
 		wl_prefill(c);
 	wl_sync(c, 1);
 	c->r.t_start = plat_now_tsc();
+	deadline = ops_deadline(c);
 	verify_cycles = c->r.verify_cycles;
-	for (uint64_t n = 0; n < c->iters; n++) {
-		uint64_t i = pick(c, arg);
+	for (n = 0; n < c->iters; n++) {
+		uint64_t i;
+
+		if (deadline && n % DEADLINE_CHECK_OPS == 0 && plat_now_tsc() >= deadline)
+			break;
+		i = pick(c, arg);
 
 		sink ^= op(c, op_page(c, i), rng_next(&c->rng), p->write_pct);
 		if (p->verify && p->verify_every && ++since_pass >= p->verify_every) {
@@ -83,7 +105,7 @@ int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg
 			since_pass = 0;
 		}
 	}
-	c->r.ops = c->iters;
+	c->r.ops = n;
 	c->r.sink ^= sink;
 	c->r.t_end = wl_phase_end(c, verify_cycles);
 	return wl_finish(c);

@@ -25,6 +25,7 @@ static const struct key keys[] = {
 	{ "workload",     K_WORKLOAD, F(workload),      W_ALL, 0, 0 },
 	{ "size",         K_SIZE,     F(size_bytes),    W_MEM, 4096, 1ULL << 44 },
 	{ "iters",        K_COUNT,    F(iters),         W_OPS | W(WL_IOEXIT), 0, 1e18 },
+	{ "duration",     K_COUNT,    F(duration_s),    W_OPS, 0, 1e6 },
 	{ "theta",        K_DOUBLE,   F(theta),         W(WL_ZIPF), 0, 10 },
 	{ "verify",       K_BOOL,     F(verify),        W_MEM, 0, 1 },
 	{ "verify_every", K_COUNT,    F(verify_every),  W(WL_TOUCH) | W_OPS, 0, 1e18 },

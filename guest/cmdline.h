@@ -33,6 +33,7 @@ struct wl_params {
 	enum wl_kind workload;     /* workload=, default touch */
 	uint64_t size_bytes;       /* size=, 0 = all free RAM */
 	uint64_t iters;            /* iters=, random/zipf ops over all vCPUs */
+	uint64_t duration_s;       /* duration=, random/zipf: stop the ops after this many seconds (0: iters only) */
 	double theta;              /* theta=, zipf skew */
 	bool verify;               /* verify= */
 	uint64_t verify_every;     /* verify_every=, ops between full passes; 0 = at the end only */

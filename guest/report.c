@@ -160,6 +160,8 @@ static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit
 		result_u64(c, "pages_per_sec", per_sec(t->r.ops, t->seconds));
 	if (ops_wl) {
 		result_u64(c, "iters", p->iters);
+		if (p->duration_s)
+			result_u64(c, "duration", p->duration_s);
 		result_u64(c, "write_pct", p->write_pct);
 		result_u64(c, "prefill", p->prefill);
 		if (p->prefill) {

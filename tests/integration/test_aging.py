@@ -14,6 +14,8 @@ from conftest import control, gmm_finish, gmm_start, wait_for
 # reads no neighbours for them, as the kernel's would not
 WARMUP_S = 10
 WINDOW_S = 6
+# the hot guest's ops phase, from the end of its prefill
+OPS_S = WARMUP_S + WINDOW_S + 8
 
 
 def run(tmp_path, accel, victims):
@@ -24,11 +26,12 @@ def run(tmp_path, accel, victims):
                  "swap": {"path": str(tmp_path / "swapfile"), "size": "512M"},
                  "reclaim": {"victims": victims}},
         "guests": [
-            # 96M touched once, then ops on the first 16M only; enough of
-            # them to outlast the window (its closing verify pass reads all
-            # 96M back, which must not fall in the window)
+            # 96M touched once, then ops on the first 16M only for
+            # OPS_S seconds, past the window on any machine (its closing
+            # verify pass reads all 96M back, which must not fall in the
+            # window; 300M ops took 10 s on one machine, 16 s on another)
             dict(name="hot", mem="128M", thp="never",
-                 cmdline="workload=random size=96M hot=16M iters=300000000 write_pct=20 verify=1"),
+                 cmdline=f"workload=random size=96M hot=16M iters=1000000G duration={OPS_S} write_pct=20 verify=1"),
             # uniform over 192M: the pressure, until it is stopped
             dict(name="churn", mem="256M", thp="never",
                  cmdline="workload=random size=192M iters=4000000000 write_pct=20 verify=1"),
@@ -44,7 +47,7 @@ def run(tmp_path, accel, victims):
     time.sleep(WINDOW_S)
     after = swapins()
     whole = control(sock, {"cmd": "stat", "guest": "hot"})["stat"]
-    assert whole["state"] == "running", "the hot guest finished inside the window: raise its iters"
+    assert whole["state"] == "running", "the hot guest finished inside the window: raise OPS_S"
     stat = whole["stage2"]
     # the pressure goes; the hot guest finishes its ops and reads every
     # page back for its verify pass

@@ -44,6 +44,22 @@ def test_hog_keeps_touching_until_stopped(accel, vcpus):
     assert g["peak_rss_bytes"] > 48 << 20, run
 
 
+@pytest.mark.parametrize("workload", ["random", "zipf"])
+def test_duration_ends_the_ops_of_a_run_too_long_to_finish(accel, workload):
+    # 10^15 ops would take days: duration=1 stops them after a second,
+    # then the closing verify pass still checks every page
+    run = gmm_run(["--accel", accel, "--guest",
+                   guest_spec("d", mem="96M", vcpus=2,
+                              cmdline=f"workload={workload} size={SIZE_MB}M iters=1000000G duration=1 verify=1")])
+    g = run.guests["d"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
+    r = g["results"]
+    assert r["duration"] == 1 and r["iters"] == 10**15, r
+    assert 0 < r["ops"] < r["iters"], r
+    assert 1.0 <= r["seconds"] < 3.0, r
+    assert g["pages_touched"] == PAGES, run
+
+
 def test_bad_command_line_exits_with_the_guest_code(accel):
     run = gmm_run(["--accel", accel, "--guest", guest_spec("b", cmdline="workload=nosuch")])
     g = run.guests["b"]
