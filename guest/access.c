@@ -64,18 +64,14 @@ static inline uint64_t op(struct wl_ctl *c, uint64_t *page, uint64_t r, unsigned
 	return 0;
 }
 
-/* duration=S: the TSC value the ops stop at, 0 for none. Without a TSC
- * frequency the ops run their iters and a line says why. */
-static uint64_t ops_deadline(struct wl_ctl *c)
+uint64_t wl_deadline(struct wl_ctl *c, uint64_t from, uint64_t seconds, const char *unknown)
 {
-	if (!c->p->duration_s)
-		return 0;
 	if (!c->tsc_hz) {
 		if (c->cpu == 0)
-			wl_print(c, "duration: TSC frequency unknown; running iters");
+			wl_print(c, unknown);
 		return 0;
 	}
-	return c->r.t_start + c->p->duration_s * c->tsc_hz;
+	return from + seconds * c->tsc_hz;
 }
 
 /* How often the op loop reads the TSC under duration=: a few us of ops. */
@@ -90,7 +86,8 @@ int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg
 		wl_prefill(c);
 	wl_sync(c, 1);
 	c->r.t_start = plat_now_tsc();
-	deadline = ops_deadline(c);
+	deadline = p->duration_s ? wl_deadline(c, c->r.t_start, p->duration_s,
+						"duration: TSC frequency unknown; running iters") : 0;
 	verify_cycles = c->r.verify_cycles;
 	for (n = 0; n < c->iters; n++) {
 		uint64_t i;

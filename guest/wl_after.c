@@ -28,13 +28,8 @@ static void free_wset(struct wl_ctl *c)
 
 static void hold(struct wl_ctl *c)
 {
-	uint64_t end = plat_now_tsc() + c->p->hold_s * c->tsc_hz;
+	uint64_t end = wl_deadline(c, plat_now_tsc(), c->p->hold_s, "hold: TSC frequency unknown; not holding");
 
-	if (!c->tsc_hz) {
-		if (c->cpu == 0)
-			wl_print(c, "hold: TSC frequency unknown; not holding");
-		return;
-	}
 	while (plat_now_tsc() < end) {
 		if (c->p->verify && !c->wset_freed)
 			verify_pass(c);

@@ -102,4 +102,9 @@ uint64_t wl_reserve_bytes(const struct wl_params *p, const struct gmm_boot_info 
 /* Say something on the console: "gmm-guest: " + text. */
 void wl_print(struct wl_ctl *c, const char *text);
 
+/* In access.c: the TSC value `seconds` after `from` (duration=, hold=), or
+ * 0 when the TSC frequency is unknown, which vCPU 0 then says with
+ * `unknown` ("hold: TSC frequency unknown; not holding"). */
+uint64_t wl_deadline(struct wl_ctl *c, uint64_t from, uint64_t seconds, const char *unknown);
+
 #endif
