@@ -149,7 +149,7 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
     proc, sock = start(tmp_path, accel, [
         dict(name="idle", mem="512M", vcpus=2, thp="never",
              balloon={"enabled": 1, "stats_period": 1, "auto": auto},
-             cmdline=f"workload=touch size=300M verify=1 free=1 hold=14 balloon=1 balloon_features={NO_REPORTING}"),
+             cmdline=f"workload=touch size=300M verify=1 free=1 hold=20 balloon=1 balloon_features={NO_REPORTING}"),
         dict(name="grower", mem="512M", thp="never",
              cmdline="workload=touch size=8M verify=1 hold=4 grow=320M")],
         pool="512M", swap="1G")
@@ -157,11 +157,21 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
     try:
         if auto:
             # once the grower is gone the pressure is too: what the
-            # policy inflated is given back to the idle guest
+            # policy inflated is given back to the idle guest. If gmm
+            # ends first (the idle guest's hold ran out), that is reported
+            # below with the run's output and the policy's last counters,
+            # not as a missing socket
+            last = {}
+
             def gave_back():
-                p = pool(sock)["balloon_policy"]
-                return p if p["balloon_auto_deflate_pages"] > 0 else None
+                try:
+                    last["policy"] = pool(sock)["balloon_policy"]
+                except OSError:
+                    return "gone"
+                return last["policy"] if last["policy"]["balloon_auto_deflate_pages"] > 0 else None
             deflated = wait_for(gave_back, timeout=60)
+            if deflated == "gone":
+                deflated = ("gmm ended first; the policy last said", last.get("policy"))
     finally:
         run = gmm_finish(proc, timeout=120)
     idle, grower = run.guests["idle"], run.guests["grower"]
@@ -171,7 +181,7 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
     if auto:
         assert swapped == 0, run
         assert idle["stage2"]["balloon_freed"] >= 64 * 256, idle["stage2"]
-        assert deflated, run
+        assert isinstance(deflated, dict), (deflated, run)
     else:
         assert swapped > 0, run   # the same load without the balloon swaps
 
