@@ -178,7 +178,7 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 		return NULL;
 	}
 	struct zero_reserve *zr = &hp->reserve;
-	json_t *o, *reserve;
+	json_t *o, *reserve, *recycle;
 
 	free_frames = gmm_pool_free_frames(hp->mm);
 	pcp_frames = gmm_pool_pcp_frames(hp->mm);
@@ -201,6 +201,11 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 			 "shmem_thp", hp->shmem_thp,
 			 "hugetlb", pool_hugetlb_json(hp));
 	json_object_set_new(json_object_get(o, "pool"), "reserve", reserve);
+	recycle = json_pack("{s:I}", "frames", (json_int_t)frame_recycle_frames(hp));
+	for (int i = 0; i < NR_RECYCLE_STATS; i++)
+		json_object_set_new(recycle, frame_recycle_stat_names[i],
+				    json_integer((json_int_t)atomic_load(&hp->recycle.stat[i])));
+	json_object_set_new(json_object_get(o, "pool"), "recycle", recycle);
 	if (hp->kswapd) {
 		json_t *k = json_object();
 

@@ -224,6 +224,7 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		return -ENOMEM;
 	for (int s = 0; s < NR_HUGETLB_SIZES; s++)
 		hp->huge[s].memfd = -1;
+	frame_recycle_init(&hp->recycle);
 	hp->size_bytes = cfg->size_bytes;
 	hp->memfd = pool_open_backing(&hp->shmem_thp);
 	if (hp->memfd < 0 || ftruncate(hp->memfd, (off_t)hp->size_bytes)) {
@@ -252,6 +253,7 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		snprintf(err, errlen, "host.pool: %s", strerror(-ret));
 		goto fail;
 	}
+	frame_recycle_size(hp);
 	ret = pool_bind_nodes(hp, cfg, err, errlen);
 	if (ret)
 		goto fail;
@@ -272,8 +274,11 @@ void host_pool_destroy(struct host_pool *hp)
 	if (!hp)
 		return;
 	zero_reserve_stop(&hp->reserve);
-	if (hp->mm)
+	if (hp->mm) {
+		frame_recycle_shrink(hp, -1, UINT64_MAX);
 		gmm_pool_destroy(hp->mm);
+	}
+	frame_recycle_destroy(&hp->recycle);
 	if (hp->base)
 		munmap(hp->base, hp->span_bytes);
 	for (int s = 0; s < NR_HUGETLB_SIZES; s++)

@@ -28,6 +28,7 @@
 
 #include "guestmm/pool.h"
 #include "vmm/config.h"
+#include "vmm/frame_recycle.h"
 #include "vmm/hugetlb.h"
 #include "vmm/zero_reserve.h"
 
@@ -47,6 +48,7 @@ struct host_pool {
 	bool shmem_thp;              /* backing can hold 2 MiB folios (tmpfs huge=within_size) */
 	struct gmm_pool *mm;         /* guestmm: frames, buddy, zones, slab */
 	struct zero_reserve reserve; /* populated, zeroed 2 MiB blocks for the fault path */
+	struct frame_recycle recycle; /* evicted frames kept unpunched for swap-ins */
 	_Atomic uint64_t punched_frames;   /* frames given back to the host */
 	_Atomic uint64_t populated_frames; /* frames populated ahead of use */
 	_Atomic uint64_t mapped_free_refused; /* frees of a still-mapped frame (a bug) */

@@ -98,6 +98,14 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 		if (!MORE())
 			return reclaimed;
 	}
+	/* a fault that found no frame: the recycled frames too, which only
+	 * a swap-in could use (kswapd leaves them to the swap-ins that will
+	 * come, unless the guests give nothing, below) */
+	if (want) {
+		reclaimed += frame_recycle_shrink(k->host->pool, nid, want - reclaimed);
+		if (!MORE())
+			return reclaimed;
+	}
 	/* balloon before swap: while guests' balloons give, nothing is
 	 * swapped; the next pass (the node is still short) asks again */
 	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want);
@@ -144,6 +152,8 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 		}
 		kicked = kicked_pass;
 	}
+	if (!reclaimed && MORE())
+		reclaimed = frame_recycle_shrink(k->host->pool, nid, UINT64_MAX);
 #undef MORE
 	for (int i = 0; i < n; i++)
 		host_put_guest(k->host, vms[i]);
@@ -173,7 +183,15 @@ static void *kswapd_thread(void *arg)
 		uint64_t got;
 
 		if (!need) {
-			wait_poll(&kn->wake, &k->lock);
+			uint64_t freed;
+
+			/* quiet: recycled frames no swap-in took go back */
+			pthread_mutex_unlock(&k->lock);
+			freed = frame_recycle_shrink_idle(k->host->pool, kn->nid, FRAME_RECYCLE_IDLE_MS);
+			pthread_mutex_lock(&k->lock);
+			/* a wake-up while the lock was dropped: look again */
+			if (!freed && !k->stop && !kn->kicked && node_balanced(mm, kn->nid))
+				wait_poll(&kn->wake, &k->lock);
 			continue;
 		}
 		kn->kicked = false;

@@ -239,12 +239,14 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 /*
  * nr contiguous order-0 frames whose every byte the caller is about to
  * overwrite (a swap-in reads them whole), so neither zeroed nor populated
- * here: the read's own page faults allocate them in the pool file. From
- * the current block if it has room, else straight from the buddy as the
- * kernel's swap-in takes an order-0 page (alloc_pages_mpol()): not a 2 MiB
- * block from the zero reserve, whose zeroing the read would throw away,
- * and not an order-9 attempt that fails under the memory pressure that
- * swaps. nr is a power of two.
+ * here: the read's own page faults allocate them in the pool file.
+ * Recycled frames first (frame_recycle.h), which an eviction left
+ * populated with its old data, the kernel's swap-in page taken without
+ * __GFP_ZERO; else from the current block if it has room, else straight
+ * from the buddy as the kernel's swap-in takes an order-0 page
+ * (alloc_pages_mpol()): not a 2 MiB block from the zero reserve, whose
+ * zeroing the read would throw away, and not an order-9 attempt that
+ * fails under the memory pressure that swaps. nr is a power of two.
  */
 pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
 {
@@ -254,6 +256,9 @@ pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	int want = numa_policy_node(s2, gfn, &mask, &strict);
 	pfn_t pfn;
 
+	pfn = frame_recycle_take(s2->hp, want, nr);
+	if (pfn != GMM_PFN_NONE)
+		return pfn;
 	if (s2->cur[want].left >= nr)
 		return cursor_take(s2, want, nr);
 	pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
