@@ -89,13 +89,12 @@ size_t frame_recycle_put(struct host_pool *hp, pfn_t *pfns, size_t n)
 				frame_as_new(f);
 				rn->pfn[rn->nr++] = pfns[i];
 				rn->last_put_ms = now_ms();
+				count(r, RECYCLE_KEPT, 1);
 				kept = true;
 			}
 			pthread_mutex_unlock(&rn->lock);
 		}
-		if (kept) {
-			count(r, RECYCLE_KEPT, 1);
-		} else {
+		if (!kept) {
 			count(r, RECYCLE_FULL, 1);
 			pfns[rest++] = pfns[i];
 		}
@@ -106,7 +105,7 @@ size_t frame_recycle_put(struct host_pool *hp, pfn_t *pfns, size_t n)
 /* The top nr frames if they are consecutive pfns (an eviction batch goes
  * on in pfn order, and the prefill put neighbouring gfns in neighbouring
  * frames, so its top is often a run): the first, or GMM_PFN_NONE. */
-static pfn_t take_from(struct frame_recycle_node *rn, unsigned nr)
+static pfn_t take_from(struct frame_recycle *r, struct frame_recycle_node *rn, unsigned nr)
 {
 	pfn_t pfn = GMM_PFN_NONE;
 
@@ -119,6 +118,7 @@ static pfn_t take_from(struct frame_recycle_node *rn, unsigned nr)
 		if (i == nr) {
 			pfn = rn->pfn[base];
 			rn->nr = base;
+			count(r, RECYCLE_TAKEN, nr);
 		}
 	}
 	pthread_mutex_unlock(&rn->lock);
@@ -134,18 +134,18 @@ pfn_t frame_recycle_take(struct host_pool *hp, int nid, unsigned nr)
 	if (!nr)
 		return pfn;
 	if (nid >= 0 && nid < nodes)
-		pfn = take_from(&r->node[nid], nr);
+		pfn = take_from(r, &r->node[nid], nr);
 	else
 		for (int i = 0; i < nodes && pfn == GMM_PFN_NONE; i++)
-			pfn = take_from(&r->node[i], nr);
-	if (pfn != GMM_PFN_NONE)
-		count(r, RECYCLE_TAKEN, nr);
+			pfn = take_from(r, &r->node[i], nr);
 	return pfn;
 }
 
 /* Pop up to max of node nid's frames into out; idle_ms > 0: only if the
- * stack was not fed for that long. */
-static unsigned pop_node(struct frame_recycle_node *rn, pfn_t *out, uint64_t max, unsigned idle_ms)
+ * stack was not fed for that long. Counted here, under the lock, as every
+ * move is: frames + taken + drained = kept at any moment a reader sees. */
+static unsigned pop_node(struct frame_recycle *r, struct frame_recycle_node *rn, pfn_t *out, uint64_t max,
+			 unsigned idle_ms)
 {
 	unsigned n = 0;
 
@@ -153,6 +153,7 @@ static unsigned pop_node(struct frame_recycle_node *rn, pfn_t *out, uint64_t max
 	if (!idle_ms || now_ms() - rn->last_put_ms >= idle_ms)
 		while (rn->nr && n < max)
 			out[n++] = rn->pfn[--rn->nr];
+	count(r, RECYCLE_DRAINED, n);
 	pthread_mutex_unlock(&rn->lock);
 	return n;
 }
@@ -180,7 +181,7 @@ static uint64_t shrink(struct host_pool *hp, int nid, uint64_t nr_frames, unsign
 		while (freed < nr_frames) {
 			uint64_t want = nr_frames - freed < SHRINK_CHUNK ? nr_frames - freed : SHRINK_CHUNK;
 
-			n = pop_node(&r->node[i], give, want, idle_ms);
+			n = pop_node(r, &r->node[i], give, want, idle_ms);
 			if (!n)
 				break;
 			/* in pfn order, so neighbours go in one punch */
@@ -190,7 +191,6 @@ static uint64_t shrink(struct host_pool *hp, int nid, uint64_t nr_frames, unsign
 			idle_ms = 0; /* an idle stack goes whole */
 		}
 	}
-	count(r, RECYCLE_DRAINED, freed);
 	return freed;
 }
 

@@ -31,7 +31,9 @@
  *
  * Counters (the control socket's `pool` reply, "recycle"): frames now,
  * kept (put on a stack), taken (by a swap-in), drained (punched back),
- * full (frees that found the stack full and punched as before).
+ * full (frees that found the stack full and punched as before). Each is
+ * counted under the node's lock with the move itself, so a reader that
+ * sees the stacks empty sees kept == taken + drained.
  */
 #ifndef GMM_VMM_FRAME_RECYCLE_H
 #define GMM_VMM_FRAME_RECYCLE_H

@@ -101,9 +101,11 @@ def test_resident_frames_pool_blocks_and_ept_agree(accel, tmp_path):
             stage2_consistent(s2)
             assert s2["resident_frames"] >= 32 * 256, s2
         # every allocated frame is a guest's (mapped, a table, its current
-        # block) or the zeroed reserve's; each one is populated, every free
-        # frame punched: the pool file holds exactly the allocated frames
-        owned = sum(guest_frames(s) for s in stats.values()) + pool["reserve_bytes"] // 4096
+        # block), the zeroed reserve's or a recycle stack's; each one is
+        # populated, every free frame punched: the pool file holds exactly
+        # the allocated frames
+        owned = sum(guest_frames(s) for s in stats.values()) + pool["reserve_bytes"] // 4096 + \
+            pool["recycle"]["frames"]
         assert pool["allocated_frames"] == owned, (pool, stats)
         assert pool["held_bytes"] == pool["allocated_frames"] * 4096, pool
         assert pool["mapped_free_refused"] == 0, pool

@@ -108,6 +108,57 @@ def test_reclaim_takes_the_zero_reserve_back_before_guest_pages(accel, tmp_path)
         gmm_finish(proc)
 
 
+def test_swap_ins_read_into_recycled_frames_and_an_idle_stack_goes_back(accel, tmp_path):
+    """docs/reclaim.md#recycled-frames: a zipf guest bigger than the pool
+    swaps; its swap-ins take frames eviction left unpunched on the recycle
+    stack, and every page it reads is its own (verify=1, and the frames
+    passed between its pages). Once it is gone and nothing is evicted, the
+    stack is empty (what swap-ins did not take, kswapd gave back punched)
+    while another guest runs on."""
+    import json
+    sock = str(tmp_path / "c.sock")
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"host": host(tmp_path, accel, control=sock), "guests": [
+        dict(name="z", mem="128M", thp="never",
+             cmdline="workload=zipf size=96M iters=1000000G duration=4 theta=0.8 verify=1"),
+        dict(name="idle", mem="32M", cmdline="workload=touch size=4M hold=90")]}))
+    proc = gmm_start(["--config", str(cfg), "--timeout", "300"])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+
+        def recycled():
+            p = control(sock, {"cmd": "pool"})["pool"]
+            return p if p["recycle"]["taken"] > 0 else None
+        p = wait_for(recycled, timeout=60)
+        assert p, control(sock, {"cmd": "pool"})["pool"]
+        r = p["recycle"]
+        assert r["kept"] >= r["taken"] and r["frames"] <= r["kept"], r
+        assert p["held_bytes"] <= p["size_bytes"], p
+
+        def given_back():
+            q = control(sock, {"cmd": "pool"})["pool"]
+            gone = all(g["guest"] != "z" or g["state"] == "stopped"
+                       for g in control(sock, {"cmd": "list"})["guests"])
+            return q if gone and q["recycle"]["frames"] == 0 else None
+        q = wait_for(given_back, timeout=60)
+        assert q, control(sock, {"cmd": "pool"})["pool"]
+        # each frame kept went to a swap-in or back to the buddy, punched
+        # (the stack is empty now): none is left holding a page of z's
+        r = q["recycle"]
+        assert r["kept"] == r["taken"] + r["drained"], r
+        # and every free frame is punched: the file holds no more than
+        # the allocated frames
+        assert q["held_bytes"] <= q["allocated_frames"] * 4096, q
+        c = control(sock, {"cmd": "check"})
+        assert c["problems"] == 0, c["report"]
+    finally:
+        control(sock, {"cmd": "stop", "guest": "idle"})
+        run = gmm_finish(proc, timeout=120)
+    z = run.guests["z"]
+    assert z["exit_code"] == 0 and z["verify_failures"] == 0, run
+    assert z["stage2"]["pswpin"] > 0, z["stage2"]
+
+
 def test_each_pool_node_has_its_kswapd(accel, tmp_path):
     sock = str(tmp_path / "c.sock")
     cfg = tmp_path / "c.json"
