@@ -7,13 +7,27 @@
 #include "guest/verify.h"
 #include "guest/workload.h"
 
-/* A page's first write: the whole stamp under verify, else one word (enough
- * to make the VMM back the page). */
+/* A page the guest never wrote reads zero: whatever frame the VMM put
+ * behind it (a fresh one, a recycled one, one another guest freed), it
+ * must not show what that frame held before. */
+static void check_fresh(struct wl_ctl *c, const uint64_t *page)
+{
+	uint64_t any = 0;
+
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		any |= ((const volatile uint64_t *)page)[i];
+	if (any)
+		c->r.fresh_dirty_pages++;
+}
+
+/* A page's first write: under verify, a check that it reads zero, then the
+ * whole stamp; else one word (enough to make the VMM back the page). */
 void wl_first_touch(struct wl_ctl *c, uint64_t *page)
 {
-	if (c->p->verify)
+	if (c->p->verify) {
+		check_fresh(c, page);
 		verify_stamp(c, page);
-	else
+	} else
 		*(volatile uint64_t *)page = wset_gfn(&c->set, page) | 1;
 	c->r.pages_touched++;
 }

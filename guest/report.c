@@ -31,6 +31,7 @@ static void sum_results(struct wl_ctl *c, int nr, struct totals *t)
 		t->r.ops += r->ops;
 		t->r.pages_touched += r->pages_touched;
 		t->r.verify_failures += r->verify_failures;
+		t->r.fresh_dirty_pages += r->fresh_dirty_pages;
 		t->r.freed_pages += r->freed_pages;
 		t->r.grow_pages += r->grow_pages;
 		t->r.grow_oom_pages += r->grow_oom_pages;
@@ -175,6 +176,7 @@ static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit
 		result_fix(c, "io_exit_us", t->seconds * 1e6 / (double)t->r.ops, 3);
 	if (p->verify) {
 		result_u64(c, "verify_failures", t->r.verify_failures);
+		result_u64(c, "fresh_dirty_pages", t->r.fresh_dirty_pages);
 		result_u64(c, "verify_passes", t->verify_passes);
 		result_fix(c, "verify_seconds", t->verify_seconds, 6);
 	} else if (p->grow_bytes) {

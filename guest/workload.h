@@ -15,6 +15,7 @@ struct wl_result {
 	uint64_t ops;              /* touches (touch, hog) or accesses (random, zipf) */
 	uint64_t pages_touched;    /* distinct pages written at least once */
 	uint64_t verify_failures;  /* mismatching words seen */
+	uint64_t fresh_dirty_pages; /* verify=1: pages not all zero at their first touch */
 	uint64_t verify_passes;    /* full passes over the slice */
 	uint64_t verify_cycles;    /* TSC cycles spent in full passes */
 	uint64_t t_start, t_end;   /* main phase, TSC */

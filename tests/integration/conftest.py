@@ -75,6 +75,17 @@ class Run:
         return f"<gmm rc={self.returncode}\nstdout={self.stdout}\nstderr={self.stderr[-4000:]}>"
 
 
+def check_fresh_pages(run):
+    """No guest saw another's data: every page a verify=1 test guest wrote
+    for the first time read zero before it (fresh_dirty_pages, docs/
+    test-guest.md). Checked on every run: a freed frame never shows its
+    old contents to anyone, whichever path (fresh, recycled, ballooned)
+    put it behind the page."""
+    for name, g in run.guests.items():
+        dirty = g.get("results", {}).get("fresh_dirty_pages", 0)
+        assert dirty == 0, f"guest {name}: {dirty} pages held data at their first touch\n{run!r}"
+
+
 def gmm_run(args, timeout=120, binary=None, check_sanitizers=True):
     proc = subprocess.Popen([binary or GMM, "run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=ENV)
@@ -87,6 +98,7 @@ def gmm_run(args, timeout=120, binary=None, check_sanitizers=True):
     run = Run(proc, out, err)
     if check_sanitizers:
         assert "AddressSanitizer" not in err and "runtime error" not in err, run
+    check_fresh_pages(run)
     return run
 
 
@@ -101,6 +113,7 @@ def gmm_finish(proc, timeout=120):
     out, err = proc.communicate(timeout=timeout)
     run = Run(proc, out, err)
     assert "AddressSanitizer" not in err and "runtime error" not in err, run
+    check_fresh_pages(run)
     return run
 
 
