@@ -457,6 +457,7 @@ def one_run(kind, tmp, rnd, cg_limit):
     fig["prefill_s_max"] = max((float(r.get("prefill_seconds", 0)) for r in res.values()), default=None)
     fig["timed_s_max"] = max((float(r.get("seconds", 0)) for r in res.values()), default=None)
     fig["verify_failures"] = sum(int(g.get("verify_failures", 0) or 0) for g in summ.values())
+    fig["fresh_dirty_pages"] = sum(int(r.get("fresh_dirty_pages", 0) or 0) for r in res.values())
     if kind == "kernel":
         fig["swap_ins"], fig["swap_outs"] = fig["host_pswpin"], fig["host_pswpout"]
     else:
@@ -607,6 +608,7 @@ def main():
             errs = [f["error"] for f in per[kind] if f.get("error")]
             out[f"{pfx}_error"] = errs[0] if errs else None
         out["verify_failures"] = sum(f.get("verify_failures") or 0 for k in ALL for f in per[k])
+        out["fresh_dirty_pages"] = sum(f.get("fresh_dirty_pages") or 0 for k in ALL for f in per[k])
         accels = {f.get("accel") for k in ALL for f in per[k] if f.get("accel")}
         out["accel"] = ",".join(sorted(accels)) if accels else None
 
@@ -669,7 +671,8 @@ def main():
             f"{'n/a' if met is None else 'met' if met else 'MISSED'})"
             f"; gmm vs random victims: {r('ratio_gmm_vs_random')}"
             + (f" (random run: {out['random_victim_error']})" if out["random_victim_error"] else ""))
-        log(f"verify failures over every run: {out['verify_failures']}")
+        log(f"verify failures over every run: {out['verify_failures']}; "
+            f"pages not zero at their first touch: {out['fresh_dirty_pages']}")
     except (KeyboardInterrupt, SystemExit):     # Ctrl-C, or SIGTERM (above)
         out["error"] = "interrupted"
         failed = True
@@ -685,7 +688,7 @@ def main():
                 pass
         log(f"(configs and logs of every run: {tmp})")
         print(json.dumps(out), flush=True)
-    if failed or out.get("verify_failures"):
+    if failed or out.get("verify_failures") or out.get("fresh_dirty_pages"):
         sys.exit(1)
 
 
