@@ -77,13 +77,13 @@ size_t frame_recycle_put(struct host_pool *hp, pfn_t *pfns, size_t n)
 	size_t rest = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct gmm_frame *f = pfn_to_frame(hp->mm, pfns[i]);
-		struct frame_recycle_node *rn = &r->node[frame_nid(hp->mm, f)];
+		struct gmm_frame *f = pfn_valid(hp->mm, pfns[i]) ? pfn_to_frame(hp->mm, pfns[i]) : NULL;
+		struct frame_recycle_node *rn = f ? &r->node[frame_nid(hp->mm, f)] : NULL;
 		bool kept = false;
 
-		/* only a frame exactly as eviction leaves it: order 0, ours
-		 * alone, mapped by no window */
-		if (frame_ref_count(f) == 1 && f->order == 0 && !atomic_load(&f->mapcount)) {
+		/* only a pool frame exactly as eviction leaves it: order 0,
+		 * ours alone, mapped by no window */
+		if (f && frame_ref_count(f) == 1 && f->order == 0 && !atomic_load(&f->mapcount)) {
 			pthread_mutex_lock(&rn->lock);
 			if (rn->nr < rn->cap) {
 				frame_as_new(f);
