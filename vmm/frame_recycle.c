@@ -158,13 +158,6 @@ static unsigned pop_node(struct frame_recycle *r, struct frame_recycle_node *rn,
 	return n;
 }
 
-static int cmp_pfn(const void *a, const void *b)
-{
-	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static uint64_t shrink(struct host_pool *hp, int nid, uint64_t nr_frames, unsigned idle_ms)
 {
 	struct frame_recycle *r = &hp->recycle;
@@ -185,7 +178,7 @@ static uint64_t shrink(struct host_pool *hp, int nid, uint64_t nr_frames, unsign
 			if (!n)
 				break;
 			/* in pfn order, so neighbours go in one punch */
-			qsort(give, n, sizeof(pfn_t), cmp_pfn);
+			qsort(give, n, sizeof(pfn_t), host_pool_cmp_pfn);
 			host_pool_free_frames(hp, give, n);
 			freed += n;
 			idle_ms = 0; /* an idle stack goes whole */

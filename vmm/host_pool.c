@@ -367,6 +367,13 @@ int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order)
 	return gmm_free_frames(hp->mm, pfn, order);
 }
 
+int host_pool_cmp_pfn(const void *a, const void *b)
+{
+	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n)
 {
 	size_t i = 0;

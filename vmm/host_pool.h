@@ -100,6 +100,8 @@ int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order);
 /* The same for n order-0 frames; runs of contiguous pfns are punched with
  * one call. */
 void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n);
+/* qsort() order for pfns: sorted, a batch's neighbours free in one punch. */
+int host_pool_cmp_pfn(const void *a, const void *b);
 
 /* After a 2 MiB allocation that returned pfn: on failure (GMM_PFN_NONE)
  * wake node nid's kcompactd (GMM_NUMA_NO_NODE: every node's), which

@@ -708,13 +708,6 @@ static int drop_swapped_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *ar
 	return 0;
 }
 
-int stage2_cmp_pfn(const void *a, const void *b)
-{
-	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Unmap and free one batch of leaves; the window no longer maps them. */
 static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 {
@@ -724,7 +717,7 @@ static void free_batch(struct stage2 *s2, struct leaf_batch *b)
 		ept_unmap(s2->ept, f->gfn, 0, NULL);
 		rmap_del(s2, b->small[i], 1, 0);
 	}
-	qsort(b->small, b->nr_small, sizeof(pfn_t), stage2_cmp_pfn);
+	qsort(b->small, b->nr_small, sizeof(pfn_t), host_pool_cmp_pfn);
 	host_pool_free_frames(s2->hp, b->small, b->nr_small);
 	for (size_t i = 0; i < b->nr_huge; i++) {
 		struct gmm_frame *f = host_pool_frame(s2->hp, b->huge[i]);

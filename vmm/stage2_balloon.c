@@ -219,7 +219,7 @@ long stage2_balloon_inflate(struct stage2 *s2, const gfn_t *gfns, size_t n)
 		}
 		s2_count(s2, S2_BALLOON_INFLATED, len);
 	}
-	qsort(pfns, nr_pfns, sizeof(pfn_t), stage2_cmp_pfn);
+	qsort(pfns, nr_pfns, sizeof(pfn_t), host_pool_cmp_pfn);
 	host_pool_free_frames(s2->hp, pfns, nr_pfns);
 	atomic_fetch_sub_explicit(&s2->resident_frames, nr_pfns, memory_order_relaxed);
 	s2_count(s2, S2_BALLOON_FREED, freed);
@@ -272,7 +272,7 @@ long stage2_balloon_flush(struct stage2 *s2)
 			i += len;
 		}
 		unit_clear(s2, b, g2);
-		qsort(pfns, nr_pfns, sizeof(pfn_t), stage2_cmp_pfn);
+		qsort(pfns, nr_pfns, sizeof(pfn_t), host_pool_cmp_pfn);
 		host_pool_free_frames(s2->hp, pfns, nr_pfns);
 		atomic_fetch_sub_explicit(&s2->resident_frames, nr_pfns, memory_order_relaxed);
 		freed += (long)nr_pfns;

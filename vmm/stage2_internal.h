@@ -51,7 +51,6 @@ void rmap_del(struct stage2 *s2, pfn_t pfn, uint64_t nr, unsigned order);
 void resident_add(struct stage2 *s2, uint64_t nr);
 
 /* qsort() order for pfns (free runs in order: fewer punches). */
-int stage2_cmp_pfn(const void *a, const void *b);
 
 /* A 2 MiB EPT leaf over pfn is gone (the window no longer maps it): free
  * its frame, a 2 MiB buddy block or one unit of a hugetlb page (the page

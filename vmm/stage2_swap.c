@@ -261,7 +261,7 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 		freed += evict_finish(s2, pfns[i], slots[i], status[i], to_free, &nr_free);
 	if (--s2->io_in_flight == 0)
 		pthread_cond_broadcast(&s2->io_done);
-	qsort(to_free, nr_free, sizeof(pfn_t), stage2_cmp_pfn);
+	qsort(to_free, nr_free, sizeof(pfn_t), host_pool_cmp_pfn);
 	/* written and unmapped: the next swap-ins read into them unpunched
 	 * (frame_recycle.h); what does not fit is punched and freed */
 	nr_free = (unsigned)frame_recycle_put(s2->hp, to_free, nr_free);

@@ -295,7 +295,7 @@ static int collapse_copy(struct stage2 *s2, gfn_t g2, const struct collapse_scan
 		rmap_add(s2, g2, huge, HUGE_FRAMES, HUGE_ORDER);
 		ret = realize_map(s2, g2, huge, HUGE_FRAMES);
 	}
-	qsort(old, HUGE_FRAMES, sizeof(pfn_t), stage2_cmp_pfn);
+	qsort(old, HUGE_FRAMES, sizeof(pfn_t), host_pool_cmp_pfn);
 	host_pool_free_frames(s2->hp, old, HUGE_FRAMES);
 	if (ret) {
 		/* cannot happen short of the host refusing an mmap: the
