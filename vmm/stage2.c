@@ -42,6 +42,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_SWAP_FULL] = "swap_full",
 	[S2_THP_SPLIT_SWAP] = "thp_split_swap",
 	[S2_HINT_ARMED] = "hint_armed",
+	[S2_HINT_ARM_ZAPS] = "hint_arm_zaps",
 	[S2_HINT_FAULTS] = "hint_faults",
 	[S2_MINOR_UNARMED] = "minor_unarmed",
 	[S2_PGROTATED] = "pgrotated",

@@ -80,6 +80,7 @@ enum stage2_stat_item {
 	S2_SWAP_FULL,           /* evictions refused for want of a swap slot */
 	S2_THP_SPLIT_SWAP,      /* 2 MiB frames split to be swapped out (thp_split_page's swap share) */
 	S2_HINT_ARMED,          /* pages unmapped for a hinting fault, frames kept (numa_pte_updates) */
+	S2_HINT_ARM_ZAPS,       /* madvise() calls that armed them: runs of consecutive gfns */
 	S2_HINT_FAULTS,         /* armed pages the guest touched: referenced (numa_hint_faults) */
 	S2_MINOR_UNARMED,       /* minor faults on present pages nobody armed (PTEs the host dropped) */
 	S2_PGROTATED,           /* inactive pages seen for the first time: armed and put back */

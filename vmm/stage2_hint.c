@@ -28,6 +28,7 @@
 #include "vmm/stage2.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -125,22 +126,87 @@ int hint_register_window(struct stage2 *s2)
 	return 0;
 }
 
+/* Frames sorted and coalesced at a time: the NUMA scan's batch (256) in
+ * four, reclaim's (SHRINK_BATCH) in one. */
+#define HINT_ARM_BATCH 64U
+
+/* A frame being armed: where its pages start in the guest, and how many. */
+struct arm_item {
+	gfn_t gfn;
+	uint64_t pages;
+	pfn_t pfn;
+};
+
+static int cmp_arm_gfn(const void *a, const void *b)
+{
+	const struct arm_item *x = a, *y = b;
+
+	return (x->gfn > y->gfn) - (x->gfn < y->gfn);
+}
+
+/* Zap items[0..n), consecutive gfns, with one madvise(). A zap of a
+ * written shared PTE flushes the TLB of every CPU the process runs on
+ * before it returns, a hypercall on this machine (30-60 us with a vCPU on
+ * the other CPU, docs/benchmarks.md): one call a run pays it once a page
+ * table instead of once a page, as the kernel's reclaim batches its
+ * flushes (TTU_BATCH_FLUSH) for what it unmaps together. */
+static void arm_run(struct stage2 *s2, struct arm_item *items, unsigned n)
+{
+	struct gmm_pool *mm = s2->hp->mm;
+	uint64_t pages = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		stage2_dirty_harvest_range_locked(s2, items[i].gfn, items[i].pages);
+		pages += items[i].pages;
+	}
+	if (realize_zap(s2, items[0].gfn, pages)) {
+		for (unsigned i = 0; i < n; i++)
+			frame_clear_idle(pfn_to_frame(mm, items[i].pfn)); /* still mapped: no test */
+		return;
+	}
+	s2_count(s2, S2_HINT_ARMED, pages);
+	s2_count(s2, S2_HINT_ARM_ZAPS, 1);
+}
+
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 {
 	struct gmm_pool *mm = s2->hp->mm;
+	struct arm_item items[HINT_ARM_BATCH];
+	unsigned ni = 0;
 
-	for (unsigned i = 0; i < n; i++) {
-		struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
-		uint64_t pages = frame_test_head(f) ? HUGE_FRAMES : 1;
+	for (unsigned i = 0; i <= n; i++) {
+		bool sorted = true;
 
-		if (frame_test_unevictable(f) || frame_test_set_idle(f))
-			continue;
-		stage2_dirty_harvest_range_locked(s2, f->gfn, pages);
-		if (realize_zap(s2, f->gfn, pages)) {
-			frame_clear_idle(f); /* still mapped: no test */
-			continue;
+		if (i < n) {
+			struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
+
+			if (frame_test_unevictable(f) || frame_test_set_idle(f))
+				continue;
+			items[ni++] = (struct arm_item){
+				.gfn = f->gfn,
+				.pages = frame_test_head(f) ? HUGE_FRAMES : 1,
+				.pfn = pfns[i],
+			};
+			if (ni < HINT_ARM_BATCH)
+				continue;
 		}
-		s2_count(s2, S2_HINT_ARMED, pages);
+		if (!ni)
+			break;
+		/* the LRU gives frames in the order they joined it, mostly
+		 * gfn order after a stream of faults or a prefill */
+		for (unsigned j = 1; j < ni && sorted; j++)
+			sorted = items[j - 1].gfn < items[j].gfn;
+		if (!sorted)
+			qsort(items, ni, sizeof(items[0]), cmp_arm_gfn);
+		for (unsigned j = 0, start = 0; j < ni; j++) {
+			gfn_t end = items[j].gfn + items[j].pages;
+
+			if (j + 1 == ni || items[j + 1].gfn != end) {
+				arm_run(s2, items + start, j + 1 - start);
+				start = j + 1;
+			}
+		}
+		ni = 0;
 	}
 }
 

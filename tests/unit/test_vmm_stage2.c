@@ -554,6 +554,45 @@ Test(stage2, a_page_read_after_its_hinting_fault_was_armed_stays_and_an_untouche
 	rig_down(&r);
 }
 
+Test(stage2, arming_zaps_each_run_of_consecutive_pages_with_one_call_whatever_order_they_come_in)
+{
+	/* two runs and a lone page, handed over shuffled as the LRU may */
+	static const unsigned off[] = { 35, 3, 50, 0, 33, 2, 32, 1, 34, 5, 4, 7, 6 };
+	const unsigned nr = sizeof(off) / sizeof(off[0]);
+	struct rig r;
+	pfn_t pfns[16];
+	uint64_t e;
+	unsigned order, faults = 0;
+	volatile uint64_t sink = 0;
+
+	rig_up_swap(&r, "never");
+	cr_assert(hint_enabled(r.mem.s2), "this kernel has minor faults on shmem");
+	stamp(&r, G(8), 64, false);
+	for (unsigned i = 0; i < nr; i++) {
+		cr_assert_eq(stage2_translate(r.mem.s2, (G(8) + off[i]) << 12, &e, &order), 0);
+		pfns[i] = ept_entry_pfn(e);
+	}
+	pthread_mutex_lock(&r.mem.s2->lock);
+	hint_arm_locked(r.mem.s2, pfns, nr);
+	hint_arm_locked(r.mem.s2, pfns, 2); /* armed already: nothing to do */
+	pthread_mutex_unlock(&r.mem.s2->lock);
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), nr);
+	cr_assert_eq(stat(&r, S2_HINT_ARM_ZAPS), 3, "[0,8), [32,36) and 50: one madvise() each");
+	/* every armed page is tested on its own, and pages between the runs
+	 * were not zapped: a touch of each is a hinting fault or nothing */
+	for (unsigned g = 0; g < 64; g++) {
+		bool armed = g < 8 || (g >= 32 && g < 36) || g == 50;
+
+		sink += page(&r, G(8) + g)[0];
+		faults += armed;
+		cr_assert_eq(stat(&r, S2_HINT_FAULTS), faults, "page %u", g);
+		cr_assert_eq(stat(&r, S2_MINOR_UNARMED), 0, "page %u lost its PTE unarmed", g);
+	}
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	(void)sink;
+	rig_down(&r);
+}
+
 static struct gmm_frame *frame_at(struct rig *r, gfn_t gfn)
 {
 	uint64_t e;
