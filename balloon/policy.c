@@ -87,7 +87,7 @@ static uint64_t spare_pages(struct vm *vm, struct balloon_info *bi)
 	return have > bi->target_pages + margin ? have - bi->target_pages - margin : 0;
 }
 
-uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want)
+uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want, bool *covered)
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct balloon_info bi;
@@ -96,6 +96,7 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 	uint64_t deadline;
 	int n;
 
+	*covered = false;
 	if (!p || !p->thread.started)
 		return 0;
 	mm = p->host->pool->mm;
@@ -152,7 +153,8 @@ out:
 		host_put_guest(p->host, vms[i]);
 	got = after > before ? after - before : 0;
 	count(p, BPOL_RECLAIM_PAGES, got);
-	if (got && !short_by)
+	*covered = (asked || in_flight) && !short_by;
+	if (*covered)
 		count(p, BPOL_SWAP_AVOIDED, 1);
 	return got;
 }

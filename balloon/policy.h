@@ -53,8 +53,13 @@ void balloon_policy_stop(struct balloon_policy *p);
  * pages (0: kswapd, as much as the node is short of its high watermark).
  * Ask auto balloons for what they can spare and wait up to
  * BALLOON_RECLAIM_WAIT_MS for it. Returns the pages the balloons gave
- * meanwhile; 0 when no balloon could help (then swap).
+ * meanwhile. *covered says the balloons were asked (by this call or one
+ * still in flight) and the node was balanced when the wait ended: the
+ * shortage is gone, whoever's pages filled it, so the caller must not
+ * swap for it (direct reclaim beside kswapd's pass: the balloon kswapd
+ * asked may fill the node before this call sees a page of its own).
+ * Swap only when nothing is covered and nothing was given.
  */
-uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want);
+uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want, bool *covered);
 
 #endif

@@ -84,6 +84,7 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
 	uint64_t reclaimed;
+	bool covered;
 	int n;
 
 	/* a fault that found no frame asks for a pass even when the
@@ -106,10 +107,11 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 		if (!MORE())
 			return reclaimed;
 	}
-	/* balloon before swap: while guests' balloons give, nothing is
+	/* balloon before swap: while guests' balloons give, or a balloon
+	 * asked for filled the node while this pass waited, nothing is
 	 * swapped; the next pass (the node is still short) asks again */
-	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want);
-	if (reclaimed)
+	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want, &covered);
+	if (reclaimed || covered)
 		return reclaimed;
 	n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
 

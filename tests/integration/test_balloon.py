@@ -179,7 +179,10 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
         assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
     swapped = idle["stage2"]["pswpout"] + grower["stage2"]["pswpout"]
     if auto:
-        assert swapped == 0, run
+        # direct reclaim of 1024 pages a time, in one clean-clone run:
+        # swapped 11218 while kswapd's balloon filled the node
+        assert swapped == 0, ({g: run.guests[g]["stage2"]["pswpout"] for g in run.guests},
+                              "policy:", deflated, run)
         assert idle["stage2"]["balloon_freed"] >= 64 * 256, idle["stage2"]
         assert isinstance(deflated, dict), (deflated, run)
     else:
