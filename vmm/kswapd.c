@@ -59,18 +59,19 @@ static bool node_balanced(struct gmm_pool *mm, int nid)
 	return kswapd_node_balanced_after(mm, nid, 0);
 }
 
-static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want);
+static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want, bool *covered);
 
-uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want)
+uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered)
 {
 	uint64_t got;
 
+	*covered = false;
 	if (!k || !k->started)
 		return 0;
 	/* counted on node 0: the fault may have wanted any node's frames */
 	count(&k->node[0], KSWAPD_ALLOCSTALL, 1);
 	kswapd_wake(k);
-	got = shrink_guests(k, GMM_LRU_ANY_NODE, true, want);
+	got = shrink_guests(k, GMM_LRU_ANY_NODE, true, want, covered);
 	count(&k->node[0], KSWAPD_DIRECT_RECLAIMED, got);
 	return got;
 }
@@ -79,12 +80,11 @@ uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want)
  * priority until the node is balanced (want 0: kswapd) or want pages were
  * freed (direct reclaim); kicked: at least one round even if the
  * watermarks look fine. */
-static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want)
+static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want, bool *covered)
 {
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct gmm_pool *mm = k->host->pool->mm;
 	uint64_t reclaimed;
-	bool covered;
 	int n;
 
 	/* a fault that found no frame asks for a pass even when the
@@ -110,8 +110,8 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 	/* balloon before swap: while guests' balloons give, or a balloon
 	 * asked for filled the node while this pass waited, nothing is
 	 * swapped; the next pass (the node is still short) asks again */
-	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want, &covered);
-	if (reclaimed || covered)
+	reclaimed += balloon_policy_reclaim(k->host->balloon_policy, nid, want, covered);
+	if (reclaimed || *covered)
 		return reclaimed;
 	n = host_get_all(k->host, vms, HOST_MAX_GUESTS);
 
@@ -181,7 +181,7 @@ static void *kswapd_thread(void *arg)
 
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop) {
-		bool kicked = kn->kicked, need = kicked || !node_balanced(mm, kn->nid);
+		bool kicked = kn->kicked, need = kicked || !node_balanced(mm, kn->nid), covered;
 		uint64_t got;
 
 		if (!need) {
@@ -199,7 +199,7 @@ static void *kswapd_thread(void *arg)
 		kn->kicked = false;
 		kn->passes_started++;
 		pthread_mutex_unlock(&k->lock);
-		got = shrink_guests(k, kn->nid, kicked, 0);
+		got = shrink_guests(k, kn->nid, kicked, 0, &covered);
 		count(kn, KSWAPD_PASSES, 1);
 		count(kn, got ? KSWAPD_RECLAIMED : KSWAPD_FAILED_PASSES, got ? got : 1);
 		pthread_mutex_lock(&k->lock);

@@ -87,8 +87,11 @@ void kswapd_wake_node(struct kswapd *k, int nid);
 bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms);
 /* Direct reclaim on the calling thread (which holds no guest's lock):
  * shrink the guests until want pages were freed or every priority was
- * tried; wakes kswapd too. Returns pages freed; counted as allocstall. */
-uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want);
+ * tried; wakes kswapd too. Returns pages freed; counted as allocstall.
+ * *covered: nothing was swapped because balloons asked for (by this
+ * call or kswapd's pass) balanced the node meanwhile; the caller tries
+ * its allocation again (balloon_policy_reclaim()). */
+uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered);
 /* A counter summed over the nodes. */
 uint64_t kswapd_stat(struct kswapd *k, enum kswapd_stat_item item);
 

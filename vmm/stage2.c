@@ -536,7 +536,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		return 0;
 	}
 	int oom_waits = 0;
-	bool oom_tried = false, oom_self = false, compacted = false;
+	bool oom_tried = false, oom_self = false, compacted = false, covered;
 
 	for (int fruitless = 0;;) {
 		if (!ept_lookup(s2->ept, gfn, &e, &order) && ept_entry_present(e)) {
@@ -619,11 +619,14 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		/* direct reclaim: reclaiming this guest needs its lock, so let
 		 * go of it; when nothing could be freed, wait for kswapd once
 		 * (its pass may be writing); out of memory only after
-		 * FAULT_RECLAIM_TRIES rounds in a row freed nothing */
+		 * FAULT_RECLAIM_TRIES rounds in a row freed nothing. Balloons
+		 * that balanced the node (covered) are no round: try again,
+		 * without waking kswapd into a pass that would swap. Each
+		 * such round asks them for more, so they run dry or it ends */
 		pthread_mutex_unlock(&s2->lock);
-		if (kswapd_direct_reclaim(s2->hp->kswapd, FAULT_RECLAIM_PAGES))
+		if (kswapd_direct_reclaim(s2->hp->kswapd, FAULT_RECLAIM_PAGES, &covered))
 			fruitless = 0;
-		else if (!kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS))
+		else if (!covered && !kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS))
 			fruitless++;
 		pthread_mutex_lock(&s2->lock);
 		if (!s2->ept || s2->dead) {
