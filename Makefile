@@ -44,7 +44,7 @@ endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
         bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt bench-window \
-        bench-replacement
+        bench-replacement bench-swapcycle
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -181,6 +181,9 @@ bench-alloc: $(BUILD)/bench/bench_alloc
 
 bench-window: $(BUILD)/bench/bench_window
 	$(BUILD)/bench/bench_window
+
+bench-swapcycle: $(BUILD)/bench/bench_swapcycle
+	$(PYTHON) bench/bench_swapcycle.py
 
 # the simulation draws with the test guest's own Zipf sampler (hosted objects)
 $(BUILD)/bench/sim_replacement: $(BUILD)/obj/bench/sim_replacement.o $(BUILD)/bare/guest/zipf.o $(BUILD)/bare/guest/mathx.o
