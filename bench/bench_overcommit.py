@@ -50,10 +50,9 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from benchlib import HostSwap, MemCgroup, active_swaps, fstype_of, kvm_available, log, vmstat
+from benchlib import HostSwap, MemCgroup, active_swaps, kvm_available, log, swap_bench_setup, vmstat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GMM = os.environ.get("GMM_BENCH_OVERCOMMIT_GMM", os.path.join(ROOT, "build/gmm"))
@@ -332,24 +331,8 @@ def main():
     for f in (GMM, GUEST):
         if not os.path.exists(f):
             sys.exit(f"bench-overcommit: {f} is missing: run make first")
-    if os.geteuid() != 0:
-        sys.exit("bench-overcommit: needs root (a memory cgroup and swapon for the kernel run)")
-    if active_swaps():
-        sys.exit(f"bench-overcommit: other swap is active ({', '.join(active_swaps())}): the kernel run's "
-                 "swap counts are host-wide, so swapoff it first")
-    for tool in ("fallocate", "mkswap", "swapon", "swapoff"):
-        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
-            sys.exit(f"bench-overcommit: {tool} not found (util-linux)")
-    cgv, cgroot = MemCgroup.find()
-    if not cgv:
-        sys.exit("bench-overcommit: no memory cgroup controller is mounted (cgroup v1 or v2)")
-    base = env("DIR", os.path.join(ROOT, "build"))
-    os.makedirs(base, exist_ok=True)
-    fs = fstype_of(base)
-    if fs in ("tmpfs", "ramfs"):
-        sys.exit(f"bench-overcommit: {base} is on {fs}: swap files there would be memory "
-                 "(GMM_BENCH_OVERCOMMIT_DIR=a directory on a disk)")
-    tmp = tempfile.mkdtemp(prefix="bench-overcommit-", dir=base)
+    cgv, cgroot, tmp, fs = swap_bench_setup("bench-overcommit", env("DIR", os.path.join(ROOT, "build")),
+                                             "GMM_BENCH_OVERCOMMIT_DIR")
 
     # Ctrl-C or a kill: unwind through the finally blocks (swapoff, rmdir)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -36,9 +36,8 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 
-from benchlib import HostSwap, MemCgroup, active_swaps, fstype_of, log
+from benchlib import HostSwap, MemCgroup, log, swap_bench_setup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build/bench/bench_swapcycle")
@@ -90,23 +89,11 @@ def probe_overhead(tmp):
 def main():
     if not os.path.exists(BIN):
         sys.exit(f"bench-swapcycle: {BIN} is missing: run make first")
-    if os.geteuid() != 0:
-        sys.exit("bench-swapcycle: needs root (a memory cgroup and swapon for the kernel run)")
-    if active_swaps():
-        sys.exit(f"bench-swapcycle: other swap is active ({', '.join(active_swaps())}): the kernel run's "
-                 "swap counts are host-wide, so swapoff it first")
     if not 64 <= RESIDENT <= PAGES:
         sys.exit("bench-swapcycle: GMM_BENCH_SWAPCYCLE_RESIDENT must be between 64 and _PAGES")
-    cgv, cgroot = MemCgroup.find()
-    if not cgv:
-        sys.exit("bench-swapcycle: no memory cgroup controller is mounted (cgroup v1 or v2)")
-    base = os.environ.get("GMM_BENCH_SWAPCYCLE_DIR", os.path.join(ROOT, "build"))
-    os.makedirs(base, exist_ok=True)
-    fs = fstype_of(base)
-    if fs in ("tmpfs", "ramfs"):
-        sys.exit(f"bench-swapcycle: {base} is on {fs}: swap files there would be memory "
-                 "(GMM_BENCH_SWAPCYCLE_DIR=a directory on a disk)")
-    tmp = tempfile.mkdtemp(prefix="bench-swapcycle-", dir=base)
+    cgv, cgroot, tmp, fs = swap_bench_setup("bench-swapcycle", os.environ.get("GMM_BENCH_SWAPCYCLE_DIR",
+                                                                              os.path.join(ROOT, "build")),
+                                            "GMM_BENCH_SWAPCYCLE_DIR")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     page_cluster = open("/proc/sys/vm/page-cluster").read().strip()
     log(f"bench-swapcycle: {PAGES} pages ({PAGES * PAGE // MiB} MiB) touched at random, {RESIDENT} in memory, "

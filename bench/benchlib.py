@@ -3,6 +3,8 @@ root; this directory is on their sys.path as their own)."""
 import atexit
 import os
 import subprocess
+import sys
+import tempfile
 import time
 
 
@@ -172,3 +174,27 @@ class HostSwap:
                 self.on = False
         if not self.on and os.path.exists(self.path):
             os.unlink(self.path)
+
+
+def swap_bench_setup(name, base, dir_env):
+    """What a bench that swapons a host swap file and makes memory cgroups
+    needs, checked (root, no other swap area, util-linux, a memory cgroup
+    controller, a directory on a disk): exits with a clear line if any is
+    missing, else returns (cgroup version, its mount, a fresh directory for
+    the swap files under base, base's filesystem type)."""
+    if os.geteuid() != 0:
+        sys.exit(f"{name}: needs root (a memory cgroup and swapon for the kernel run)")
+    if active_swaps():
+        sys.exit(f"{name}: other swap is active ({', '.join(active_swaps())}): the kernel run's "
+                 "swap counts are host-wide, so swapoff it first")
+    for tool in ("fallocate", "mkswap", "swapon", "swapoff"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
+            sys.exit(f"{name}: {tool} not found (util-linux)")
+    cgv, cgroot = MemCgroup.find()
+    if not cgv:
+        sys.exit(f"{name}: no memory cgroup controller is mounted (cgroup v1 or v2)")
+    os.makedirs(base, exist_ok=True)
+    fs = fstype_of(base)
+    if fs in ("tmpfs", "ramfs"):
+        sys.exit(f"{name}: {base} is on {fs}: swap files there would be memory ({dir_env}=a directory on a disk)")
+    return cgv, cgroot, tempfile.mkdtemp(prefix=f"{name}-", dir=base), fs
