@@ -87,7 +87,7 @@ static char *bounce;        /* O_DIRECT read buffer */
 static uint32_t *frame_of;  /* vma: the pool frame each resident page maps */
 static uint32_t *free_frames; /* vma: a stack of free pool frames */
 static size_t nfree_frames;
-static uint64_t swap_ins, swap_outs, zero_fills;
+static uint64_t swap_ins, swap_outs;
 
 static atomic_bool stop;
 static atomic_int spinner_tid;
@@ -239,8 +239,7 @@ static void serve_fault(uint64_t addr, bool wake)
 		slot_of[page] = NO_SLOT;
 		swap_ins++;
 	} else {
-		memset(bounce, 0, PAGE);
-		zero_fills++;
+		memset(bounce, 0, PAGE); /* its first touch */
 	}
 	if (mode == MODE_VMA)
 		vma_map(page, wake);
@@ -284,6 +283,8 @@ static void pager_init(const char *swap_path)
 	struct uffdio_api api = { .api = UFFD_API, .features = mode == MODE_FIXED_SIGBUS ? UFFD_FEATURE_SIGBUS : 0 };
 	size_t nframes = nresident_max; /* vma: the pool holds what may be resident */
 
+	/* the kernel's internal tmpfs: 4 KiB folios unless shmem_enabled says
+	 * otherwise (never here), as gmm's thp=never frames are */
 	memfd = memfd_create("bench-swapcycle", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)((mode == MODE_VMA ? nframes : npages) * PAGE)))
 		die("memfd");
