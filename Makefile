@@ -100,7 +100,7 @@ run: deps
 unit: $(SAN)/tests/unit/unit_tests
 	$(SAN)/tests/unit/unit_tests
 
-integration: $(SAN_GMM) $(GMM) $(GUEST)
+integration: $(SAN_GMM) $(GMM) $(GUEST) $(BUILD)/bench/bench_swapcycle
 	GMM=$(SAN_GMM) GMM_RELEASE=$(GMM) GMM_GUEST=$(GUEST) \
 	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/integration
 

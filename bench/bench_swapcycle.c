@@ -87,7 +87,7 @@ static char *bounce;        /* O_DIRECT read buffer */
 static uint32_t *frame_of;  /* vma: the pool frame each resident page maps */
 static uint32_t *free_frames; /* vma: a stack of free pool frames */
 static size_t nfree_frames;
-static uint64_t swap_ins, swap_outs;
+static uint64_t swap_ins, swap_outs, scattered_batches;
 
 static atomic_bool stop;
 static atomic_int spinner_tid;
@@ -123,8 +123,9 @@ static double now_s(void)
 /* --- the pager -------------------------------------------------------------- */
 
 /* EVICT_BATCH consecutive free slots from the cursor on, like the kernel's
- * swap clusters: one write for the whole batch. */
-static size_t slots_take_run(void)
+ * swap clusters: one write for the whole batch. False when the free slots
+ * are too scattered for a run. */
+static bool slots_take_run(size_t *slot0)
 {
 	for (size_t tried = 0; tried < nslots; tried++) {
 		size_t s = (slot_cursor + tried) % (nslots - EVICT_BATCH + 1), i;
@@ -134,11 +135,28 @@ static size_t slots_take_run(void)
 		if (i == EVICT_BATCH) {
 			memset(slot_used + s, 1, EVICT_BATCH);
 			slot_cursor = s + EVICT_BATCH;
+			*slot0 = s;
+			return true;
+		}
+		tried += i; /* slot s + i is taken: no run starts before it */
+	}
+	return false;
+}
+
+/* One free slot, as the kernel scans for one when no cluster is free. */
+static size_t slot_take_one(void)
+{
+	for (size_t tried = 0; tried < nslots; tried++) {
+		size_t s = (slot_cursor + tried) % nslots;
+
+		if (!slot_used[s]) {
+			slot_used[s] = 1;
+			slot_cursor = s + 1;
 			return s;
 		}
 	}
 	errno = ENOSPC;
-	die("no free run of swap slots");
+	die("swap file full");
 	return 0;
 }
 
@@ -190,7 +208,7 @@ static void evict_batch(void)
 {
 	struct iovec iov[EVICT_BATCH];
 	uint32_t victims[EVICT_BATCH];
-	size_t slot0 = slots_take_run();
+	size_t slots[EVICT_BATCH], slot0;
 
 	for (int i = 0; i < EVICT_BATCH; i++) {
 		size_t k = xorshift(&victim_rng) % nresident;
@@ -200,12 +218,23 @@ static void evict_batch(void)
 		iov[i].iov_base = window + (size_t)victims[i] * PAGE;
 		iov[i].iov_len = PAGE;
 	}
-	if (pwritev(swapfd, iov, EVICT_BATCH, (off_t)(slot0 * PAGE)) != (ssize_t)(EVICT_BATCH * PAGE))
-		die("swap write");
+	if (slots_take_run(&slot0)) {
+		for (int i = 0; i < EVICT_BATCH; i++)
+			slots[i] = slot0 + (size_t)i;
+		if (pwritev(swapfd, iov, EVICT_BATCH, (off_t)(slot0 * PAGE)) != (ssize_t)(EVICT_BATCH * PAGE))
+			die("swap write");
+	} else {
+		scattered_batches++;
+		for (int i = 0; i < EVICT_BATCH; i++) {
+			slots[i] = slot_take_one();
+			if (pwrite(swapfd, iov[i].iov_base, PAGE, (off_t)(slots[i] * PAGE)) != (ssize_t)PAGE)
+				die("swap write");
+		}
+	}
 	/* the data is on disk: now the frames may go (each punch zaps the
 	 * window's PTE, a TLB flush of every CPU running the process) */
 	for (int i = 0; i < EVICT_BATCH; i++) {
-		slot_of[victims[i]] = (uint32_t)(slot0 + (size_t)i);
+		slot_of[victims[i]] = (uint32_t)slots[i];
 		if (mode == MODE_VMA)
 			vma_release(victims[i]);
 		else if (fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -484,9 +513,9 @@ int main(int argc, char **argv)
 
 	printf("{\"mode\": \"%s\", \"pages\": %zu, \"resident_pages\": %zu, \"ops\": %llu, \"prefill_s\": %.3f, "
 	       "\"seconds\": %.3f, \"cpu_s\": %.3f, \"switches\": %ld, \"swap_ins\": %llu, \"swap_outs\": %llu, "
-	       "\"verify_failures\": %llu}\n",
+	       "\"scattered_batches\": %llu, \"verify_failures\": %llu}\n",
 	       names[mode], npages, nresident_max, (unsigned long long)ops, prefill_s, b.wall_s - a.wall_s,
 	       b.cpu_s - a.cpu_s, b.switches - a.switches, (unsigned long long)in, (unsigned long long)out,
-	       (unsigned long long)failures);
+	       (unsigned long long)scattered_batches, (unsigned long long)failures);
 	return failures ? 1 : 0;
 }

@@ -142,7 +142,7 @@ def main():
         return statistics.median(f[key] for f in per[mode])
 
     keys = ("ops_per_sec", "swap_ins", "swap_outs", "cpu_us_per_swapin", "wall_us_per_swapin",
-            "switches_per_swapin", "prefill_s")
+            "switches_per_swapin", "prefill_s", "scattered_batches")
     out = {"pages": PAGES, "resident_pages": RESIDENT, "ops": OPS, "reps": REPS, "cgroup_version": cgv,
            "page_cluster": int(page_cluster), "kernel_cgroup_limit_bytes": limit}
     log(f"\nmedians of {REPS} rounds        " + "".join(f"{m:>14}" for m in MODES))
