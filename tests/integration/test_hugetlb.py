@@ -5,6 +5,7 @@ nr_hugepages back afterwards; when the kernel cannot provide them, they are
 skipped with the reason named."""
 import os
 import re
+import time
 
 import pytest
 
@@ -126,11 +127,13 @@ def test_2m_window_is_hugetlb_mapped_and_the_pool_view_agrees(accel, reserve_hug
         # The hog may still fault in its last page (its code and stack share
         # no 2 MiB page with its 32 MiB), so the guest's, the host's and the
         # pool's views are compared as one snapshot taken while no fault
-        # landed: the guest's count the same before and after.
+        # landed: the guest's count the same a quarter second before and
+        # after (the hog walks its 32 MiB many times a second).
         snap = {}
 
         def settled():
             first = control(sock, {"cmd": "stat", "guest": "h"})["stat"]["stage2"]
+            time.sleep(0.25)
             snap["kb"], snap["sizes"] = window_hugetlb(proc.pid, first["window"])
             snap["pool"] = control(sock, {"cmd": "pool"})["pool"]
             snap["free"] = sysfs("2M", "free_hugepages")
