@@ -183,10 +183,10 @@ int gmm_lru_check(struct gmm_pool *pool, struct gmm_lruvec *lv, FILE *f)
 		uint64_t pages = 0, entries = 0;
 		uint32_t prev = FRAME_NIL;
 
-		for (uint32_t p = h->first; p != FRAME_NIL && entries <= pool->nr_frames; p = pfn_to_frame(pool, p)->lru_next) {
+		for (uint32_t p = h->first; p != FRAME_NIL && entries <= pool->nr_desc_frames; p = pfn_to_frame(pool, p)->lru_next) {
 			struct gmm_frame *fr = pfn_to_frame(pool, p);
 
-			if (p >= pool->nr_frames) {
+			if (!pfn_has_desc(pool, p)) {
 				if (f)
 					fprintf(f, "node %d lru %d: pfn %u past the pool\n", nid, l, p);
 				problems++;

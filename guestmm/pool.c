@@ -87,7 +87,7 @@ static void build_zonelists(struct gmm_pool *pool)
  * can find a head by masking a descriptor's address. */
 static int pool_alloc_arrays(struct gmm_pool *pool, int nr_zones)
 {
-	size_t fbytes = pool->nr_frames * sizeof(struct gmm_frame);
+	size_t fbytes = pool->nr_desc_frames * sizeof(struct gmm_frame);
 	uintptr_t a;
 
 	pool->frames_map_bytes = fbytes + GMM_FRAME_ARRAY_ALIGN;
@@ -165,7 +165,7 @@ static int pool_config_ok(const struct gmm_pool_config *cfg)
 {
 	int nodes = cfg->nr_nodes ? cfg->nr_nodes : 1;
 
-	if (!cfg->nr_frames || cfg->nr_frames >= FRAME_NIL || nodes < 0 ||
+	if (!cfg->nr_frames || cfg->nr_frames + cfg->nr_outside_frames >= FRAME_NIL || nodes < 0 ||
 	    nodes > GMM_MAX_NODES || cfg->movable_percent > 90)
 		return -EINVAL;
 	return 0;
@@ -182,6 +182,7 @@ int gmm_pool_create(const struct gmm_pool_config *cfg, struct gmm_pool **out)
 	if (!pool)
 		return -ENOMEM;
 	pool->nr_frames = cfg->nr_frames;
+	pool->nr_desc_frames = cfg->nr_frames + cfg->nr_outside_frames;
 	pool->base = cfg->base;
 	pool->debug = cfg->debug;
 	pool->nr_nodes = cfg->nr_nodes ? cfg->nr_nodes : 1;

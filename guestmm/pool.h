@@ -60,6 +60,10 @@ struct gmm_mm_hooks {
 
 struct gmm_pool_config {
 	uint64_t nr_frames;              /* pool size in 4 KiB frames (< 2^32) */
+	/* descriptors past the zones, pfns [nr_frames, nr_frames + this):
+	 * frames the caller manages itself, never on a buddy list (the VMM's
+	 * home frames, docs/fault-path.md); zone_id 0, zeroed until used */
+	uint64_t nr_outside_frames;
 	int nr_nodes;                    /* 0 = 1; each node a contiguous pfn range */
 	unsigned movable_percent;        /* share of each node given to ZONE_MOVABLE (0 = none) */
 	uint64_t min_free_frames;        /* min_free_kbytes / 4; 0 = kernel-like sqrt rule */
@@ -83,10 +87,11 @@ struct gmm_kmem_cache;
  * the zones (their own locks) and the slab cache list (slab_lock).
  */
 struct gmm_pool {
-	struct gmm_frame *frames;        /* nr_frames descriptors, GMM_FRAME_ARRAY_ALIGN aligned */
+	struct gmm_frame *frames;        /* nr_desc_frames descriptors, GMM_FRAME_ARRAY_ALIGN aligned */
 	void *frames_map;                /* the mapping frames sits in */
 	size_t frames_map_bytes;
-	uint64_t nr_frames;
+	uint64_t nr_frames;              /* the buddy's: [0, nr_frames) */
+	uint64_t nr_desc_frames;         /* with the frames outside the zones after them */
 	char *base;                      /* may be NULL */
 	bool debug;
 	int nr_cpus;
@@ -123,6 +128,12 @@ static inline pfn_t frame_to_pfn(const struct gmm_pool *pool, const struct gmm_f
 static inline bool pfn_valid(const struct gmm_pool *pool, pfn_t pfn)
 {
 	return pfn < pool->nr_frames;
+}
+
+/* pfn has a descriptor: a frame of the zones or one outside them. */
+static inline bool pfn_has_desc(const struct gmm_pool *pool, pfn_t pfn)
+{
+	return pfn < pool->nr_desc_frames;
 }
 
 static inline struct gmm_zone *frame_zone(const struct gmm_pool *pool, const struct gmm_frame *f)
