@@ -13,6 +13,7 @@
 
 #include "vmm/hugetlb.h"
 #include "vmm/size.h"
+#include "guest/abi.h"
 
 #define GUEST_MIN_MEM (16ULL << 20)
 
@@ -93,6 +94,8 @@ static const struct cfg_key pool_keys[] = {
 	{ "reserve", CFG_SIZE, offsetof(struct pool_config, reserve_bytes), 0, 0, 0, NULL, 0 },
 	{ "hugetlb_2m", CFG_SIZE, offsetof(struct pool_config, hugetlb_2m_bytes), 0, 0, 0, NULL, 0 },
 	{ "hugetlb_1g", CFG_SIZE, offsetof(struct pool_config, hugetlb_1g_bytes), 0, 0, 0, NULL, 0 },
+	{ "home_frames", CFG_INT, offsetof(struct pool_config, home_frames), 0, 0, 1, NULL, 0 },
+	{ "home", CFG_SIZE, offsetof(struct pool_config, home_bytes), 0, 0, 0, NULL, 0 },
 };
 
 static const struct cfg_key swap_keys[] = {
@@ -322,6 +325,7 @@ void config_init(struct gmm_config *cfg)
 	strcpy(cfg->host.accel, "auto");
 	cfg->host.pool.nodes = 1;
 	cfg->host.pool.reserve_bytes = POOL_RESERVE_UNSET;
+	cfg->host.pool.home_frames = 1;
 	cfg->host.compaction.proactiveness = 20;   /* the kernel's default */
 }
 
@@ -924,6 +928,34 @@ static int swap_finish(struct gmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* host.pool.home (docs/fault-path.md#home-frames): 0 with home_frames on
+ * is the span of the guests that get a home range (stage2.c's
+ * home_eligible(): thp=never, no hugetlb pages, no NUMA cells, one pool
+ * node), each its guest-physical pages, the device hole included. */
+static int home_finish(struct gmm_config *cfg, char *err, size_t errlen)
+{
+	struct pool_config *p = &cfg->host.pool;
+	char a[32];
+
+	if (p->home_frames && !p->home_bytes && p->nodes == 1) {
+		for (int i = 0; i < cfg->nr_guests; i++) {
+			const struct vm_config *g = &cfg->guests[i];
+			uint64_t span = g->mem_bytes <= GMM_GPA_HOLE_START ? g->mem_bytes :
+					GMM_GPA_HOLE_END + (g->mem_bytes - GMM_GPA_HOLE_START);
+
+			if (!strcmp(g->thp, "never") && !strcmp(g->hugepages, "none") && !strcmp(g->backend, "pool") &&
+			    !g->numa.parsed.nr_cells)
+				p->home_bytes += (span + POOL_ALIGN_BYTES - 1) / POOL_ALIGN_BYTES * POOL_ALIGN_BYTES;
+		}
+	}
+	if (p->home_bytes % POOL_ALIGN_BYTES || p->home_bytes > POOL_MAX_BYTES) {
+		snprintf(err, errlen, "host.pool.home: %s must be whole 2M blocks, at most 4T",
+			 size_format(p->home_bytes, a));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int host_finish(struct gmm_config *cfg, char *err, size_t errlen)
 {
 	if (strcmp(cfg->host.accel, "auto") && strcmp(cfg->host.accel, "kvm") && strcmp(cfg->host.accel, "native")) {
@@ -962,7 +994,7 @@ int config_finish(struct gmm_config *cfg, const char *default_kernel, char *err,
 		if (numa_finish(&cfg->guests[i], path, cfg->host.pool.nodes, err, errlen))
 			return -EINVAL;
 	}
-	return hugetlb_finish(cfg, err, errlen);
+	return home_finish(cfg, err, errlen) || hugetlb_finish(cfg, err, errlen) ? -EINVAL : 0;
 }
 
 int config_finish_host(struct gmm_config *cfg, uint64_t default_pool_bytes, char *err, size_t errlen)
@@ -974,7 +1006,8 @@ int config_finish_host(struct gmm_config *cfg, uint64_t default_pool_bytes, char
 	}
 	if (!cfg->host.pool.size_bytes)
 		cfg->host.pool.size_bytes = default_pool_bytes;
-	if (host_finish(cfg, err, errlen) || pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen))
+	if (host_finish(cfg, err, errlen) || pool_finish(cfg, err, errlen) || swap_finish(cfg, err, errlen) ||
+	    home_finish(cfg, err, errlen))
 		return -EINVAL;
 	return hugetlb_finish(cfg, err, errlen);
 }

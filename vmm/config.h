@@ -33,6 +33,10 @@ struct pool_config {
 	uint64_t min_free_bytes;      /* min_free_kbytes' twin; 0: derived */
 	int debug;                    /* poison freed frames, check on alloc */
 	uint64_t reserve_bytes;       /* zeroed frames kept populated ahead, per kind */
+	/* home frames (docs/fault-path.md#home-frames): the span handed out
+	 * as one range per guest; 0 with home_frames on: the guests' RAM */
+	uint64_t home_bytes;
+	int home_frames;              /* 1 (default): guests get home ranges; 0: off */
 	/* hugetlb regions (docs/hugetlb.md): 0 = the RAM of the guests asking
 	 * for that page size; whole pages */
 	uint64_t hugetlb_2m_bytes;

@@ -206,6 +206,16 @@ static json_t *cmd_pool(struct host *h, json_t *req, const char **err)
 		json_object_set_new(recycle, frame_recycle_stat_names[i],
 				    json_integer((json_int_t)atomic_load(&hp->recycle.stat[i])));
 	json_object_set_new(json_object_get(o, "pool"), "recycle", recycle);
+	{
+		uint64_t ranges, range_frames, tokens;
+
+		home_frames_counts(&hp->home, &ranges, &range_frames, &tokens);
+		json_object_set_new(json_object_get(o, "pool"), "home",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I}", "span_frames", (json_int_t)hp->home.nr,
+					      "ranges", (json_int_t)ranges, "range_frames", (json_int_t)range_frames,
+					      "tokens", (json_int_t)tokens,
+					      "refused", (json_int_t)atomic_load(&hp->home.refused)));
+	}
 	if (hp->kswapd) {
 		json_t *k = json_object();
 

@@ -96,7 +96,8 @@ static const char *const hugetlb_field[NR_HUGETLB_SIZES] = {
 static int pool_map(struct host_pool *hp, const struct pool_config *cfg, pfn_t start[NR_HUGETLB_SIZES],
 		    char *err, size_t errlen)
 {
-	uint64_t end = hp->size_bytes >> GMM_FRAME_SHIFT, align = POOL_ALIGN_BYTES;
+	uint64_t file = hp->size_bytes + (hp->home.nr << GMM_FRAME_SHIFT);
+	uint64_t end = file >> GMM_FRAME_SHIFT, align = POOL_ALIGN_BYTES;
 	char *raw, *base;
 
 	for (int s = 0; s < NR_HUGETLB_SIZES; s++) {
@@ -122,7 +123,7 @@ static int pool_map(struct host_pool *hp, const struct pool_config *cfg, pfn_t s
 	munmap(base + hp->span_bytes, (size_t)(raw + align - base));
 	hp->base = base;
 	/* MAP_NORESERVE: the pool is sparse; only allocated frames hold memory */
-	if (mmap(base, hp->size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, hp->memfd,
+	if (mmap(base, file, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, hp->memfd,
 		 0) == MAP_FAILED) {
 		int e = errno;
 
@@ -130,7 +131,7 @@ static int pool_map(struct host_pool *hp, const struct pool_config *cfg, pfn_t s
 		return -e;
 	}
 	/* gmm's own writes (tables, slab) stay 4 KiB folios (see above) */
-	madvise(base, hp->size_bytes, MADV_NOHUGEPAGE);
+	madvise(base, file, MADV_NOHUGEPAGE);
 	return 0;
 }
 
@@ -203,6 +204,8 @@ static int pool_migrate_frame(struct gmm_pool *pool, pfn_t src, pfn_t dst, unsig
 	uint32_t owner = pfn_to_frame(pool, src)->owner;
 	int ret = -ENOENT;
 
+	if (owner == HOME_TOKEN_OWNER && !order)
+		return home_token_migrate(hp, src, dst);
 	if (owner >= HOST_POOL_MAX_OWNERS)
 		return -ENOENT;
 	pthread_rwlock_rdlock(&hp->owners_lock);
@@ -226,8 +229,14 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 		hp->huge[s].memfd = -1;
 	frame_recycle_init(&hp->recycle);
 	hp->size_bytes = cfg->size_bytes;
+	ret = home_frames_init(&hp->home, hp->size_bytes >> GMM_FRAME_SHIFT,
+			       cfg->home_frames ? cfg->home_bytes >> GMM_FRAME_SHIFT : 0);
+	if (ret) {
+		snprintf(err, errlen, "host.pool: home frames: %s", strerror(-ret));
+		goto fail;
+	}
 	hp->memfd = pool_open_backing(&hp->shmem_thp);
-	if (hp->memfd < 0 || ftruncate(hp->memfd, (off_t)hp->size_bytes)) {
+	if (hp->memfd < 0 || ftruncate(hp->memfd, (off_t)(hp->size_bytes + (hp->home.nr << GMM_FRAME_SHIFT)))) {
 		ret = -errno;
 		snprintf(err, errlen, "host.pool: a file of %llu bytes: %s", (unsigned long long)hp->size_bytes,
 			 strerror(errno));
@@ -239,6 +248,7 @@ int host_pool_create(const struct pool_config *cfg, struct host_pool **out, char
 	if (ret)
 		goto fail;
 	pc.nr_frames = hp->size_bytes >> GMM_FRAME_SHIFT;
+	pc.nr_outside_frames = hp->home.nr;
 	pc.nr_nodes = cfg->nodes;
 	memcpy(pc.distance, cfg->distance, sizeof(pc.distance));
 	pc.min_free_frames = cfg->min_free_bytes >> GMM_FRAME_SHIFT;
@@ -274,6 +284,7 @@ void host_pool_destroy(struct host_pool *hp)
 	if (!hp)
 		return;
 	zero_reserve_stop(&hp->reserve);
+	home_frames_destroy(&hp->home, hp);
 	if (hp->mm) {
 		frame_recycle_shrink(hp, -1, UINT64_MAX);
 		gmm_pool_destroy(hp->mm);
@@ -359,6 +370,10 @@ static bool still_mapped(struct host_pool *hp, pfn_t pfn)
 
 int host_pool_free(struct host_pool *hp, pfn_t pfn, unsigned order)
 {
+	if (home_frames_contains(&hp->home, pfn) && !order) {
+		host_pool_free_frames(hp, &pfn, 1);
+		return 0;
+	}
 	if (!pfn_valid(hp->mm, pfn))
 		return -EINVAL;
 	if (still_mapped(hp, pfn))
@@ -380,16 +395,32 @@ void host_pool_free_frames(struct host_pool *hp, const pfn_t *pfns, size_t n)
 
 	while (i < n) {
 		size_t j = i;
+		bool home = home_frames_contains(&hp->home, pfns[i]);
 
-		/* a run of contiguous, unmapped frames: one punch */
-		while (j < n && pfn_valid(hp->mm, pfns[j]) && (j == i || pfns[j] == pfns[j - 1] + 1) &&
-		       !still_mapped(hp, pfns[j]))
+		/* a run of contiguous, unmapped frames of one kind: one punch */
+		while (j < n && (home ? home_frames_contains(&hp->home, pfns[j]) : pfn_valid(hp->mm, pfns[j])) &&
+		       (j == i || pfns[j] == pfns[j - 1] + 1) && !still_mapped(hp, pfns[j]))
 			j++;
 		if (j == i) {
 			i++;
 			continue;
 		}
 		host_pool_punch(hp, pfns[i], j - i);
+		if (home) {
+			/* the page is gone from the file (and from the window,
+			 * which the punch unmapped): its budget goes back, and
+			 * its descriptor is a free one's */
+			home_tokens_put(hp, j - i);
+			for (; i < j; i++) {
+				struct gmm_frame *f = pfn_to_frame(hp->mm, pfns[i]);
+
+				atomic_store_explicit(&f->flags, 0, memory_order_relaxed);
+				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+				f->owner = 0;
+				f->gfn = GMM_GFN_NONE;
+			}
+			continue;
+		}
 		for (; i < j; i++)
 			gmm_free_frames(hp->mm, pfns[i], 0);
 	}
@@ -405,14 +436,14 @@ struct hugetlb_region *host_pool_hugetlb(struct host_pool *hp, pfn_t pfn)
 
 bool host_pool_pfn_valid(struct host_pool *hp, pfn_t pfn)
 {
-	return pfn_valid(hp->mm, pfn) || host_pool_hugetlb(hp, pfn);
+	return pfn_valid(hp->mm, pfn) || home_frames_contains(&hp->home, pfn) || host_pool_hugetlb(hp, pfn);
 }
 
 struct gmm_frame *host_pool_frame(struct host_pool *hp, pfn_t pfn)
 {
 	struct hugetlb_region *r;
 
-	if (pfn_valid(hp->mm, pfn))
+	if (pfn_has_desc(hp->mm, pfn))
 		return pfn_to_frame(hp->mm, pfn);
 	r = host_pool_hugetlb(hp, pfn);
 	return r ? hugetlb_unit(r, pfn) : NULL;
@@ -420,7 +451,7 @@ struct gmm_frame *host_pool_frame(struct host_pool *hp, pfn_t pfn)
 
 int host_pool_fd_offset(const struct host_pool *hp, pfn_t pfn, int *fd, off_t *off)
 {
-	if (pfn_valid(hp->mm, pfn)) {
+	if (pfn_valid(hp->mm, pfn) || home_frames_contains(&hp->home, pfn)) {
 		*fd = hp->memfd;
 		*off = (off_t)(pfn << GMM_FRAME_SHIFT);
 		return 0;

@@ -8,8 +8,10 @@
  * that was never touched, or whose range was punched when it was freed,
  * holds nothing.
  *
- * pfns: [0, mm->nr_frames) are the normal frames (the buddy's); after
- * them, each aligned to its page size, a hugetlb region per page size in
+ * pfns: [0, mm->nr_frames) are the normal frames (the buddy's); then the
+ * home frames (home_frames.h), in the same file, with descriptors of
+ * their own past the buddy's; after them, each aligned to its page size,
+ * a hugetlb region per page size in
  * use (hugetlb.h): pfns of a second file, hugetlbfs, mapped right after
  * the normal range in gmm's view, so frame_mem() works on every pfn. The
  * realizer asks host_pool_fd_offset() which file and offset a pfn is.
@@ -29,6 +31,7 @@
 #include "guestmm/pool.h"
 #include "vmm/config.h"
 #include "vmm/frame_recycle.h"
+#include "vmm/home_frames.h"
 #include "vmm/hugetlb.h"
 #include "vmm/zero_reserve.h"
 
@@ -42,7 +45,8 @@ struct kcompactd;
 struct host_pool {
 	int memfd;                   /* a file on gmm's private tmpfs, or a memfd */
 	char *base;                  /* the pool mapped into gmm, pfn 0 first */
-	uint64_t size_bytes;         /* the normal frames' file */
+	uint64_t size_bytes;         /* the normal frames' part of the file */
+	struct home_frames home;     /* the home frames' part after it (home_frames.h) */
 	uint64_t span_bytes;         /* gmm's view: normal frames, gaps, hugetlb regions */
 	struct hugetlb_region huge[NR_HUGETLB_SIZES]; /* memfd -1: size not in use */
 	bool shmem_thp;              /* backing can hold 2 MiB folios (tmpfs huge=within_size) */
