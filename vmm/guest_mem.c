@@ -80,7 +80,9 @@ static int pool_backend_init(struct guest_mem *mem, const struct guest_mem_confi
 	if (!mem->s2)
 		return -ENOMEM;
 	ret = stage2_create(mem->s2, cfg->pool, mem, cfg->stage2);
-	for (int i = 0; i < mem->nr_slots && !ret; i++)
+	if (!ret && stage2_homed(mem->s2))
+		ret = stage2_home_map(mem->s2);
+	for (int i = 0; i < mem->nr_slots && !ret && !stage2_homed(mem->s2); i++)
 		ret = stage2_register(mem->s2, mem->slots[i].hva, mem->slots[i].bytes);
 	if (!ret)
 		ret = stage2_start(mem->s2);

@@ -61,6 +61,8 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	json_object_set_new(o, "table_frames", json_integer((json_int_t)(s2->released ? s2->final_tables :
 						atomic_load(&s2->table_frames))));
 	/* frames of the current block not mapped yet: allocated, the guest's */
+	/* home frames: the first pfn of the guest's range, -1 without */
+	json_object_set_new(o, "home_pfn", json_integer(stage2_homed(s2) ? (json_int_t)s2->home : -1));
 	json_object_set_new(o, "cursor_frames", json_integer(s2->released ? s2->final_cursor : stage2_cursor_frames(s2)));
 	for (int i = 0; i < NR_EPT_STAT_ITEMS; i++)
 		json_object_set_new(o, ept_stat_names[i], json_integer((json_int_t)(s2->released ? s2->final_ept[i] :

@@ -209,6 +209,8 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	int nid = numa_policy_node(s2, gfn, &mask, &strict);
 	pfn_t pfn;
 
+	if (stage2_homed(s2))
+		return home_take(s2, nr, gfn); /* holes: zero when first mapped */
 	if (s2->cur[nid].left < nr) {
 		pfn = take_block(s2, gfn, maps_huge_frames(s2));
 		if (pfn == GMM_PFN_NONE) {
@@ -257,6 +259,8 @@ pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	int want = numa_policy_node(s2, gfn, &mask, &strict);
 	pfn_t pfn;
 
+	if (stage2_homed(s2))
+		return home_take(s2, nr, gfn);
 	pfn = frame_recycle_take(s2->hp, want, nr);
 	if (pfn != GMM_PFN_NONE)
 		return pfn;
@@ -644,6 +648,21 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
+/*
+ * Home frames need: a span in the pool; 4 KiB frames only (a 2 MiB frame
+ * wants a PMD, which UFFDIO_CONTINUE on shmem does not make); no hugetlb;
+ * one pool node (a home range is one node's memory, and NUMA migration
+ * would move a page away from home); and minor faults on shmem, which is
+ * how a page already in the file is mapped. Any other guest keeps mapping
+ * frames wherever they are.
+ */
+static bool home_eligible(const struct stage2 *s2)
+{
+	return s2->hp->home.nr && !s2->cfg.thp && !s2->cfg.thp_collapse && !s2->cfg.hugetlb &&
+	       s2->hp->mm->nr_nodes == 1 && !s2->cfg.numa.nr_cells && !s2->cfg.numa.balancing &&
+	       (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
+}
+
 int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem, const struct stage2_config *cfg)
 {
 	int ret;
@@ -676,6 +695,13 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	 * no guest can use (32 MiB of a 1 GiB pool) */
 	if (!cfg->hugetlb && maps_huge_frames(s2))
 		zero_reserve_want(&hp->reserve);
+	s2->home = GMM_PFN_NONE;
+	if (home_eligible(s2)) {
+		const struct guest_mem_slot *last = &mem->slots[mem->nr_slots - 1];
+
+		s2->home_nr = (last->gpa + last->bytes) >> GMM_FRAME_SHIFT;
+		s2->home = home_range_get(&hp->home, s2->home_nr);
+	}
 	return 0;
 }
 
@@ -761,6 +787,7 @@ void stage2_release(struct stage2 *s2)
 		       (b.nr_small || b.nr_huge))
 			free_batch(s2, &b);
 		cursor_release(s2);
+		home_release(s2);
 		ept_destroy(s2->ept);
 		s2->ept = NULL; /* under the lock: stats and translate look at it */
 		stage2_balloon_free(s2);

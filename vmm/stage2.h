@@ -270,6 +270,11 @@ struct stage2 {
 	gfn_t swap_ra_prev;
 	unsigned swap_ra_win, swap_ra_mapped;
 	gfn_t khugepaged_next;        /* where the next collapse scan starts */
+	/* home frames (home_frames.h): gfn g lives at pool pfn home + g and
+	 * the window maps [home, home + home_nr) once; GMM_PFN_NONE: this
+	 * guest maps frames wherever they are (a VMA each run) */
+	pfn_t home;
+	uint64_t home_nr;
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	bool stopping;                /* stage2_stop() began: no more window changes */
 	enum stage2_dirty_mode dirty_mode;
@@ -302,6 +307,14 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 		  const struct stage2_config *cfg);
 /* Register [hva, hva+len) (anonymous, not present) for stage-2 faults. */
 int stage2_register(struct stage2 *s2, void *hva, uint64_t len);
+/* A guest with home frames: map its RAM slots over its home range, once,
+ * and register them for missing and minor faults (instead of
+ * stage2_register()). -errno. */
+int stage2_home_map(struct stage2 *s2);
+static inline bool stage2_homed(const struct stage2 *s2)
+{
+	return s2->home != GMM_PFN_NONE;
+}
 /* Start the fault thread; with cfg.prefault, map all RAM first. */
 int stage2_start(struct stage2 *s2);
 /* Stop the fault thread. The window must be unmapped next, then

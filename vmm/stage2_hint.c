@@ -41,7 +41,8 @@
 
 bool minor_registered(const struct stage2 *s2)
 {
-	return (s2->cfg.swap || s2->cfg.numa.balancing) && (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
+	return (s2->cfg.swap || s2->cfg.numa.balancing || stage2_homed(s2)) &&
+	       (s2->uffd_features & UFFD_FEATURE_MINOR_SHMEM);
 }
 
 bool hint_enabled(const struct stage2 *s2)
@@ -115,6 +116,13 @@ int hint_register_window(struct stage2 *s2)
 		gfn_t lo = sl->gpa >> GMM_FRAME_SHIFT, hi = lo + (sl->bytes >> GMM_FRAME_SHIFT);
 		struct window_run r = { .s2 = s2, .cursor = lo, .start = lo, .end = lo };
 
+		if (stage2_homed(s2)) { /* one pool mapping, the whole slot */
+			int ret = hint_register(s2, lo, hi - lo);
+
+			if (ret)
+				return ret;
+			continue;
+		}
 		ept_walk(s2->ept, lo, hi, classify_leaf, &r);
 		if (r.cursor > hi)
 			r.end = hi; /* a 2 MiB leaf past the slot's end */

@@ -65,6 +65,17 @@ static inline bool maps_huge_frames(const struct stage2 *s2)
 	return s2->cfg.thp || s2->cfg.thp_collapse;
 }
 
+/* Home frames (stage2_home.c): nr frames for [gfn, gfn+nr) at home, each
+ * with its token taken (GMM_PFN_NONE: the budget has none); whether the
+ * window maps pfn at gfn by home (then realize_map() is a CONTINUE). */
+pfn_t home_take(struct stage2 *s2, unsigned nr, gfn_t gfn);
+static inline bool home_at(const struct stage2 *s2, gfn_t gfn, pfn_t pfn)
+{
+	return stage2_homed(s2) && pfn == s2->home + gfn;
+}
+int home_realize(struct stage2 *s2, gfn_t gfn, uint64_t nr);
+void home_release(struct stage2 *s2);
+
 /* A populated, zeroed 2 MiB block for gfn, where the guest's NUMA policy
  * wants it; GMM_PFN_NONE if none. huge: one 2 MiB folio (reserve first);
  * else 4 KiB folios (maps_huge_frames()). */

@@ -102,6 +102,10 @@ int realize_map(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr)
 	bool small;
 	void *got;
 
+	if (home_at(s2, gfn, pfn))
+		return home_realize(s2, gfn, nr);
+	if (stage2_homed(s2))
+		return -EINVAL; /* a homed window maps nothing but its home */
 	if (host_pool_fd_offset(s2->hp, pfn, &fd, &off))
 		return -EINVAL;
 	/* thp=never: 4 KiB on the host too. A 2 MiB run of a 2 MiB folio
@@ -214,6 +218,11 @@ int realize_unmap(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	size_t len = nr << GMM_FRAME_SHIFT;
 	int ret;
 
+	/* a homed window keeps its one mapping: only the PTEs go, and the
+	 * free that follows punches the page (a touch is then a missing
+	 * fault; before it, a minor one the fault path sees not present) */
+	if (stage2_homed(s2))
+		return realize_zap(s2, gfn, nr);
 	if (mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return -errno;
 	madvise(want, len, MADV_NOHUGEPAGE);

@@ -264,7 +264,8 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	qsort(to_free, nr_free, sizeof(pfn_t), host_pool_cmp_pfn);
 	/* written and unmapped: the next swap-ins read into them unpunched
 	 * (frame_recycle.h); what does not fit is punched and freed */
-	nr_free = (unsigned)frame_recycle_put(s2->hp, to_free, nr_free);
+	if (!stage2_homed(s2)) /* a home frame is punched in place */
+		nr_free = (unsigned)frame_recycle_put(s2->hp, to_free, nr_free);
 	host_pool_free_frames(s2->hp, to_free, nr_free);
 	return freed;
 }

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import control, guest_spec, wait_for, gmm_finish, gmm_run_config, gmm_start
+from conftest import GUEST, control, guest_spec, wait_for, gmm_finish, gmm_run_config, gmm_start
 
 BACKINGS = {
     # name: extra guest keys
@@ -131,13 +131,22 @@ def window_mappings(pid, window, span):
     return out
 
 
+def start_one(tmp_path, accel, sock, home_frames, **guest):
+    """One guest from a config file, the pool's home frames on or off."""
+    cfg = tmp_path / "c.json"
+    guest["kernel"] = GUEST
+    cfg.write_text(json.dumps({"host": {"accel": accel, "control": sock, "pool": {"home_frames": home_frames}},
+                               "guests": [guest]}))
+    return start(["--config", str(cfg)])
+
+
 def test_window_maps_the_pool_offset_of_the_pfn_the_ept_records(accel, tmp_path):
     sock = str(tmp_path / "c.sock")
     # pages first touched in Zipf order (prefill=0, scattered ranks) and no
-    # fault-around: the buddy's frames land on gfns out of order
+    # fault-around: the buddy's frames land on gfns out of order (frames
+    # from the buddy: home frames off, else each page is at its home)
     cmd = "workload=zipf size=32M iters=2000000000 prefill=0"
-    proc = start(["--accel", accel, "--control", sock, "--guest",
-                  guest_spec("z", mem="64M", cmdline=cmd, thp="never", fault_around="4K")])
+    proc = start_one(tmp_path, accel, sock, 0, name="z", mem="64M", cmdline=cmd, thp="never", fault_around="4K")
     try:
         assert wait_for(lambda: os.path.exists(sock))
         wait_for(lambda: control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]["resident_frames"] > 4000)
@@ -154,6 +163,38 @@ def test_window_maps_the_pool_offset_of_the_pfn_the_ept_records(accel, tmp_path)
         assert out_of_order > len(maps) // 2, "frames should not simply follow gfns"
         bad = control(sock, {"cmd": "translate", "guest": "z", "gpa": 3 << 30})
         assert not bad["ok"] and "not guest RAM" in bad["error"]
+    finally:
+        control(sock, {"cmd": "stop", "guest": "z"})
+        finish(proc)
+
+
+def test_a_homed_window_is_one_mapping_of_its_home_range_whatever_the_guest_touched(accel, tmp_path):
+    """docs/fault-path.md#home-frames: a thp=never guest's RAM is mapped
+    once over its home range; every present page is at home + gfn, and
+    the pool's tokens are its resident pages (the budget stays the
+    buddy's). The same scattered first touches as above."""
+    sock = str(tmp_path / "c.sock")
+    cmd = "workload=zipf size=32M iters=2000000000 prefill=0"
+    proc = start_one(tmp_path, accel, sock, 1, name="z", mem="64M", cmdline=cmd, thp="never", fault_around="4K")
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        wait_for(lambda: control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]["resident_frames"] > 4000)
+        s2 = control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]
+        pool = control(sock, {"cmd": "pool"})["pool"]
+        home = s2["home_pfn"]
+        assert home >= pool["nr_frames"], (home, pool)   # past the buddy's frames
+        assert pool["home"]["ranges"] == 1 and pool["home"]["range_frames"] == 64 * 256, pool["home"]
+        maps = window_mappings(proc.pid, s2["window"], 1 << 40)
+        assert maps == [(0, 64 << 20, home * 4096)], maps
+        for gpa in (0x100000, 0x200000, 0x1234000, 0x3fff000):
+            t = control(sock, {"cmd": "translate", "guest": "z", "gpa": gpa})
+            assert t["ok"] and (not t["present"] or t["pfn"] == home + gpa // 4096), t
+        # the check reads the stats as they stand: tokens lag by a fault at most
+        s2 = control(sock, {"cmd": "stat", "guest": "z"})["stat"]["stage2"]
+        tokens = control(sock, {"cmd": "pool"})["pool"]["home"]["tokens"]
+        assert abs(tokens - s2["resident_frames"]) <= 16, (tokens, s2["resident_frames"])
+        chk = control(sock, {"cmd": "check"})
+        assert chk["ok"] and chk["problems"] == 0, chk["report"]
     finally:
         control(sock, {"cmd": "stop", "guest": "z"})
         finish(proc)

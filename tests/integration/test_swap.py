@@ -27,6 +27,10 @@ def test_a_guest_twice_the_pool_runs_verified_through_swap(accel, tmp_path):
     assert s2["pgsteal"] == s2["pswpout"] and s2["swap_write_failed"] == 0, s2
     # never more resident than the pool holds
     assert s2["peak_resident_frames"] < 64 * 256, s2
+    # thp=never: its pages live at home (docs/fault-path.md#home-frames),
+    # and the pool file, home pages included, never held more than the pool
+    assert s2["home_pfn"] >= 64 * 256, s2
+    assert run.host["pool_held_peak_bytes"] <= 64 << 20, run.host
 
 
 def test_two_overcommitted_guests_with_random_access_keep_their_data(accel, tmp_path):
@@ -44,6 +48,8 @@ def test_two_overcommitted_guests_with_random_access_keep_their_data(accel, tmp_
         assert g["results"]["verify_passes"] >= 2, run
     assert sum(run.guests[n]["stage2"]["pswpout"] for n in "ab") > 0, run
     assert run.guests["a"]["stage2"]["thp_split_swap"] > 0, run.guests["a"]["stage2"]
+    # one pool, both models: a's frames from the buddy, b's at home
+    assert run.guests["a"]["stage2"]["home_pfn"] == -1 and run.guests["b"]["stage2"]["home_pfn"] >= 0, run
 
 
 def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
@@ -118,7 +124,9 @@ def test_swap_ins_read_into_recycled_frames_and_an_idle_stack_goes_back(accel, t
     import json
     sock = str(tmp_path / "c.sock")
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"host": host(tmp_path, accel, control=sock), "guests": [
+    h = host(tmp_path, accel, control=sock)
+    h["pool"]["home_frames"] = 0   # a homed page is punched in place: no recycling
+    cfg.write_text(json.dumps({"host": h, "guests": [
         dict(name="z", mem="128M", thp="never",
              cmdline="workload=zipf size=96M iters=1000000G duration=4 theta=0.8 verify=1"),
         dict(name="idle", mem="32M", cmdline="workload=touch size=4M hold=90")]}))

@@ -28,12 +28,14 @@ struct rig {
 	struct swap_device *swapdev;  /* rig_up_swap() only */
 	struct stage2_swap *swap;
 	char swap_dir[64];
+	bool home;                    /* the pool has home frames for the guest */
 };
 
 static void rig_up_with(struct rig *r, const char *thp, unsigned fault_around_pages, struct stage2_swap *swap)
 {
 	/* no reserve thread: frame counts stay still between two reads */
-	struct pool_config pc = { .size_bytes = 128 * MB, .nodes = 1, .reserve_bytes = 0 };
+	struct pool_config pc = { .size_bytes = 128 * MB, .nodes = 1, .reserve_bytes = 0,
+				  .home_bytes = r->home ? 64 * MB : 0, .home_frames = r->home };
 	struct stage2_config sc = {
 		.fault_around_pages = fault_around_pages,
 		.thp = !strcmp(thp, "always"),
@@ -57,6 +59,7 @@ static void rig_up_with(struct rig *r, const char *thp, unsigned fault_around_pa
 
 static void rig_up(struct rig *r, const char *thp, unsigned fault_around_pages)
 {
+	r->home = false;
 	r->swap = NULL;
 	r->swapdev = NULL;
 	rig_up_with(r, thp, fault_around_pages, NULL);
@@ -68,6 +71,7 @@ static void rig_up_swap(struct rig *r, const char *thp)
 	struct swap_config sc = { .size_bytes = 32 * MB };
 	char err[256];
 
+	r->home = false;
 	snprintf(r->swap_dir, sizeof(r->swap_dir), "/tmp/gmm-s2swap-XXXXXX");
 	cr_assert_not_null(mkdtemp(r->swap_dir));
 	snprintf(sc.path, sizeof(sc.path), "%s/swap", r->swap_dir);
@@ -1028,4 +1032,159 @@ Test(stage2, migration_under_concurrent_writes_loses_nothing)
 	cr_assert_eq(stat(&r, S2_PGMIGRATE_SUCCESS), 200);
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	rig_down(&r);
+}
+
+/* --- home frames (home_frames.h) ------------------------------------------ */
+
+static void rig_up_home(struct rig *r, bool swap)
+{
+	if (swap)
+		rig_up_swap(r, "never");
+	else
+		rig_up(r, "never", 16);
+	/* the same rig with a home span: built again */
+	guest_mem_destroy(&r->mem);
+	host_pool_destroy(r->hp);
+	r->home = true;
+	rig_up_with(r, "never", 16, r->swap);
+	cr_assert(stage2_homed(r->mem.s2), "a thp=never guest in a pool with a home span gets a range");
+}
+
+/* VMAs of gmm's address space inside [lo, hi) (/proc/self/maps). */
+static int vmas_in(uint64_t lo, uint64_t hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long a, b;
+	char line[512];
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static pfn_t ept_pfn(struct rig *r, gfn_t gfn)
+{
+	uint64_t e;
+	unsigned order;
+
+	cr_assert_eq(ept_lookup(r->mem.s2->ept, gfn, &e, &order), 0);
+	return ept_entry_present(e) ? ept_entry_pfn(e) : GMM_PFN_NONE;
+}
+
+Test(stage2, a_homed_guest_maps_each_page_at_home_in_one_window_mapping_and_holds_one_token_each)
+{
+	struct rig r;
+	uint64_t lo, hi, before;
+
+	rig_up_home(&r, false);
+	lo = (uint64_t)r.mem.window;
+	hi = lo + r.mem.ram_bytes;
+	before = allocated(&r) - atomic_load(&r.mem.s2->table_frames);
+	stamp(&r, G(8), 300, true);
+	stamp(&r, G(40), 5, false);
+	for (gfn_t g = G(8); g < G(8) + 300; g++)
+		cr_assert_eq(ept_pfn(&r, g), r.mem.s2->home + g, "gfn %#lx lives at home", (unsigned long)g);
+	cr_assert_eq(vmas_in(lo, hi), 1, "the RAM is one mapping, whatever was touched");
+	cr_assert_eq(home_tokens_held(&r.hp->home), atomic_load(&r.mem.s2->resident_frames));
+	cr_assert_eq(allocated(&r) - before, atomic_load(&r.mem.s2->resident_frames) + atomic_load(&r.mem.s2->table_frames),
+		     "the buddy gave one token per resident page (and the tables)");
+	expect_stamps(&r, G(8), 300, GMM_GFN_NONE);
+	expect_stamps(&r, G(40), 5, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+	/* rig_down: every token went back to the buddy */
+}
+
+Test(stage2, a_homed_page_goes_to_swap_by_a_punch_and_comes_back_home_intact)
+{
+	struct rig r;
+	uint64_t held, resident;
+	long freed;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 1024, false);
+	held = host_pool_held_bytes(r.hp);
+	resident = atomic_load(&r.mem.s2->resident_frames);
+	freed = stage2_shrink(r.mem.s2, 512);
+	cr_assert_gt(freed, 0);
+	cr_assert_eq(atomic_load(&r.mem.s2->resident_frames), resident - (uint64_t)freed);
+	cr_assert_eq(home_tokens_held(&r.hp->home), resident - (uint64_t)freed, "an evicted page's token goes back");
+	cr_assert_eq(held - host_pool_held_bytes(r.hp), (uint64_t)freed * 4096, "and its page leaves the file");
+	cr_assert_eq(atomic_load(&r.hp->recycle.stat[RECYCLE_KEPT]), 0, "home frames are not recycled");
+	cr_assert_eq(vmas_in((uint64_t)r.mem.window, (uint64_t)r.mem.window + r.mem.ram_bytes), 1);
+	/* scattered, then in order: every page back with its own data */
+	for (uint64_t i = 0, g = 0; i < 1024; i++, g = (g + 37) % 1024)
+		expect_stamps(&r, G(8) + g, 1, GMM_GFN_NONE);
+	cr_assert_eq(stat(&r, S2_PSWPIN), (uint64_t)freed);
+	for (gfn_t g = G(8); g < G(8) + 1024; g++)
+		cr_assert_eq(ept_pfn(&r, g), r.mem.s2->home + g);
+	cr_assert_eq(vmas_in((uint64_t)r.mem.window, (uint64_t)r.mem.window + r.mem.ram_bytes), 1,
+		     "a swap-in makes no mapping");
+	cr_assert_eq(home_tokens_held(&r.hp->home), atomic_load(&r.mem.s2->resident_frames));
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_ballooned_home_page_is_punched_and_a_touch_gets_a_zero_page)
+{
+	struct rig r;
+	uint64_t before, held;
+
+	rig_up_home(&r, false);
+	stamp(&r, G(8), 64, false);
+	before = allocated(&r);
+	held = host_pool_held_bytes(r.hp);
+	cr_assert_eq(balloon_run(&r, G(8) + 16, 32, true), 32);
+	cr_assert_eq(allocated(&r), before - 32, "32 tokens back in the buddy");
+	cr_assert_eq(held - host_pool_held_bytes(r.hp), 32 * 4096, "32 pages out of the file");
+	expect_stamps(&r, G(8), 16, GMM_GFN_NONE);
+	expect_stamps(&r, G(8) + 48, 16, GMM_GFN_NONE);
+	for (gfn_t g = G(8) + 16; g < G(8) + 48; g++)
+		cr_assert_eq(page(&r, g)[0] | page(&r, g)[511], 0, "a ballooned page comes back zeroed");
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, compaction_moves_a_token_without_touching_the_page_it_stands_for)
+{
+	struct rig r;
+	pfn_t src, dst;
+
+	rig_up_home(&r, false);
+	stamp(&r, G(8), 16, false);
+	src = r.hp->home.tokens[3];
+	cr_assert_eq(pfn_to_frame(r.hp->mm, src)->owner, HOME_TOKEN_OWNER);
+	dst = gmm_alloc_frames(r.hp->mm, 0, __GFP_MOVABLE, 0);
+	cr_assert_neq(dst, GMM_PFN_NONE);
+	cr_assert_eq(r.hp->mm->hooks.migrate_frame(r.hp->mm, src, dst, 0, r.hp->mm->hooks.ctx), 0);
+	cr_assert_eq(r.hp->home.tokens[3], dst);
+	cr_assert_eq(pfn_to_frame(r.hp->mm, dst)->owner, HOME_TOKEN_OWNER);
+	cr_assert_eq(frame_ref_count(pfn_to_frame(r.hp->mm, src)), 0, "the old token is free");
+	cr_assert_eq(r.hp->mm->hooks.migrate_frame(r.hp->mm, src, dst, 0, r.hp->mm->hooks.ctx), -ENOENT,
+		     "a frame that is no token any more is not moved");
+	expect_stamps(&r, G(8), 16, GMM_GFN_NONE);
+	cr_assert_eq(home_tokens_held(&r.hp->home), atomic_load(&r.mem.s2->resident_frames));
+	rig_down(&r);
+}
+
+Test(home_frames, ranges_are_first_fit_in_whole_2m_and_refused_when_the_span_is_full)
+{
+	struct home_frames h;
+
+	cr_assert_eq(home_frames_init(&h, 1000, 4 * 512), 0);
+	cr_assert_eq(home_range_get(&h, 100), 1000, "rounded up to 512");
+	cr_assert_eq(home_range_get(&h, 1024), 1512);
+	cr_assert_eq(home_range_get(&h, 512), 2536);
+	cr_assert_eq(home_range_get(&h, 1), GMM_PFN_NONE, "full");
+	cr_assert_eq(atomic_load(&h.refused), 1);
+	home_range_put(&h, 1512, 1024);
+	cr_assert_eq(home_range_get(&h, 600), 1512, "the gap left is reused");
+	cr_assert_eq(home_range_get(&h, 512), GMM_PFN_NONE, "600 took 1024");
+	home_range_put(&h, 1000, 512);
+	cr_assert_eq(home_range_get(&h, 512), 1000);
+	home_frames_destroy(&h, NULL);
 }
