@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -67,36 +70,114 @@ pfn_t home_take(struct stage2 *s2, unsigned nr, gfn_t gfn)
 	return pfn;
 }
 
+/* One window page at home by ioctl `cmd` (UFFDIO_ZEROPAGE: a hole
+ * becomes a zeroed page of the file; UFFDIO_CONTINUE: the page the file
+ * holds), not woken. 0, -EEXIST (the other kind, or mapped), -errno. */
+static int home_fill_page(struct stage2 *s2, gfn_t gfn, unsigned long cmd)
+{
+	struct uffdio_range r = { .start = gfn_hva(s2, gfn), .len = GMM_FRAME_SIZE };
+	int ret;
+
+	if (cmd == UFFDIO_ZEROPAGE) {
+		struct uffdio_zeropage z = { .range = r, .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
+
+		ret = ioctl(s2->uffd, UFFDIO_ZEROPAGE, &z);
+	} else {
+		struct uffdio_continue c = { .range = r, .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+
+		ret = ioctl(s2->uffd, UFFDIO_CONTINUE, &c);
+	}
+	return ret ? -errno : 0;
+}
+
 /*
- * Map [gfn, gfn+nr) of the window, at home: make sure every page is in
- * the file (a hole becomes a zeroed page; a page a swap-in just read is
- * left as it is), then one UFFDIO_CONTINUE installs the PTEs. Not woken:
- * the caller records the pages first (fault_mapped()).
+ * Map [gfn, gfn+nr) of the window, at home, not woken (the caller records
+ * the pages first: fault_mapped()). A hole (a fault's new pages) becomes
+ * a zeroed page of the file and is mapped in one UFFDIO_ZEROPAGE over the
+ * run; a page the file holds (the swap cache's, a failed write's) is
+ * mapped by UFFDIO_CONTINUE. Neither goes through gmm's view, so no PTE of
+ * the view has to be zapped when the page is punched (a TLB flush of
+ * every CPU, a hypercall here).
  */
 int home_realize(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 {
-	struct uffdio_continue c = {
+	struct uffdio_zeropage z = {
 		.range = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT },
-		.mode = UFFDIO_CONTINUE_MODE_DONTWAKE,
+		.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE,
 	};
+	uint64_t done;
 
-	/* through gmm's view, NOHUGEPAGE: 4 KiB folios */
-	if (madvise(frame_mem(s2->hp->mm, s2->home + gfn), nr << GMM_FRAME_SHIFT, MADV_POPULATE_WRITE))
-		return -errno;
-	if (!ioctl(s2->uffd, UFFDIO_CONTINUE, &c))
+	if (!ioctl(s2->uffd, UFFDIO_ZEROPAGE, &z))
 		return 0;
-	/* EEXIST: some page of the range is mapped already (the kernel
-	 * stops there); the rest one by one */
 	if (errno != EEXIST)
 		return -errno;
-	for (uint64_t i = 0; i < nr; i++) {
-		c.range.start = gfn_hva(s2, gfn + i);
-		c.range.len = GMM_FRAME_SIZE;
-		c.mapped = 0;
-		if (ioctl(s2->uffd, UFFDIO_CONTINUE, &c) && errno != EEXIST)
-			return -errno;
+	/* the kernel stopped at a page the file (or the window) holds:
+	 * the rest one by one */
+	done = z.zeropage > 0 ? (uint64_t)z.zeropage >> GMM_FRAME_SHIFT : 0;
+	for (uint64_t i = done; i < nr; i++) {
+		int ret = home_fill_page(s2, gfn + i, UFFDIO_ZEROPAGE);
+
+		if (ret == -EEXIST)
+			ret = home_fill_page(s2, gfn + i, UFFDIO_CONTINUE);
+		if (ret && ret != -EEXIST) /* EEXIST again: mapped already */
+			return ret;
 	}
 	return 0;
+}
+
+int home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr)
+{
+	struct uffdio_copy c = {
+		.dst = gfn_hva(s2, gfn),
+		.src = (uint64_t)src,
+		.len = nr << GMM_FRAME_SHIFT,
+		.mode = UFFDIO_COPY_MODE_DONTWAKE,
+	};
+
+	return ioctl(s2->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+}
+
+int home_copy_out(struct stage2 *s2, const pfn_t *pfns, unsigned n, void *dst)
+{
+	for (unsigned i = 0; i < n;) {
+		unsigned len = 1;
+		ssize_t got;
+
+		while (i + len < n && pfns[i + len] == pfns[i] + len)
+			len++;
+		got = pread(s2->hp->memfd, (char *)dst + ((size_t)i << GMM_FRAME_SHIFT), (size_t)len << GMM_FRAME_SHIFT,
+			    (off_t)(pfns[i] << GMM_FRAME_SHIFT));
+		if (got != (ssize_t)len << GMM_FRAME_SHIFT)
+			return got < 0 ? -errno : -EIO;
+		i += len;
+	}
+	return 0;
+}
+
+/* One 2 MiB buffer per thread that does swap I/O for homed guests, freed
+ * with the thread. */
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+
+static void bounce_key_make(void)
+{
+	pthread_key_create(&bounce_key, free);
+}
+
+void *home_bounce(void)
+{
+	void *b;
+
+	pthread_once(&bounce_once, bounce_key_make);
+	b = pthread_getspecific(bounce_key);
+	if (!b) {
+		b = aligned_alloc(GMM_FRAME_SIZE, HOME_BOUNCE_BYTES);
+		if (b && pthread_setspecific(bounce_key, b)) {
+			free(b);
+			b = NULL;
+		}
+	}
+	return b;
 }
 
 /*

@@ -75,6 +75,15 @@ static inline bool home_at(const struct stage2 *s2, gfn_t gfn, pfn_t pfn)
 }
 int home_realize(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void home_release(struct stage2 *s2);
+/* Swap I/O of a homed guest, never through gmm's view: a swap-in's pages,
+ * read into src, go into the file and the window in one UFFDIO_COPY (not
+ * woken); an eviction copies its pages out of the file with pread()
+ * (pfns sorted: a run per pread()) into dst. 0 or -errno. The buffer for
+ * both: the calling thread's, HOME_BOUNCE_BYTES (NULL: no memory). */
+int home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr);
+int home_copy_out(struct stage2 *s2, const pfn_t *pfns, unsigned n, void *dst);
+#define HOME_BOUNCE_BYTES (2UL << 20)
+void *home_bounce(void);
 
 /* A populated, zeroed 2 MiB block for gfn, where the guest's NUMA policy
  * wants it; GMM_PFN_NONE if none. huge: one 2 MiB folio (reserve first);

@@ -210,7 +210,14 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	pfn_t to_free[EVICT_MAX];
 	unsigned got, nr_free = 0;
 	long freed = 0;
+	void *bounce = stage2_homed(s2) ? home_bounce() : NULL;
+	int ret;
 
+	if (stage2_homed(s2) && !bounce) {
+		for (unsigned i = 0; i < n; i++)
+			gmm_lru_putback(mm, &s2->lru, pfns[i], false);
+		return 0;
+	}
 	qsort_r(pfns, n, sizeof(pfn_t), cmp_gfn, mm);
 	if (s2->cfg.limits.swap_max != STAGE2_LIMIT_NONE) {
 		uint64_t in_swap = atomic_load(&s2->swap_pages), max = s2->cfg.limits.swap_max;
@@ -249,13 +256,21 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 		frame_set_swapcache(f);
 		frame_set_reclaim(f);
 		atomic_store(&sw->cache[slots[i]], pfns[i]);
-		pages[i] = frame_mem(mm, pfns[i]);
+		pages[i] = bounce ? (char *)bounce + ((size_t)i << GMM_FRAME_SHIFT) : frame_mem(mm, pfns[i]);
 	}
 	atomic_fetch_sub(&s2->resident_frames, n);
 	atomic_fetch_add(&s2->swap_pages, n);
 	s2->io_in_flight++;
 	pthread_mutex_unlock(&s2->lock);
-	swap_write_pages(sw->dev, slots, pages, n, status);
+	/* a homed guest's pages are copied out of the file: read through
+	 * gmm's view they would be mapped there, and the punch that frees
+	 * them would have a PTE to zap and every CPU's TLB to flush */
+	if (bounce && (ret = home_copy_out(s2, pfns, n, bounce))) {
+		for (unsigned i = 0; i < n; i++)
+			status[i] = ret;
+	} else {
+		swap_write_pages(sw->dev, slots, pages, n, status);
+	}
 	pthread_mutex_lock(&s2->lock);
 	for (unsigned i = 0; i < n; i++)
 		freed += evict_finish(s2, pfns[i], slots[i], status[i], to_free, &nr_free);
@@ -577,6 +592,7 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 	void *pages[SWAPIN_READAHEAD];
 	int status[SWAPIN_READAHEAD];
 	unsigned n, ok = 0;
+	void *bounce;
 	pfn_t pfn;
 
 	if (!sw || !slot_valid(sw, slot))
@@ -597,6 +613,11 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		uffd_wake(s2, gfn, 1);
 		return 0;
 	}
+	/* a homed guest's swap-in reads into the thread's buffer and copies
+	 * it into the file and the window at once (home_copy_in()) */
+	bounce = stage2_homed(s2) ? home_bounce() : NULL;
+	if (stage2_homed(s2) && !bounce)
+		return -ENOMEM;
 	n = readahead_run(s2, gfn, slot, swapin_nr_pages(s2, gfn));
 	pfn = take_frames_for_read(s2, n, gfn);
 	if (pfn == GMM_PFN_NONE && n > 1)
@@ -605,7 +626,7 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		slots[i] = slot + i;
-		pages[i] = frame_mem(s2->hp->mm, pfn + i);
+		pages[i] = bounce ? (char *)bounce + ((size_t)i << GMM_FRAME_SHIFT) : frame_mem(s2->hp->mm, pfn + i);
 	}
 	swap_read_pages(sw->dev, slots, pages, n, status);
 	if (status[0]) {
@@ -621,7 +642,7 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 		ok++;
 	for (unsigned i = 0; i < ok; i++)
 		ept_map(s2->ept, gfn + i, pfn + i, 0, PROT_GUEST);
-	if (realize_map(s2, gfn, pfn, ok)) {
+	if (ok && (bounce ? home_copy_in(s2, gfn, bounce, ok) : realize_map(s2, gfn, pfn, ok))) {
 		for (unsigned i = 0; i < ok; i++)
 			ept_set_swapped(s2->ept, gfn + i, swap_type(sw->dev), slot + i, NULL);
 		ok = 0;
