@@ -40,7 +40,8 @@ limit; 0 for a strict limit), _TIMEOUT (seconds per run), _THP (the
 guests' thp key), _ONLY (a comma list of gmm, kernel, random), _GMM
 (the gmm binary to run, default build/gmm: to compare two builds), _HOME
 (1, the default: host.pool.home_frames on, docs/fault-path.md#home-frames;
-0: every guest maps frames from the buddy, the model before).
+0: every guest maps frames from the buddy, the model before), _SELF_SERVE
+(1, the default: host.self_serve_faults; 0: the fault thread serves all).
 
 Needs root (cgroup, swapon). The last line is one JSON object; the exit
 status is 1 if any guest did not complete (or a run could not be made).
@@ -90,6 +91,8 @@ TIMEOUT = int(env("TIMEOUT", "1800"))
 THP = env("THP", "never")
 # host.pool.home_frames of the gmm runs (1: thp=never guests live at home)
 HOME = int(env("HOME", "1"))
+# host.self_serve_faults of the gmm runs (native: the vCPU serves its faults)
+SELF_SERVE = int(env("SELF_SERVE", "1"))
 NGUESTS = 3
 # the order within a round; GMM_BENCH_OVERCOMMIT_ONLY=kernel,gmm runs a subset
 ALL = ("gmm", "kernel", "random")
@@ -141,6 +144,7 @@ def gmm_config(kind, tmp):
         return {"host": {"accel": ACCEL}, "guests": guests("anon")}
     host = {"accel": ACCEL, "pool": {"size": POOL, "home_frames": HOME},
             "swap": {"path": os.path.join(tmp, "gmm.swap"), "size": SWAP}}
+    host["self_serve_faults"] = SELF_SERVE
     if kind == "random":
         host["reclaim"] = {"victims": "random"}
     return {"host": host, "guests": guests("pool")}
@@ -350,12 +354,13 @@ def main():
     if others:
         log(f"  WARNING: other gmm processes are running (pids {' '.join(map(str, others))}): they share "
             "the CPUs, the disk and the page cache with these runs")
-    log(f"  gmm: backend=pool, pool {POOL} (home_frames {HOME}), gmm swap {SWAP}; random: the same with "
+    log(f"  gmm: backend=pool, pool {POOL} (home_frames {HOME}, self_serve_faults {SELF_SERVE}), "
+        f"gmm swap {SWAP}; random: the same with "
         f"host.reclaim.victims=random; kernel: backend=anon in a memory cgroup, host swap file {SWAP}")
 
     out = {"accel": None, "reps": REPS, "guests": NGUESTS, "mem_bytes": size_bytes(MEM),
            "wset_bytes": size_bytes(SIZE), "iters_per_guest": ITERS, "theta": float(THETA), "thp": THP,
-           "home_frames": HOME, "budget_bytes": size_bytes(POOL), "swap_bytes": size_bytes(SWAP),
+           "home_frames": HOME, "self_serve_faults": SELF_SERVE, "budget_bytes": size_bytes(POOL), "swap_bytes": size_bytes(SWAP),
            "cgroup_version": cgv, "swap_fs": fs,
            "ops_metric": "sum over guests of each guest's ops_per_sec (timed phase)",
            "kernel_swap_counts": "host /proc/vmstat pswpin/pswpout deltas"}

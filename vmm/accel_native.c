@@ -215,6 +215,28 @@ static void native_trap(int sig, siginfo_t *si, void *uc_)
 	struct vcpu_exit exit;
 	int saved = errno;
 
+	if (sig == SIGBUS && si->si_code == BUS_ADRERR) {
+		/* a self-served guest's page fault (stage2_sigbus()): served
+		 * here when this vCPU's guest code touched its own RAM, else
+		 * handed to the fault thread; either way the access runs again */
+		bool own = nv && nv->in_guest;
+		bool write = own && (((ucontext_t *)uc_)->uc_mcontext.gregs[REG_ERR] & 2);
+
+		if (own)
+			nv->in_guest = 0;
+		if (stage2_sigbus((uint64_t)si->si_addr, write, own ? &vcpu->vm->mem : NULL)) {
+			if (own) {
+				nv->in_guest = 1;
+				/* a stop that came while we served */
+				if (atomic_load(&vcpu->stop))
+					native_leave(nv);
+			}
+			errno = saved;
+			return;
+		}
+		if (own)
+			nv->in_guest = 1;
+	}
 	if (!nv || !nv->in_guest) {
 		chain(old_action(sig), sig, si, uc_);
 		return;

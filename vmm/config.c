@@ -125,6 +125,7 @@ static const struct cfg_key host_keys[] = {
 	{ "numa", CFG_OBJ, offsetof(struct host_config, numa), 0, 0, 0, numa_keys, NKEYS(numa_keys) },
 	{ "compaction", CFG_OBJ, offsetof(struct host_config, compaction), 0, 0, 0, compaction_keys,
 	  NKEYS(compaction_keys) },
+	{ "self_serve_faults", CFG_INT, offsetof(struct host_config, self_serve_faults), 0, 0, 1, NULL, 0 },
 };
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, size_t n, const char *key)
@@ -326,6 +327,7 @@ void config_init(struct gmm_config *cfg)
 	cfg->host.pool.nodes = 1;
 	cfg->host.pool.reserve_bytes = POOL_RESERVE_UNSET;
 	cfg->host.pool.home_frames = 1;
+	cfg->host.self_serve_faults = 1;
 	cfg->host.compaction.proactiveness = 20;   /* the kernel's default */
 }
 

@@ -77,6 +77,9 @@ struct host_config {
 	struct reclaim_config reclaim; /* host.reclaim (docs/reclaim.md) */
 	struct numa_host_config numa; /* host.numa (docs/numa.md) */
 	struct compaction_config compaction; /* host.compaction (docs/compaction.md) */
+	/* native accelerator: a homed guest's vCPU serves its own stage-2
+	 * faults (docs/fault-path.md#self-served-faults); 0: the fault thread */
+	int self_serve_faults;
 };
 
 struct gmm_config {

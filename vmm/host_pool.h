@@ -58,6 +58,7 @@ struct host_pool {
 	_Atomic uint64_t mapped_free_refused; /* frees of a still-mapped frame (a bug) */
 	struct stage2_swap *swap;    /* host.swap, NULL: none; set before guests exist */
 	bool reclaim_random;         /* host.reclaim.victims=random: no aging (a baseline) */
+	bool self_serve_faults;      /* host.self_serve_faults: native vCPUs serve their faults */
 	struct kswapd *_Atomic kswapd; /* the reclaim threads, NULL until started */
 	struct kcompactd *_Atomic kcompactd; /* the compaction threads (kcompactd.h), NULL until started */
 	/* the OOM killer (oom_kill.h): returns an enum oom_result */

@@ -60,6 +60,7 @@ int host_services_open(struct host_services *hs, struct host *host, const struct
 	if (host_pool_create(&cfg->host.pool, &host->pool, err, errlen))
 		return -EINVAL;
 	host->pool->reclaim_random = !strcmp(cfg->host.reclaim.victims, "random");
+	host->pool->self_serve_faults = cfg->host.self_serve_faults;
 	if (!cfg->host.swap.path[0])
 		return 0;
 	ensure_max_map_count(map_bytes);

@@ -80,6 +80,8 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_NUMA_HINT_FAULTS_LOCAL] = "numa_hint_faults_local",
 	[S2_NUMA_PAGES_MIGRATED] = "numa_pages_migrated",
 	[S2_NUMA_MIGRATE_RATELIMITED] = "numa_migrate_ratelimited",
+	[S2_FAULT_SELF] = "faults_self_served",
+	[S2_FAULT_FORWARDED] = "faults_forwarded",
 };
 
 /* --- table frames: unmovable, unevictable frames of the pool ------------- */
@@ -672,6 +674,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->hp = hp;
 	s2->mem = mem;
 	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
+	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	gmm_lruvec_init(&s2->lru);
 	pthread_cond_init(&s2->io_done, NULL);
@@ -701,6 +704,21 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 
 		s2->home_nr = (last->gpa + last->bytes) >> GMM_FRAME_SHIFT;
 		s2->home = home_range_get(&hp->home, s2->home_nr);
+	}
+	if (stage2_homed(s2) && cfg->self_serve) {
+		uint64_t features;
+		int fd = uffd_open_sigbus(&features);
+
+		/* only where the kernel keeps every feature the plain one had */
+		if (fd >= 0 && (features & s2->uffd_features) == s2->uffd_features &&
+		    !pipe2(s2->fwd_fd, O_CLOEXEC | O_NONBLOCK)) {
+			close(s2->uffd);
+			s2->uffd = fd;
+			s2->uffd_features = features;
+			s2->self_served = true;
+		} else if (fd >= 0) {
+			close(fd);
+		}
 	}
 	return 0;
 }
@@ -799,6 +817,10 @@ void stage2_release(struct stage2 *s2)
 		close(s2->uffd);
 	if (s2->stop_fd >= 0)
 		close(s2->stop_fd);
+	for (int i = 0; i < 2; i++)
+		if (s2->fwd_fd[i] >= 0)
+			close(s2->fwd_fd[i]);
+	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	if (s2->pagemap_fd >= 0)
 		close(s2->pagemap_fd);
 	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;

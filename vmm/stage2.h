@@ -108,6 +108,9 @@ enum stage2_stat_item {
 	S2_NUMA_HINT_FAULTS_LOCAL, /* ... from the page's own node */
 	S2_NUMA_PAGES_MIGRATED, /* pages balancing moved to their toucher's node */
 	S2_NUMA_MIGRATE_RATELIMITED, /* moves the rate limit put off */
+	/* self-served faults (stage2_thread.c, docs/fault-path.md#self-served-faults) */
+	S2_FAULT_SELF,          /* faults the touching vCPU served itself, in its SIGBUS handler */
+	S2_FAULT_FORWARDED,     /* SIGBUS faults of other threads, handed to the fault thread */
 	NR_S2_STATS
 };
 extern const char *const stage2_stat_names[NR_S2_STATS];
@@ -232,6 +235,10 @@ struct stage2_config {
 	struct stage2_swap *swap;
 	struct stage2_limits limits;  /* changed at run time by stage2_set_limits() */
 	struct stage2_numa numa;      /* zeroed: default policy, vCPUs on node 0 */
+	/* the accelerator runs guest code on the vCPU thread itself (native):
+	 * a homed guest's faults may then be served by the touching thread
+	 * (stage2_sigbus()) */
+	bool self_serve;
 };
 
 struct stage2 {
@@ -275,6 +282,11 @@ struct stage2 {
 	 * guest maps frames wherever they are (a VMA each run) */
 	pfn_t home;
 	uint64_t home_nr;
+	/* self-served faults: the userfaultfd raises SIGBUS instead of
+	 * queueing (UFFD_FEATURE_SIGBUS); other threads' faults come to the
+	 * fault thread as gpas on this pipe */
+	bool self_served;
+	int fwd_fd[2];
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	bool stopping;                /* stage2_stop() began: no more window changes */
 	enum stage2_dirty_mode dirty_mode;
@@ -326,6 +338,17 @@ void stage2_destroy(struct stage2 *s2);
 
 /* Serve one stage-2 fault at gpa (also used by tests and prefault). */
 int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write);
+
+/*
+ * Self-served faults (docs/fault-path.md#self-served-faults): a SIGBUS at
+ * hva, from a self-served guest's window. `own` (the native accelerator's
+ * vCPU of that guest, interrupted in guest code, holding nothing) serves
+ * the fault there and then, in its signal handler; any other thread hands
+ * it to the guest's fault thread and waits a moment, and its access is
+ * retried. False: not such a fault (not a window of a self-served guest,
+ * not RAM). Async-signal context: no lock of the caller's is held.
+ */
+bool stage2_sigbus(uint64_t hva, bool is_write, const struct guest_mem *own);
 
 /*
  * Huge frames after the fault (stage2_thp.c), each taking s2->lock:

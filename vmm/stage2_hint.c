@@ -220,7 +220,7 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 
 /* Put the PTE of one page back from the page cache; under uffd-wp write
  * tracking, write-protected, so its next write is still seen. */
-static void continue_page(struct stage2 *s2, gfn_t gfn)
+static bool continue_page(struct stage2 *s2, gfn_t gfn)
 {
 	struct uffdio_continue c = {
 		.range = { .start = gfn_hva(s2, gfn), .len = GMM_FRAME_SIZE },
@@ -228,20 +228,23 @@ static void continue_page(struct stage2 *s2, gfn_t gfn)
 	};
 
 	if (!ioctl(s2->uffd, UFFDIO_CONTINUE, &c))
-		return;
+		return true;
 	if (errno == EINVAL && c.mode) { /* a kernel before 6.3: unprotected, reported written */
 		c.mode = 0;
 		c.mapped = 0;
 		if (!ioctl(s2->uffd, UFFDIO_CONTINUE, &c))
-			return;
+			return true;
 	}
-	/* EEXIST: another vCPU's fault put it back first */
+	/* EEXIST: another vCPU's fault put it back first (or, for a fault
+	 * handed over by stage2_sigbus(), the same one sent twice) */
 	uffd_wake(s2, gfn, 1);
+	return false;
 }
 
 void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 {
 	gfn_t gfn = gpa >> GMM_FRAME_SHIFT;
+	bool unarmed = false;
 	uint64_t e;
 	unsigned order;
 
@@ -267,7 +270,7 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 			frame_set_referenced(f);
 			s2_count(s2, S2_HINT_FAULTS, 1);
 		} else {
-			s2_count(s2, S2_MINOR_UNARMED, 1);
+			unarmed = true; /* counted once its PTE is seen missing */
 		}
 		/* NUMA balancing: a page touched from a far node may move
 		 * there now (it is then mapped and the toucher woken) */
@@ -281,12 +284,14 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		 * realize_map): the retried touch gets a PMD, not 512 PTEs */
 		gfn_t g2 = gfn & ~(gfn_t)(HUGE_FRAMES - 1);
 
+		if (unarmed)
+			s2_count(s2, S2_MINOR_UNARMED, 1);
 		if (realize_map(s2, g2, ept_entry_pfn(e), HUGE_FRAMES))
 			continue_page(s2, gfn);
 		else
 			uffd_wake(s2, g2, HUGE_FRAMES);
-	} else {
-		continue_page(s2, gfn);
+	} else if (continue_page(s2, gfn) && unarmed) {
+		s2_count(s2, S2_MINOR_UNARMED, 1);
 	}
 	pthread_mutex_unlock(&s2->lock);
 }

@@ -31,6 +31,8 @@ uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn);
 /* A userfaultfd with the write-protect features when the kernel has them;
  * *features says what was granted. */
 int uffd_open(uint64_t *features);
+/* The same raising SIGBUS instead of queueing faults (self-served). */
+int uffd_open_sigbus(uint64_t *features);
 /* Wake every thread waiting on a fault in [gfn, gfn+nr). */
 void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 /* Resolve a fault with the zero page (guest being stopped). */

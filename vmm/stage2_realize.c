@@ -44,6 +44,17 @@ static int uffd_open_with(uint64_t want, uint64_t *features)
 	return fd;
 }
 
+int uffd_open_sigbus(uint64_t *features)
+{
+	uint64_t want = UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC |
+			UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_SIGBUS;
+	int fd = uffd_open_with(want, features);
+
+	if (fd < 0) /* before 6.7: no write-protect */
+		fd = uffd_open_with(UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_SIGBUS, features);
+	return fd;
+}
+
 int uffd_open(uint64_t *features)
 {
 	/* write-protect on the pool's shmem mappings, resolved by the kernel

@@ -13,6 +13,7 @@
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/log.h"
+#include "vmm/stage2_internal.h"
 
 #define FAULT_BATCH 32
 
@@ -78,13 +79,66 @@ static void serve_faults(struct stage2 *s2)
 	}
 }
 
+/* Faults other threads handed over (stage2_sigbus()): gpas, 8 bytes each;
+ * the same page may come several times (each retry sends it again), and
+ * a fault on a page mapped meanwhile only wakes. */
+static void serve_forwarded(struct stage2 *s2)
+{
+	uint64_t gpas[FAULT_BATCH];
+	ssize_t n = read(s2->fwd_fd[0], gpas, sizeof(gpas));
+
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(gpas[0]); i++) {
+		uint64_t t0 = now_ns();
+
+		s2->fault_local = 0;
+		stage2_hint_fault(s2, gpas[i], true);
+		latency_record(s2, now_ns() - t0);
+	}
+}
+
+/* How long a thread whose fault was forwarded waits before its access is
+ * retried (a served fault takes 20-100 us; a retry that comes too early
+ * only forwards again). */
+#define FORWARD_WAIT_NS 20000
+
+bool stage2_sigbus(uint64_t hva, bool is_write, const struct guest_mem *own)
+{
+	struct guest_mem *mem = guest_mem_lookup_hva(hva);
+	struct stage2 *s2 = mem ? mem->s2 : NULL;
+	uint64_t gpa, t0;
+
+	if (!s2 || !s2->self_served || hva - (uint64_t)mem->window >= mem->span_bytes)
+		return false;
+	gpa = (hva - (uint64_t)mem->window) & ~(uint64_t)(GMM_FRAME_SIZE - 1);
+	if (!guest_mem_is_ram(mem, gpa))
+		return false;
+	if (own != mem) {
+		struct timespec ts = { 0, FORWARD_WAIT_NS };
+
+		s2_count(s2, S2_FAULT_FORWARDED, 1);
+		/* a full pipe holds requests enough: the retry sends again */
+		if (write(s2->fwd_fd[1], &gpa, sizeof(gpa)) < 0 && errno != EAGAIN)
+			return false;
+		nanosleep(&ts, NULL);
+		return true;
+	}
+	t0 = now_ns();
+	s2->fault_local = 0;
+	s2_count(s2, S2_FAULT_SELF, 1);
+	/* a missing page or a hinting (minor) fault: the hint fault sorts
+	 * them by the EPT, as the fault thread does */
+	stage2_hint_fault(s2, gpa, is_write);
+	latency_record(s2, now_ns() - t0);
+	return true;
+}
+
 static void *fault_thread(void *arg)
 {
 	struct stage2 *s2 = arg;
-	struct pollfd pfd[2] = { { s2->uffd, POLLIN, 0 }, { s2->stop_fd, POLLIN, 0 } };
+	struct pollfd pfd[3] = { { s2->uffd, POLLIN, 0 }, { s2->stop_fd, POLLIN, 0 }, { s2->fwd_fd[0], POLLIN, 0 } };
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, s2->fwd_fd[0] >= 0 ? 3 : 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("%s: fault thread: poll: %s", s2->cfg.name, strerror(errno));
@@ -94,6 +148,8 @@ static void *fault_thread(void *arg)
 			break;
 		if (pfd[0].revents & POLLIN)
 			serve_faults(s2);
+		if (s2->fwd_fd[0] >= 0 && (pfd[2].revents & POLLIN))
+			serve_forwarded(s2);
 	}
 	return NULL;
 }

@@ -123,6 +123,7 @@ static int vm_create_mem(struct vm *vm, struct host_pool *pool)
 		.swap = pool ? pool->swap : NULL,
 		.limits = limits_pages(&cfg->limits),
 		.numa = cfg->numa.parsed,
+		.self_serve = vm->accel == &accel_native_ops && pool && pool->self_serve_faults,
 	};
 	struct guest_mem_config mc = {
 		.ram_bytes = cfg->mem_bytes,

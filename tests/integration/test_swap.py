@@ -215,3 +215,27 @@ def test_a_swap_file_that_cannot_be_made_is_refused_at_start(tmp_path, path, nee
     assert run.returncode == 2 and needle in run.stderr and run.stdout == "", run
     assert len([l for l in run.stderr.splitlines() if l.startswith("gmm:")]) == 1, run
     assert re.search(r"/nonexistent-dir|/proc", run.stderr), run
+
+
+@pytest.mark.parametrize("self_serve", [1, 0])
+def test_a_native_vcpu_serves_its_own_faults_and_every_page_comes_back(accel, tmp_path, self_serve):
+    """docs/fault-path.md#self-served-faults: on the native accelerator a
+    homed guest's vCPU serves its stage-2 faults in its SIGBUS handler
+    (swap-ins and hinting faults included); gmm's other threads' touches
+    (the loader) go to the fault thread. Under KVM, or turned off, the
+    fault thread serves everything. Every page verified either way."""
+    h = host(tmp_path, accel, pool="64M")
+    h["self_serve_faults"] = self_serve
+    run = gmm_run_config(tmp_path, h, [
+        dict(name="a", mem="128M", thp="never",
+             cmdline="workload=zipf size=96M iters=300000 theta=0.8 verify=1 verify_every=100000")], timeout=300)
+    g = run.guests["a"]
+    assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
+    s2 = g["stage2"]
+    assert s2["home_pfn"] >= 0 and s2["pswpin"] > 0, s2
+    if accel == "native" and self_serve:
+        # every fault of the guest's own code: its faults and hinting faults
+        assert s2["faults_self_served"] >= s2["faults"] - s2["faults_forwarded"] > 0, s2
+        assert s2["faults_forwarded"] < 1000, s2     # the loader's, a few
+    else:
+        assert s2["faults_self_served"] == 0 and s2["faults_forwarded"] == 0, s2
