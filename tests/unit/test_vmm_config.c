@@ -500,3 +500,27 @@ Test(config, numa_cells_at_most_eight_and_only_on_the_pool_backend)
 	cr_assert_eq(load_cells("256M", "\"cells\":[]", err), 0, "%s", err);
 	cr_assert_eq(cfg.guests[0].numa.parsed.nr_cells, 0);
 }
+
+Test(config, home_span_defaults_to_the_thp_never_guests_ram_hole_included)
+{
+	char err[CONFIG_ERR_MAX] = "";
+
+	cr_assert_eq(load("{\"guests\":[{\"name\":\"a\",\"mem\":\"64M\",\"thp\":\"never\"},"
+			  "{\"name\":\"b\",\"mem\":\"64M\"},"
+			  "{\"name\":\"c\",\"mem\":\"4G\",\"thp\":\"never\"},"
+			  "{\"name\":\"d\",\"mem\":\"65M\",\"thp\":\"never\",\"hugepages\":\"none\"}]}",
+			  &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.home_frames, 1, "on by default");
+	/* a: 64M; b: thp=always, none; c: 3G + the 1G hole + 1G; d: 65M in whole 2M */
+	cr_assert_eq(cfg.host.pool.home_bytes, (64ULL << 20) + (5ULL << 30) + (66ULL << 20));
+	cr_assert_eq(cfg.host.self_serve_faults, 1);
+	cr_assert_eq(load("{\"host\":{\"pool\":{\"home_frames\":0},\"self_serve_faults\":0},"
+			  "\"guests\":[{\"thp\":\"never\"}]}", &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.home_bytes, 0, "off: no span");
+	cr_assert_eq(cfg.host.self_serve_faults, 0);
+	cr_assert_eq(load("{\"host\":{\"pool\":{\"home\":\"128M\"}},\"guests\":[{\"thp\":\"never\"}]}", &cfg, err),
+		     0, "%s", err);
+	cr_assert_eq(cfg.host.pool.home_bytes, 128ULL << 20, "an explicit span is kept");
+	cr_assert_neq(load("{\"host\":{\"pool\":{\"home\":\"3M\"}},\"guests\":[{}]}", &cfg, err), 0);
+	cr_assert(strstr(err, "host.pool.home: 3M must be whole 2M blocks"), "%s", err);
+}
