@@ -34,7 +34,9 @@ static int migratable(struct stage2 *s2, pfn_t src, unsigned order, gfn_t *gfn)
 	uint64_t e;
 	unsigned o;
 
-	if (!f || f->owner != s2->cfg.owner || host_pool_hugetlb(s2->hp, src))
+	/* a home page never moves: its window maps its place (its token
+	 * moves instead, home_token_migrate()) */
+	if (!f || f->owner != s2->cfg.owner || host_pool_hugetlb(s2->hp, src) || stage2_homed(s2))
 		return -ENOENT;
 	if (ept_lookup(s2->ept, f->gfn, &e, &o) || !ept_entry_present(e) || ept_entry_pfn(e) != src || o != order)
 		return -ENOENT;

@@ -328,6 +328,9 @@ int stage2_collapse(struct stage2 *s2, gfn_t gfn)
 {
 	int ret;
 
+	/* a homed guest has 4 KiB pages only, each at its place */
+	if (stage2_homed(s2))
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&s2->lock);
 	ret = s2->ept && !s2->stopping ? collapse_locked(s2, gfn & ~(gfn_t)(HUGE_FRAMES - 1)) : -ENODEV;
 	pthread_mutex_unlock(&s2->lock);

@@ -1094,6 +1094,7 @@ Test(stage2, a_homed_guest_maps_each_page_at_home_in_one_window_mapping_and_hold
 		     "the buddy gave one token per resident page (and the tables)");
 	expect_stamps(&r, G(8), 300, GMM_GFN_NONE);
 	expect_stamps(&r, G(40), 5, GMM_GFN_NONE);
+	cr_assert_eq(stage2_collapse(r.mem.s2, G(8)), -EOPNOTSUPP, "a home page never moves");
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	rig_down(&r);
 	/* rig_down: every token went back to the buddy */
