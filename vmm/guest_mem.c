@@ -71,7 +71,8 @@ static void layout_slots(struct guest_mem *mem, uint64_t ram_bytes)
 }
 
 /* The pool backend: a stage-2 table and fault thread; RAM slots stay
- * anonymous, not present, and registered for stage-2 faults. */
+ * anonymous, not present, and registered for stage-2 faults, or, for a
+ * guest with a home range, are mapped over it once (stage2_home_map()). */
 static int pool_backend_init(struct guest_mem *mem, const struct guest_mem_config *cfg)
 {
 	int ret;

@@ -13,6 +13,12 @@
  *        into frames); EPT map; mmap of the pool range over the window
  *        (MAP_FIXED | MAP_POPULATE) -> UFFDIO_WAKE.
  *
+ * A guest with home frames (home_frames.h, stage2_home.c) differs: its
+ * window maps its own range of the pool file once, gfn g at pfn home + g,
+ * and a fault fills the page there (UFFDIO_ZEROPAGE, UFFDIO_COPY of a
+ * swap-in, UFFDIO_CONTINUE) with no mmap; on the native accelerator its
+ * vCPU serves its own faults (stage2_sigbus()).
+ *
  * A fault maps an aligned fault-around block (default 16 frames, 64 KiB)
  * with one mmap, or, on a THP guest, a whole 2 MiB frame. A hugetlb guest
  * (hugepages=2M|1G, docs/hugetlb.md) maps the whole hugetlb page holding

@@ -1189,3 +1189,24 @@ Test(home_frames, ranges_are_first_fit_in_whole_2m_and_refused_when_the_span_is_
 	cr_assert_eq(home_range_get(&h, 512), 1000);
 	home_frames_destroy(&h, NULL);
 }
+
+Test(stage2, a_failed_swap_write_puts_a_home_page_back_in_place)
+{
+	struct rig r;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 256, false);
+	swap_inject_errors(r.swapdev, SWAP_WRITE, 1, EIO);
+	cr_assert_eq(stage2_shrink(r.mem.s2, 256), 0);
+	cr_assert_gt(stat(&r, S2_SWAP_WRITE_FAILED), 0);
+	cr_assert_eq(ept(&r, EPT_SWAPPED), 0);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	swap_inject_errors(r.swapdev, SWAP_WRITE, 0, 0);
+	expect_stamps(&r, G(8), 256, GMM_GFN_NONE);
+	for (gfn_t g = G(8); g < G(8) + 256; g++)
+		cr_assert_eq(ept_pfn(&r, g), r.mem.s2->home + g);
+	cr_assert_eq(stat(&r, S2_PSWPIN), 0, "nothing was read: the pages never left the file");
+	cr_assert_eq(home_tokens_held(&r.hp->home), atomic_load(&r.mem.s2->resident_frames));
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
