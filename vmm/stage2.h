@@ -305,7 +305,8 @@ struct stage2 {
 	uint64_t nonresident_age;           /* evictions + activations: workingset clock */
 	uint64_t rnd;                       /* reclaim.victims=random's generator (lock) */
 	int io_in_flight;                   /* swap writes running without the lock */
-	pthread_cond_t io_done;
+	int arms_in_flight;                 /* hinting zaps of a home window, ditto */
+	pthread_cond_t io_done;             /* either count fell to zero */
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
 	struct stage2_balloon *balloon;     /* pages ballooned inside huge frames (lock) */

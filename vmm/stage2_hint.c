@@ -152,28 +152,75 @@ static int cmp_arm_gfn(const void *a, const void *b)
 	return (x->gfn > y->gfn) - (x->gfn < y->gfn);
 }
 
-/* Zap items[0..n), consecutive gfns, with one madvise(). A zap of a
+/* A run of items with consecutive gfns: one madvise(). A zap of a
  * written shared PTE flushes the TLB of every CPU the process runs on
  * before it returns, a hypercall on this machine (30-60 us with a vCPU on
  * the other CPU, docs/benchmarks.md): one call a run pays it once a page
  * table instead of once a page, as the kernel's reclaim batches its
  * flushes (TTU_BATCH_FLUSH) for what it unmaps together. */
-static void arm_run(struct stage2 *s2, struct arm_item *items, unsigned n)
+struct arm_span {
+	unsigned first, n;  /* items[first..first+n) */
+	uint64_t pages;
+	int ret;
+};
+
+/* Still this guest's frame at that gfn? (after the lock was let go) */
+static bool arm_item_mapped(struct stage2 *s2, const struct arm_item *it)
+{
+	uint64_t e;
+	unsigned order;
+
+	return s2->ept && !ept_lookup(s2->ept, it->gfn, &e, &order) && ept_entry_present(e) &&
+	       ept_entry_pfn(e) == it->pfn;
+}
+
+/*
+ * Zap items[0..ni), sorted by gfn, their idle bits set. A home window is
+ * one shared mapping for the guest's life (stage2_home.c), so a zap of it
+ * can only take PTEs away, never data, whatever happened to the pages
+ * meanwhile: its zaps run without s2->lock, and the guest's faults do not
+ * wait behind them (a scattered batch is tens of zaps, each a flush).
+ * arms_in_flight holds the window up (stage2_stop() waits for it) and
+ * tells eviction that an idle page may still have its PTE (unmap_runs()
+ * zaps it then rather than trust the arm). A touch between the idle bit
+ * and the zap is missed, as a young bit set just before the kernel's
+ * clear is. Other windows are remapped under the lock: zapped under it.
+ */
+static void arm_batch(struct stage2 *s2, struct arm_item *items, unsigned ni)
 {
 	struct gmm_pool *mm = s2->hp->mm;
-	uint64_t pages = 0;
+	struct arm_span spans[HINT_ARM_BATCH];
+	unsigned nspans = 0;
+	bool unlocked = stage2_homed(s2);
 
-	for (unsigned i = 0; i < n; i++) {
-		stage2_dirty_harvest_range_locked(s2, items[i].gfn, items[i].pages);
-		pages += items[i].pages;
+	for (unsigned j = 0; j < ni; j++) {
+		if (!j || items[j - 1].gfn + items[j - 1].pages != items[j].gfn)
+			spans[nspans++] = (struct arm_span){ .first = j };
+		spans[nspans - 1].n++;
+		spans[nspans - 1].pages += items[j].pages;
+		stage2_dirty_harvest_range_locked(s2, items[j].gfn, items[j].pages);
 	}
-	if (realize_zap(s2, items[0].gfn, pages)) {
-		for (unsigned i = 0; i < n; i++)
-			frame_clear_idle(pfn_to_frame(mm, items[i].pfn)); /* still mapped: no test */
-		return;
+	if (unlocked) {
+		s2->arms_in_flight++;
+		pthread_mutex_unlock(&s2->lock);
 	}
-	s2_count(s2, S2_HINT_ARMED, pages);
-	s2_count(s2, S2_HINT_ARM_ZAPS, 1);
+	for (unsigned r = 0; r < nspans; r++)
+		spans[r].ret = realize_zap(s2, items[spans[r].first].gfn, spans[r].pages);
+	if (unlocked)
+		pthread_mutex_lock(&s2->lock);
+	for (unsigned r = 0; r < nspans; r++) {
+		if (!spans[r].ret) {
+			s2_count(s2, S2_HINT_ARMED, spans[r].pages);
+			s2_count(s2, S2_HINT_ARM_ZAPS, 1);
+			continue;
+		}
+		/* still mapped: no test (and eviction must zap it itself) */
+		for (unsigned i = spans[r].first; i < spans[r].first + spans[r].n; i++)
+			if (!unlocked || arm_item_mapped(s2, &items[i]))
+				frame_clear_idle(pfn_to_frame(mm, items[i].pfn));
+	}
+	if (unlocked && --s2->arms_in_flight == 0)
+		pthread_cond_broadcast(&s2->io_done);
 }
 
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
@@ -185,9 +232,18 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 	for (unsigned i = 0; i <= n; i++) {
 		bool sorted = true;
 
+		/* the window goes once stage2_stop() has seen no arm in flight */
+		if (s2->stopping)
+			return;
 		if (i < n) {
 			struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
 
+			/* a caller's list can be older than its last unlock (an
+			 * eviction's write, an earlier batch's zaps): evicted
+			 * meanwhile, the frame may be someone else's now */
+			if (f->owner != s2->cfg.owner ||
+			    !arm_item_mapped(s2, &(struct arm_item){ .gfn = f->gfn, .pfn = pfns[i] }))
+				continue;
 			if (frame_test_unevictable(f) || frame_test_set_idle(f))
 				continue;
 			items[ni++] = (struct arm_item){
@@ -206,14 +262,7 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 			sorted = items[j - 1].gfn < items[j].gfn;
 		if (!sorted)
 			qsort(items, ni, sizeof(items[0]), cmp_arm_gfn);
-		for (unsigned j = 0, start = 0; j < ni; j++) {
-			gfn_t end = items[j].gfn + items[j].pages;
-
-			if (j + 1 == ni || items[j + 1].gfn != end) {
-				arm_run(s2, items + start, j + 1 - start);
-				start = j + 1;
-			}
-		}
+		arm_batch(s2, items, ni);
 		ni = 0;
 	}
 }

@@ -134,8 +134,10 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
 
 /* Hinting faults (stage2_hint.c): whether this guest's reclaim arms them;
  * the userfaultfd registration of a pool mapping of the window (minor
- * faults, and write-protect under uffd-wp tracking); arming frames (on the
- * LRU, isolated or not). stage2_hint_fault() is in stage2.h. */
+ * faults, and write-protect under uffd-wp tracking); arming frames.
+ * stage2_hint_fault() is in stage2.h. hint_arm_locked() lets s2->lock go
+ * around a home window's zaps: its caller holds no frame isolated, and
+ * finds the lists as others left them. */
 bool hint_enabled(const struct stage2 *s2);
 /* The pool mappings of the window are registered for minor faults too
  * (any guest with swap, where the kernel has them): a zapped PTE over a

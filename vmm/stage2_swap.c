@@ -130,14 +130,18 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 		int ret;
 
 		/* armed and untouched since (idle, under this lock): its PTEs
-		 * went when it was armed, and only the fault thread puts them
-		 * back, clearing idle. Zapping again cost a madvise() a page. */
-		if (minor && frame_test_idle(pfn_to_frame(mm, pfns[i]))) {
+		 * went when it was armed, and only the fault path puts them
+		 * back, clearing idle. Zapping again cost a madvise() a page.
+		 * Not while a home window's arms run unlocked (arm_batch()):
+		 * an idle page's zap may not have happened yet. */
+		bool trust_idle = minor && !s2->arms_in_flight;
+
+		if (trust_idle && frame_test_idle(pfn_to_frame(mm, pfns[i]))) {
 			i++;
 			continue;
 		}
 		while (i + len < n && pfn_to_frame(mm, pfns[i + len])->gfn == g + len &&
-		       !(minor && frame_test_idle(pfn_to_frame(mm, pfns[i + len]))))
+		       !(trust_idle && frame_test_idle(pfn_to_frame(mm, pfns[i + len]))))
 			len++;
 		ret = minor ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
 		if (ret)
@@ -482,7 +486,6 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 				evict[ne++] = batch[i];
 			}
 		}
-		hint_arm_locked(s2, arm, na);
 		/* the small ones first; the huge ones wait on the list (nothing
 		 * stays isolated while the lock is let go for a write), and are
 		 * taken off again one at a time: still listed, still ours */
@@ -493,6 +496,9 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 		for (unsigned i = 0; i < nh; i++)
 			if (s2->ept && !s2->stopping && gmm_lru_del(mm, &s2->lru, huge[i]))
 				freed += evict_huge_locked(s2, huge[i]);
+		/* last, with nothing isolated: a home window's arms let the
+		 * lock go too (and check what they were given still maps) */
+		hint_arm_locked(s2, arm, na);
 	}
 	pthread_mutex_unlock(&s2->lock);
 	return freed;

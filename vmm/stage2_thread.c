@@ -201,6 +201,8 @@ void stage2_stop(struct stage2 *s2)
 	 * callers see stopping under the lock (the window goes next) */
 	pthread_mutex_lock(&s2->lock);
 	s2->stopping = true;
+	while (s2->arms_in_flight) /* zaps of the window, running unlocked */
+		pthread_cond_wait(&s2->io_done, &s2->lock);
 	pthread_mutex_unlock(&s2->lock);
 	if (!s2->thread_started)
 		return;

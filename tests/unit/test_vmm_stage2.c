@@ -1210,3 +1210,99 @@ Test(stage2, a_failed_swap_write_puts_a_home_page_back_in_place)
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	rig_down(&r);
 }
+
+/* Whether gfn's window PTE is there (/proc/self/pagemap's present bit). */
+static bool pte_present(struct rig *r, gfn_t gfn)
+{
+	FILE *f = fopen("/proc/self/pagemap", "r");
+	uint64_t ent = 0;
+	uintptr_t va = (uintptr_t)r->mem.window + (gfn << 12);
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fseeko(f, (off_t)(va >> 12) * 8, SEEK_SET), 0);
+	cr_assert_eq(fread(&ent, sizeof(ent), 1, f), 1);
+	fclose(f);
+	return ent >> 63;
+}
+
+Test(stage2, a_home_window_is_armed_unlocked_and_a_page_gone_meanwhile_is_not_armed)
+{
+	struct rig r;
+	pfn_t gone[8];
+	uint64_t armed;
+	volatile uint64_t sink = 0;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 512, false);
+	arm(&r, G(8), 64);
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), 64);
+	cr_assert_eq(r.mem.s2->arms_in_flight, 0, "the zaps are over when the call returns");
+	for (gfn_t g = G(8); g < G(8) + 64; g++) {
+		cr_assert(frame_test_idle(frame_at(&r, g)));
+		cr_assert(!pte_present(&r, g), "gfn %#lx: armed, its PTE zapped", (unsigned long)g);
+	}
+	cr_assert(pte_present(&r, G(8) + 64), "its neighbour kept its PTE");
+	sink += page(&r, G(8) + 3)[0];
+	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 1);
+	/* what a caller's list may hold after it let the lock go: pages
+	 * evicted since (a home pfn stands for its gfn, so the frame is the
+	 * same one, no longer mapped) */
+	while (ept(&r, EPT_SWAPPED) < 256)
+		cr_assert_gt(stage2_shrink(r.mem.s2, 512), 0);
+	armed = stat(&r, S2_HINT_ARMED);
+	for (unsigned i = 0, n = 0; n < 8; i++) {
+		cr_assert_lt(i, 512);
+		if (swapped(&r, G(8) + i))
+			gone[n++] = r.mem.s2->home + G(8) + i;
+	}
+	pthread_mutex_lock(&r.mem.s2->lock);
+	hint_arm_locked(r.mem.s2, gone, 8);
+	pthread_mutex_unlock(&r.mem.s2->lock);
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), armed, "nothing armed");
+	for (unsigned i = 0; i < 8; i++)
+		cr_assert(!frame_test_idle(pfn_to_frame(r.hp->mm, gone[i])));
+	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	(void)sink;
+	rig_down(&r);
+}
+
+struct stop_arg {
+	struct stage2 *s2;
+	atomic_bool done;
+};
+
+static void *stop_thread(void *p)
+{
+	struct stop_arg *a = p;
+
+	stage2_stop(a->s2);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+Test(stage2, stopping_waits_for_a_home_window_zap_in_flight)
+{
+	struct rig r;
+	struct stop_arg a = { 0 };
+	pthread_t t;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 16, false);
+	a.s2 = r.mem.s2;
+	/* an arm between its unlock and its relock (arm_batch()) */
+	pthread_mutex_lock(&r.mem.s2->lock);
+	r.mem.s2->arms_in_flight++;
+	pthread_mutex_unlock(&r.mem.s2->lock);
+	cr_assert_eq(pthread_create(&t, NULL, stop_thread, &a), 0);
+	usleep(100 * 1000);
+	cr_assert(!atomic_load(&a.done), "the window must outlive the zap");
+	pthread_mutex_lock(&r.mem.s2->lock);
+	cr_assert(r.mem.s2->stopping, "no new arm starts");
+	if (--r.mem.s2->arms_in_flight == 0)
+		pthread_cond_broadcast(&r.mem.s2->io_done);
+	pthread_mutex_unlock(&r.mem.s2->lock);
+	pthread_join(t, NULL);
+	cr_assert(atomic_load(&a.done));
+	rig_down(&r);
+}
