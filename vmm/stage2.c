@@ -514,6 +514,11 @@ static void fault_oom(struct stage2 *s2, gfn_t gfn, int err, bool oom_killed)
 #define FAULT_RECLAIM_TRIES 8
 #define FAULT_RECLAIM_WAIT_MS 500
 #define FAULT_RECLAIM_PAGES 1024 /* 4 MiB: a 2 MiB block's worth and some */
+/* a fault that wants 4 KiB frames (thp=never, a home) reclaims what it
+ * maps, a fault-around or a readahead window, and some: its vCPU waits
+ * for the writes (SWAP_CLUSTER_MAX is 32); asking for a 2 MiB block's
+ * worth stalled a vCPU for 1150 pages' writes a time in bench-overcommit */
+#define FAULT_RECLAIM_PAGES_SMALL 64
 #define FAULT_OOM_WAITS 100      /* a victim has this many 50 ms rounds to go */
 #define FAULT_OOM_WAIT_US 50000
 
@@ -630,7 +635,8 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		 * without waking kswapd into a pass that would swap. Each
 		 * such round asks them for more, so they run dry or it ends */
 		pthread_mutex_unlock(&s2->lock);
-		if (kswapd_direct_reclaim(s2->hp->kswapd, FAULT_RECLAIM_PAGES, &covered))
+		if (kswapd_direct_reclaim(s2->hp->kswapd, s2->cfg.thp ? FAULT_RECLAIM_PAGES : FAULT_RECLAIM_PAGES_SMALL,
+					  &covered))
 			fruitless = 0;
 		else if (!covered && !kswapd_reclaim_wait(s2->hp->kswapd, FAULT_RECLAIM_WAIT_MS))
 			fruitless++;
