@@ -17,7 +17,9 @@ process:
 
 Throughput is the sum over the guests of each guest's own ops_per_sec (its
 timed phase: ops / seconds from the TSC; prefill and the final verify pass
-excluded), the same for all three runs. Swap-ins/outs: gmm's from the
+excluded), the same for all three runs; beside it the fastest guest's
+over the slowest's (guest_spread: 1.0 when identical guests run alike).
+Swap-ins/outs: gmm's from the
 guests' stage2 counters (pswpin, pswpout, pages); the kernel's from the
 host's /proc/vmstat deltas over the run (a cgroup v1 memory.stat has no swap
 counts; nothing else swaps: the bench refuses to run with another swap
@@ -301,6 +303,10 @@ def one_run(kind, tmp, rnd, cg_limit):
     ops = sum(int(r.get("ops", 0)) for r in res.values())
     fig["ops_per_wall_sec"] = ops / wall if wall else None
     fig["per_guest_ops_per_sec"] = {n: float(r.get("ops_per_sec", 0)) for n, r in sorted(res.items())}
+    # identical guests should run alike: the fastest over the slowest
+    # (1.0 is even; the sum above does not show one guest starved)
+    rates = [v for v in fig["per_guest_ops_per_sec"].values() if v > 0]
+    fig["guest_spread"] = max(rates) / min(rates) if rates else None
     fig["prefill_s_max"] = max((float(r.get("prefill_seconds", 0)) for r in res.values()), default=None)
     fig["timed_s_max"] = max((float(r.get("seconds", 0)) for r in res.values()), default=None)
     fig["verify_failures"] = sum(int(g.get("verify_failures", 0) or 0) for g in summ.values())
@@ -416,7 +422,7 @@ def main():
                 "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
                 "vmm_anon_peak_bytes", "host_pswpin",
                 "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in", "ctx_switches",
-                "ctx_switches_per_swap_in"]
+                "ctx_switches_per_swap_in", "guest_spread"]
         name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
         agg = {}
         for kind in ALL:
@@ -470,6 +476,7 @@ def main():
             ("wall s", "wall_s", lambda x: fmt(x)),
             ("prefill s (slowest guest)", "prefill_s_max", lambda x: fmt(x)),
             ("timed s (slowest guest)", "timed_s_max", lambda x: fmt(x)),
+            ("fastest / slowest guest ops/s", "guest_spread", lambda x: f"{x:.2f}"),
             ("host memory peak MiB (cgroup)", "cgroup_peak_bytes", lambda x: f"{x / MiB:.0f}"),
             ("gmm pool held peak MiB", "pool_held_peak_bytes", lambda x: f"{x / MiB:.0f}"),
             ("Cached before kB", "page_cache_before_kib", fmt),
