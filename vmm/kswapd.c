@@ -127,6 +127,7 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 			 * have taken from the same guests */
 			unsigned start = atomic_fetch_add(&k->next_guest, 1);
 			uint64_t scan[HOST_MAX_GUESTS];
+			int prot[HOST_MAX_GUESTS];
 			bool more = false;
 
 			for (int i = 0; i < n; i++) {
@@ -134,8 +135,10 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 				uint64_t lru;
 
 				scan[i] = 0;
-				if (!s2 || !s2->cfg.swap || vm_is_stopped(vms[i]) ||
-				    stage2_reclaim_protected(s2) > pass)
+				if (!s2 || !s2->cfg.swap || vm_is_stopped(vms[i]))
+					continue;
+				prot[i] = stage2_reclaim_protected(s2);
+				if (prot[i] > pass)
 					continue;
 				lru = gmm_lru_node_pages(&s2->lru, nid, LRU_INACTIVE_ANON) +
 				      gmm_lru_node_pages(&s2->lru, nid, LRU_ACTIVE_ANON);
@@ -166,7 +169,7 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 					got = stage2_shrink_node(s2, nid, chunk);
 					if (got > 0) {
 						reclaimed += (uint64_t)got;
-						if (stage2_reclaim_protected(s2))
+						if (prot[i])
 							atomic_fetch_add(&s2->stat[S2_MEMCG_LOW], 1);
 					}
 				}
