@@ -25,7 +25,7 @@
 #define KSWAPD_POLL_MS 20          /* also look at the watermarks this often */
 #define KSWAPD_DEF_PRIORITY 12     /* DEF_PRIORITY */
 #define KSWAPD_EXTRA_FRAMES 512    /* reclaim this far above the high watermark */
-#define KSWAPD_SCAN_CHUNK 512      /* a guest's share is scanned this much a turn */
+#define KSWAPD_SCAN_CHUNK 2048     /* a guest's share is scanned this much a turn */
 
 struct host;
 
