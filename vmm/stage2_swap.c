@@ -123,18 +123,17 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 {
 	struct gmm_pool *mm = s2->hp->mm;
 	bool minor = minor_registered(s2);
+	/* armed and untouched since (idle, under this lock): its PTEs went
+	 * when it was armed, and only the fault path puts them back, clearing
+	 * idle. Zapping again cost a madvise() a page. Not while a home
+	 * window's arms run unlocked (arm_batch()): an idle page's zap may
+	 * not have happened yet. */
+	bool trust_idle = minor && !s2->arms_in_flight;
 
 	for (unsigned i = 0; i < n;) {
 		gfn_t g = pfn_to_frame(mm, pfns[i])->gfn;
 		unsigned len = 1;
 		int ret;
-
-		/* armed and untouched since (idle, under this lock): its PTEs
-		 * went when it was armed, and only the fault path puts them
-		 * back, clearing idle. Zapping again cost a madvise() a page.
-		 * Not while a home window's arms run unlocked (arm_batch()):
-		 * an idle page's zap may not have happened yet. */
-		bool trust_idle = minor && !s2->arms_in_flight;
 
 		if (trust_idle && frame_test_idle(pfn_to_frame(mm, pfns[i]))) {
 			i++;
