@@ -77,6 +77,8 @@ enum frame_flag_bit {
 	FRAME_idle,         /* PG_idle (mm/page_idle.c): armed for a hinting fault, untouched since */
 	FRAME_isolated,     /* a free frame compaction took out of the buddy as a migration
 			     * destination (isolate_freepages()): no references, on no list */
+	FRAME_armed_early,  /* armed with a neighbour before reaching the inactive tail: its
+			     * first visit there rotates it without another arm (stage2_hint.c) */
 	NR_FRAME_FLAGS
 };
 static_assert(NR_FRAME_FLAGS <= 64, "frame flags fit one word");
@@ -177,6 +179,7 @@ FRAME_FLAG_OPS(pcp)
 FRAME_FLAG_OPS(slab)
 FRAME_FLAG_OPS(large_kmalloc)
 FRAME_FLAG_OPS(idle)
+FRAME_FLAG_OPS(armed_early)
 
 /* Printed names of the flags (dump_frame, checker reports), like the
  * kernel's pageflag_names[]. */

@@ -14,6 +14,7 @@ const char *const frame_flag_names[NR_FRAME_FLAGS] = {
 	"locked", "referenced", "uptodate", "dirty", "lru", "active", "workingset", "head",
 	"swapbacked", "swapcache", "reclaim", "unevictable", "mlocked", "reserved", "pinned",
 	"balloon", "offline", "hwpoison", "buddy", "pcp", "slab", "large_kmalloc", "idle", "isolated",
+	"armed_early",
 };
 
 void report_corruption(struct gmm_pool *pool, pfn_t pfn, const char *what)

@@ -157,6 +157,7 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 		f->numa_last = 0; /* a new page to NUMA balancing */
 		atomic_store_explicit(&f->mapcount, 1, memory_order_relaxed);
 		frame_clear_idle(f); /* a new mapping: nothing armed */
+		frame_clear_armed_early(f);
 		frame_set_swapbacked(f);
 		frame_set_uptodate(f);
 		if (!lru)

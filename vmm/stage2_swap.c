@@ -469,6 +469,7 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 
 			if (frame_test_clear_referenced(f)) {
 				/* used since it was put here: a second chance */
+				frame_clear_armed_early(f);
 				gmm_lru_putback(mm, &s2->lru, batch[i], true);
 				s2_count(s2, S2_PGACTIVATE, frame_test_head(f) ? HUGE_FRAMES : 1);
 				s2->nonresident_age++;
@@ -479,6 +480,13 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 				gmm_lru_putback(mm, &s2->lru, batch[i], false);
 				rotated += frame_test_head(f) ? HUGE_FRAMES : 1;
 				s2_count(s2, S2_PGROTATED, frame_test_head(f) ? HUGE_FRAMES : 1);
+			} else if (hint && frame_test_clear_armed_early(f)) {
+				/* armed with a neighbour before its first visit
+				 * here (arm_neighbours()): the round it would
+				 * have been armed for, without the zap */
+				gmm_lru_putback(mm, &s2->lru, batch[i], false);
+				rotated++;
+				s2_count(s2, S2_PGROTATED, 1);
 			} else if (frame_test_head(f)) {
 				huge[nh++] = batch[i];
 			} else {

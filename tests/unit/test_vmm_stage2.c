@@ -1211,6 +1211,20 @@ Test(stage2, a_failed_swap_write_puts_a_home_page_back_in_place)
 	rig_down(&r);
 }
 
+/* Put the page at gfn on the active list, as a referenced page goes. */
+static void activate(struct rig *r, gfn_t gfn)
+{
+	uint64_t e;
+	unsigned order;
+
+	if (stage2_translate(r->mem.s2, gfn << 12, &e, &order) || !ept_entry_present(e))
+		page(r, gfn)[0] = 0; /* fault it in first */
+	cr_assert_eq(stage2_translate(r->mem.s2, gfn << 12, &e, &order), 0);
+	pthread_mutex_lock(&r->mem.s2->lock);
+	gmm_lru_move(r->hp->mm, &r->mem.s2->lru, ept_entry_pfn(e), true);
+	pthread_mutex_unlock(&r->mem.s2->lock);
+}
+
 /* Whether gfn's window PTE is there (/proc/self/pagemap's present bit). */
 static bool pte_present(struct rig *r, gfn_t gfn)
 {
@@ -1234,6 +1248,8 @@ Test(stage2, a_home_window_is_armed_unlocked_and_a_page_gone_meanwhile_is_not_ar
 
 	rig_up_home(&r, true);
 	stamp(&r, G(8), 512, false);
+	activate(&r, G(8) - 1);
+	activate(&r, G(8) + 64);
 	arm(&r, G(8), 64);
 	cr_assert_eq(stat(&r, S2_HINT_ARMED), 64);
 	cr_assert_eq(r.mem.s2->arms_in_flight, 0, "the zaps are over when the call returns");
@@ -1241,7 +1257,7 @@ Test(stage2, a_home_window_is_armed_unlocked_and_a_page_gone_meanwhile_is_not_ar
 		cr_assert(frame_test_idle(frame_at(&r, g)));
 		cr_assert(!pte_present(&r, g), "gfn %#lx: armed, its PTE zapped", (unsigned long)g);
 	}
-	cr_assert(pte_present(&r, G(8) + 64), "its neighbour kept its PTE");
+	cr_assert(pte_present(&r, G(8) + 64), "its active neighbour kept its PTE");
 	sink += page(&r, G(8) + 3)[0];
 	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 1);
 	/* what a caller's list may hold after it let the lock go: pages
@@ -1264,6 +1280,77 @@ Test(stage2, a_home_window_is_armed_unlocked_and_a_page_gone_meanwhile_is_not_ar
 	expect_stamps(&r, G(8), 512, GMM_GFN_NONE);
 	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	(void)sink;
+	rig_down(&r);
+}
+
+/* arm_neighbours(): a scattered arm is a TLB flush of every CPU; the
+ * inactive, untested pages next to it go in the same zap, across gfns
+ * with no PTE, never across a page in use. */
+Test(stage2, a_home_arm_takes_its_untested_inactive_neighbours_in_the_same_zap)
+{
+	struct rig r;
+	gfn_t at = G(8) + 16;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 32, false);
+	cr_assert_eq(balloon_run(&r, G(8) + 12, 3, true), 3); /* a hole: +12..+14 */
+	activate(&r, G(8) + 22);
+	arm(&r, at, 1);
+	cr_assert_eq(stat(&r, S2_HINT_ARM_ZAPS), 1, "one zap");
+	/* left: +15, then the hole +12..+14 crossed, +8..+11 armed; right:
+	 * +17..+21, up to the active page */
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), 1 + 1 + 4 + 5);
+	for (gfn_t g = G(8) + 8; g <= G(8) + 21; g++) {
+		bool hole = g >= G(8) + 12 && g <= G(8) + 14;
+
+		cr_assert(!pte_present(&r, g), "gfn +%lu: zapped", (unsigned long)(g - G(8)));
+		if (hole)
+			continue;
+		cr_assert(frame_test_idle(frame_at(&r, g)), "gfn +%lu: armed", (unsigned long)(g - G(8)));
+		cr_assert_eq(frame_test_armed_early(frame_at(&r, g)), g != at,
+			     "gfn +%lu: armed early unless it was the page asked for", (unsigned long)(g - G(8)));
+	}
+	cr_assert(pte_present(&r, G(8) + 7), "9 gfns away: left alone");
+	cr_assert(pte_present(&r, G(8) + 22) && !frame_test_idle(frame_at(&r, G(8) + 22)), "the active page");
+	cr_assert(pte_present(&r, G(8) + 23), "past it");
+	expect_stamps(&r, G(8), 12, GMM_GFN_NONE);
+	expect_stamps(&r, G(8) + 15, 17, GMM_GFN_NONE);
+	cr_assert_eq(page(&r, G(8) + 12)[0], 0, "the hole reads zeroes");
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+/* An early-armed page's first visit at the inactive tail is the round it
+ * would have been armed for: rotated, without a zap; the page asked for
+ * was armed for that round already: evicted if untouched. */
+Test(stage2, an_early_armed_page_is_rotated_at_its_first_tail_visit_and_evicted_at_its_second)
+{
+	struct rig r;
+	gfn_t at = G(8) + 40;
+	uint64_t zaps;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 64, false); /* the inactive list, G(8) at its tail */
+	arm(&r, at, 1);
+	cr_assert_eq(stat(&r, S2_HINT_ARMED), 17);
+	zaps = stat(&r, S2_HINT_ARM_ZAPS);
+	cr_assert_gt(stage2_shrink(r.mem.s2, 64), 0);
+	cr_assert(swapped(&r, at), "armed at its last visit, untouched: evicted");
+	for (gfn_t g = at - 8; g <= at + 8; g++) {
+		if (g == at)
+			continue;
+		cr_assert(!swapped(&r, g), "gfn +%lu: rotated, not evicted", (unsigned long)(g - G(8)));
+		cr_assert(frame_test_idle(frame_at(&r, g)) && !frame_test_armed_early(frame_at(&r, g)));
+	}
+	cr_assert_eq(stat(&r, S2_HINT_ARM_ZAPS) - zaps, 2,
+		     "G(8)..+31 armed in one zap, +49..+63 in another: none for the early ones");
+	/* next round: the untouched early ones go too, with their data */
+	while (!swapped(&r, at - 8))
+		cr_assert_gt(stage2_shrink(r.mem.s2, 64), 0);
+	for (gfn_t g = at - 8; g <= at + 8; g++)
+		cr_assert(swapped(&r, g));
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
 	rig_down(&r);
 }
 
