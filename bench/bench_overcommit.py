@@ -300,6 +300,13 @@ def one_run(kind, tmp, rnd, cg_limit):
         fig["error"] = f"rc {rc}: " + "; ".join(bad) + (" | " + " | ".join(err[-4:]) if err else "")
     res = {n: g.get("results", {}) for n, g in summ.items()}
     fig["ops_per_sec"] = sum(float(r.get("ops_per_sec", 0)) for r in res.values()) if res else None
+    # a guest times its phase with the TSC: ops done in "0 s" mean the
+    # clock jumped back (this machine's TSC is unstable: a host pause or
+    # snapshot restore moves it), and the run's rates mean nothing
+    fig["clock_failed"] = sorted(n for n, r in res.items()
+                                 if int(r.get("ops", 0)) > 0 and not float(r.get("seconds", 0)))
+    if fig["clock_failed"]:
+        fig["ops_per_sec"] = None
     ops = sum(int(r.get("ops", 0)) for r in res.values())
     fig["ops_per_wall_sec"] = ops / wall if wall else None
     fig["per_guest_ops_per_sec"] = {n: float(r.get("ops_per_sec", 0)) for n, r in sorted(res.items())}
@@ -404,6 +411,9 @@ def main():
                 if fig.get("concurrent_gmm_pids"):
                     log(f"  WARNING: other gmm processes ran meanwhile (pids "
                         f"{' '.join(map(str, fig['concurrent_gmm_pids']))}): this run's figures are perturbed")
+                if fig.get("clock_failed"):
+                    log(f"  WARNING: guests {', '.join(fig['clock_failed'])} timed their phase as 0 s (the TSC "
+                        "jumped: a host pause or snapshot?): this run's ops/s are left out")
                 if fig.get("error"):
                     log(f"  {'REFUSED' if fig.get('refused') else 'FAILED'}: {fig['error']}")
                     if not (kind == "random" and fig.get("refused")):

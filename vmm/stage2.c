@@ -44,6 +44,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_HINT_ARMED] = "hint_armed",
 	[S2_HINT_ARM_ZAPS] = "hint_arm_zaps",
 	[S2_HINT_FAULTS] = "hint_faults",
+	[S2_EVICT_ZAPS] = "evict_zaps",
 	[S2_MINOR_UNARMED] = "minor_unarmed",
 	[S2_PGROTATED] = "pgrotated",
 	[S2_PGSCAN_RANDOM] = "pgscan_random",

@@ -88,6 +88,7 @@ enum stage2_stat_item {
 	S2_HINT_ARMED,          /* pages unmapped for a hinting fault, frames kept (numa_pte_updates) */
 	S2_HINT_ARM_ZAPS,       /* madvise() calls that armed them: runs of consecutive gfns */
 	S2_HINT_FAULTS,         /* armed pages the guest touched: referenced (numa_hint_faults) */
+	S2_EVICT_ZAPS,          /* madvise() calls that unmapped pages being evicted (not armed idle) */
 	S2_MINOR_UNARMED,       /* minor faults on present pages nobody armed (PTEs the host dropped) */
 	S2_PGROTATED,           /* inactive pages seen for the first time: armed and put back */
 	S2_PGSCAN_RANDOM,       /* pages picked by reclaim.victims=random */

@@ -145,6 +145,7 @@ static int unmap_runs(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 		ret = minor ? realize_zap(s2, g, len) : realize_unmap(s2, g, len);
 		if (ret)
 			return ret;
+		s2_count(s2, S2_EVICT_ZAPS, 1);
 		i += len;
 	}
 	return 0;
