@@ -22,6 +22,7 @@ const char *const kswapd_stat_names[NR_KSWAPD_STATS] = {
 	[KSWAPD_FAILED_PASSES] = "kswapd_failed_passes",
 	[KSWAPD_DIRECT_RECLAIMED] = "pgsteal_direct",
 	[KSWAPD_RESERVE_DRAINED] = "reserve_drained",
+	[KSWAPD_ALLOCSTALL_US] = "allocstall_us",
 };
 
 static void count(struct kswapd_node *kn, enum kswapd_stat_item i, uint64_t n)
@@ -61,9 +62,17 @@ static bool node_balanced(struct gmm_pool *mm, int nid)
 
 static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want, bool *covered);
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered)
 {
-	uint64_t got;
+	uint64_t got, t0 = now_us();
 
 	*covered = false;
 	if (!k || !k->started)
@@ -73,6 +82,7 @@ uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered)
 	kswapd_wake(k);
 	got = shrink_guests(k, GMM_LRU_ANY_NODE, true, want, covered);
 	count(&k->node[0], KSWAPD_DIRECT_RECLAIMED, got);
+	count(&k->node[0], KSWAPD_ALLOCSTALL_US, now_us() - t0);
 	return got;
 }
 
@@ -311,12 +321,13 @@ void kswapd_wake(struct kswapd *k)
 
 bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms)
 {
-	uint64_t want[GMM_MAX_NODES], got_before;
+	uint64_t want[GMM_MAX_NODES], got_before, t0;
 	struct timespec ts;
 	bool done = false;
 
 	if (!k || !k->started)
 		return false;
+	t0 = now_us();
 	count(&k->node[0], KSWAPD_ALLOCSTALL, 1);
 	got_before = kswapd_stat(k, KSWAPD_RECLAIMED);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -339,5 +350,6 @@ bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms)
 			break;
 	}
 	pthread_mutex_unlock(&k->lock);
+	count(&k->node[0], KSWAPD_ALLOCSTALL_US, now_us() - t0);
 	return kswapd_stat(k, KSWAPD_RECLAIMED) > got_before;
 }

@@ -37,6 +37,7 @@ enum kswapd_stat_item {
 	KSWAPD_FAILED_PASSES,    /* passes that freed nothing (no swap, nothing cold) */
 	KSWAPD_DIRECT_RECLAIMED, /* pages freed by faults reclaiming themselves (pgsteal_direct) */
 	KSWAPD_RESERVE_DRAINED,  /* of those freed by both, frames of the zero reserve's blocks */
+	KSWAPD_ALLOCSTALL_US,    /* microseconds faults spent in those stalls (PSI's memory stall time) */
 	NR_KSWAPD_STATS
 };
 extern const char *const kswapd_stat_names[NR_KSWAPD_STATS];

@@ -190,6 +190,8 @@ def test_each_pool_node_has_its_kswapd(accel, tmp_path):
         assert k and [n["nid"] for n in k["nodes"]] == [0, 1], control(sock, {"cmd": "pool"})["pool"]["kswapd"]
         # the totals are the nodes' sums (read a moment apart: at least)
         assert k["pgsteal_kswapd"] >= sum(n["pgsteal_kswapd"] for n in k["nodes"]) - 4096, k
+        # a stall is timed: none, no time; some, some time
+        assert (k["allocstall_us"] > 0) if k["allocstall"] else (k["allocstall_us"] == 0), k
         ck = control(sock, {"cmd": "check"}); assert ck["problems"] == 0, ck["report"][:3000]
     finally:
         control(sock, {"cmd": "stop", "guest": "h"})

@@ -1354,6 +1354,32 @@ Test(stage2, an_early_armed_page_is_rotated_at_its_first_tail_visit_and_evicted_
 	rig_down(&r);
 }
 
+/* shrink_lruvec() scans the active list a share at a time, not down to
+ * balance in one call: each page deactivated is an arm, and a fault that
+ * reclaims 64 pages for itself must not arm thousands first. */
+Test(stage2, a_shrink_deactivates_its_share_of_the_active_list_not_the_whole_imbalance)
+{
+	struct rig r;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 1024, false);
+	for (gfn_t g = G(8); g < G(8) + 1024; g++)
+		activate(&r, g);
+	stage2_shrink(r.mem.s2, 32);
+	cr_assert_eq(stat(&r, S2_PGREFILL), 32, "32 of the 1024 active pages looked at, not 512");
+	cr_assert_eq(stat(&r, S2_PGDEACTIVATE), 32);
+	cr_assert_eq(gmm_lru_pages(&r.mem.s2->lru, LRU_ACTIVE_ANON), 1024 - 32);
+	/* repeated, the lists still come to balance */
+	for (int i = 0; i < 64 && gmm_lru_pages(&r.mem.s2->lru, LRU_ACTIVE_ANON) >
+				  gmm_lru_pages(&r.mem.s2->lru, LRU_INACTIVE_ANON) + 1; i++)
+		stage2_shrink(r.mem.s2, 32);
+	cr_assert_leq(gmm_lru_pages(&r.mem.s2->lru, LRU_ACTIVE_ANON),
+		      gmm_lru_pages(&r.mem.s2->lru, LRU_INACTIVE_ANON) + 1);
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
 struct stop_arg {
 	struct stage2 *s2;
 	atomic_bool done;
