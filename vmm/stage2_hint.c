@@ -214,10 +214,11 @@ static bool same_block(gfn_t a, gfn_t b)
  * first reach the inactive tail; armed early (FRAME_armed_early), that
  * visit rotates them without a zap, and they are tested over a longer
  * time than a page armed there (evicting them at that first visit
- * instead cut their time on the list in half: 4% more swap-ins). A zap may cross gfns with no PTE (never touched, swapped, armed
- * already) but stops at a page in use: taking its PTE would cost the
- * guest a hinting fault. items[0..ni) sorted by gfn; returns the new
- * count, items sorted again.
+ * instead cut their time on the list in half: 4% more swap-ins). A zap
+ * may cross gfns with no PTE (never touched, swapped, armed already) but
+ * stops at a page in use: taking its PTE would cost the guest a hinting
+ * fault. items[0..ni) sorted by gfn; returns the new count, items sorted
+ * again.
  */
 static unsigned arm_neighbours(struct stage2 *s2, struct arm_item *items, unsigned ni, unsigned cap)
 {
@@ -326,8 +327,10 @@ static void arm_batch(struct stage2 *s2, struct arm_item *items, unsigned ni)
 		}
 		/* still mapped: no test (and eviction must zap it itself) */
 		for (unsigned i = spans[r].first; i < spans[r].first + spans[r].n; i++)
-			if (!unlocked || arm_item_mapped(s2, &items[i]))
+			if (!unlocked || arm_item_mapped(s2, &items[i])) {
 				frame_clear_idle(pfn_to_frame(mm, items[i].pfn));
+				frame_clear_armed_early(pfn_to_frame(mm, items[i].pfn));
+			}
 	}
 	if (unlocked && --s2->arms_in_flight == 0)
 		pthread_cond_broadcast(&s2->io_done);

@@ -451,8 +451,11 @@ long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan)
 	 * 725 such stalls averaged 16 ms in bench-overcommit. */
 	active = gmm_lru_node_pages(&s2->lru, nid, LRU_ACTIVE_ANON);
 	inactive = gmm_lru_node_pages(&s2->lru, nid, LRU_INACTIVE_ANON);
-	if (active > inactive)
-		shrink_active_locked(s2, nid, (active - inactive) / 2 < nr_to_scan ? (active - inactive) / 2 + 1 : nr_to_scan);
+	if (active > inactive) {
+		uint64_t half_gap = (active - inactive) / 2 + 1;
+
+		shrink_active_locked(s2, nid, half_gap < nr_to_scan ? half_gap : nr_to_scan);
+	}
 	/* get_scan_count()'s share of the inactive list: at most what was on
 	 * it before this call, so the pages just deactivated (and armed) wait
 	 * for a later call, and the guest has had the time to touch them. A
