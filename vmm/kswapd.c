@@ -9,6 +9,7 @@
 #include "balloon/policy.h"
 #include "guestmm/pool.h"
 #include "guestmm/zone.h"
+#include "vmm/clock.h"
 #include "vmm/host.h"
 #include "vmm/host_pool.h"
 #include "vmm/stage2.h"
@@ -62,17 +63,9 @@ static bool node_balanced(struct gmm_pool *mm, int nid)
 
 static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t want, bool *covered);
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered)
 {
-	uint64_t got, t0 = now_us();
+	uint64_t got, t0 = mono_ns() / 1000;
 
 	*covered = false;
 	if (!k || !k->started)
@@ -82,7 +75,7 @@ uint64_t kswapd_direct_reclaim(struct kswapd *k, uint64_t want, bool *covered)
 	kswapd_wake(k);
 	got = shrink_guests(k, GMM_LRU_ANY_NODE, true, want, covered);
 	count(&k->node[0], KSWAPD_DIRECT_RECLAIMED, got);
-	count(&k->node[0], KSWAPD_ALLOCSTALL_US, now_us() - t0);
+	count(&k->node[0], KSWAPD_ALLOCSTALL_US, mono_ns() / 1000 - t0);
 	return got;
 }
 
@@ -327,7 +320,7 @@ bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms)
 
 	if (!k || !k->started)
 		return false;
-	t0 = now_us();
+	t0 = mono_ns() / 1000;
 	count(&k->node[0], KSWAPD_ALLOCSTALL, 1);
 	got_before = kswapd_stat(k, KSWAPD_RECLAIMED);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -350,6 +343,6 @@ bool kswapd_reclaim_wait(struct kswapd *k, unsigned timeout_ms)
 			break;
 	}
 	pthread_mutex_unlock(&k->lock);
-	count(&k->node[0], KSWAPD_ALLOCSTALL_US, now_us() - t0);
+	count(&k->node[0], KSWAPD_ALLOCSTALL_US, mono_ns() / 1000 - t0);
 	return kswapd_stat(k, KSWAPD_RECLAIMED) > got_before;
 }

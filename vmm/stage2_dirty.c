@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "guestmm/pool.h"
+#include "vmm/clock.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kvm_compat.h"
@@ -228,17 +229,9 @@ static int fetch_slot(struct stage2 *s2, int slot, uint64_t *bitmap)
 	return wp_scan(s2, (uint64_t)sl->hva, (uint64_t)sl->hva + sl->bytes, bitmap);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static long harvest_locked(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, uint64_t nr), void *arg)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	long pages = 0;
 
 	for (int i = 0; i < s2->mem->nr_slots; i++) {
@@ -273,7 +266,7 @@ static long harvest_locked(struct stage2 *s2, void (*run)(void *arg, gfn_t gfn, 
 		free(bitmap);
 	}
 	s2->dirty_last_pages = (uint64_t)pages;
-	s2->dirty_last_ns = now_ns() - t0;
+	s2->dirty_last_ns = mono_ns() - t0;
 	s2_count(s2, S2_DIRTY_HARVESTS, 1);
 	s2_count(s2, S2_DIRTY_PAGES, (uint64_t)pages);
 	return pages;

@@ -13,6 +13,7 @@
 
 #include "guest/abi.h"
 #include "guestmm/buddy.h"
+#include "vmm/clock.h"
 #include "vmm/host_pool.h"
 #include "vmm/stage2_internal.h"
 
@@ -251,20 +252,12 @@ int stage2_numa_maps(struct stage2 *s2, gfn_t gfn, uint64_t nr, uint64_t pages[G
 
 /* --- NUMA balancing ------------------------------------------------------ */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* numa_migrate_check()'s rate limit: at most STAGE2_NUMA_RATELIMIT_MBPS
  * of migrations per second per guest, a second's worth at most banked. */
 static bool numa_budget_take(struct stage2 *s2, uint64_t pages)
 {
 	const uint64_t per_sec = (uint64_t)STAGE2_NUMA_RATELIMIT_MBPS << (20 - GMM_FRAME_SHIFT);
-	uint64_t now = now_ns(), add = (now - s2->numa_budget_ns) * per_sec / 1000000000ULL;
+	uint64_t now = mono_ns(), add = (now - s2->numa_budget_ns) * per_sec / 1000000000ULL;
 
 	if (add) {
 		s2->numa_budget_pages = s2->numa_budget_pages + add > per_sec ? per_sec : s2->numa_budget_pages + add;

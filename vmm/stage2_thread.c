@@ -10,20 +10,13 @@
 #include <unistd.h>
 
 #include "guestmm/pool.h"
+#include "vmm/clock.h"
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/log.h"
 #include "vmm/stage2_internal.h"
 
 #define FAULT_BATCH 32
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void latency_record(struct stage2 *s2, uint64_t ns)
 {
@@ -63,7 +56,7 @@ static void serve_faults(struct stage2 *s2)
 
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
 		struct uffd_msg *m = &msgs[i];
-		uint64_t t0 = now_ns(), gpa;
+		uint64_t t0 = mono_ns(), gpa;
 
 		if (m->event != UFFD_EVENT_PAGEFAULT)
 			continue;
@@ -75,7 +68,7 @@ static void serve_faults(struct stage2 *s2)
 			continue;
 		}
 		stage2_fault(s2, gpa, m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
-		latency_record(s2, now_ns() - t0);
+		latency_record(s2, mono_ns() - t0);
 	}
 }
 
@@ -88,11 +81,11 @@ static void serve_forwarded(struct stage2 *s2)
 	ssize_t n = read(s2->fwd_fd[0], gpas, sizeof(gpas));
 
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof(gpas[0]); i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 
 		s2->fault_local = 0;
 		stage2_hint_fault(s2, gpas[i], true);
-		latency_record(s2, now_ns() - t0);
+		latency_record(s2, mono_ns() - t0);
 	}
 }
 
@@ -122,13 +115,13 @@ bool stage2_sigbus(uint64_t hva, bool is_write, const struct guest_mem *own)
 		nanosleep(&ts, NULL);
 		return true;
 	}
-	t0 = now_ns();
+	t0 = mono_ns();
 	s2->fault_local = 0;
 	s2_count(s2, S2_FAULT_SELF, 1);
 	/* a missing page or a hinting (minor) fault: the hint fault sorts
 	 * them by the EPT, as the fault thread does */
 	stage2_hint_fault(s2, gpa, is_write);
-	latency_record(s2, now_ns() - t0);
+	latency_record(s2, mono_ns() - t0);
 	return true;
 }
 
