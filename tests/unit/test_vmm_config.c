@@ -242,6 +242,20 @@ Test(config, pool_defaults_to_the_guests_ram_in_whole_pageblocks)
 	cr_assert_eq(cfg.host.pool.size_bytes, 64ULL << 20, "at least 32M a node");
 }
 
+Test(config, default_pool_leaves_out_anon_guests_ram)
+{
+	char err[CONFIG_ERR_MAX];
+
+	/* an anon guest's RAM is the VMM's anonymous memory, outside the
+	 * pool: only the pool guest's 64M (+ 1M of tables + 16M) counts */
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"64M\"},{\"mem\":\"1G\",\"backend\":\"anon\"}]}", &cfg, err), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.host.pool.size_bytes, 82ULL << 20);
+	cr_assert_eq(load("{\"guests\":[{\"mem\":\"1G\",\"backend\":\"anon\"},{\"mem\":\"1G\",\"backend\":\"anon\"}]}",
+			  &cfg, err), 0, "%s", err);
+	cr_assert_eq(cfg.host.pool.size_bytes, 32ULL << 20, "the smallest pool, not 2G of descriptors");
+}
+
 Test(config, pool_section_is_parsed_and_checked)
 {
 	char err[CONFIG_ERR_MAX];
