@@ -84,6 +84,12 @@ void uffd_wake(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 {
 	struct uffdio_range r = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT };
 
+	/* UFFD_FEATURE_SIGBUS: handle_userfault() raises SIGBUS before it
+	 * would queue a waiter, so nobody ever sleeps on this uffd and a
+	 * wake finds nobody. It was one ioctl a swap-in of a self-served
+	 * guest for nothing (as many UFFDIO_WAKE as UFFDIO_COPY, strace) */
+	if (s2->self_served)
+		return;
 	ioctl(s2->uffd, UFFDIO_WAKE, &r);
 }
 
