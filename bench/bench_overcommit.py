@@ -247,7 +247,8 @@ def measure_overhead(tmp):
     libraries' unmapped pages) is not memory gmm needs: under the limit the
     kernel's memcg reclaim drops it first and gives the room to the guests,
     while a gmm run's pool never gets it. Left in, it gave the kernel's
-    guests 20-50 MiB (5-12k pages) more than gmm's (2026-12-04). Pages the
+    guests up to 28 MiB more than gmm's when the probe read its files cold
+    (2026-12-04). Pages the
     process maps (its binary, the libraries' text: RssFile) stay in the
     overhead. Also checks that anon guest RAM is charged to the cgroup."""
     touch = min(size_bytes(SIZE), 64 * MiB)
