@@ -12,6 +12,19 @@
  *                (the kernel's too)
  *   random       a uniformly random resident page is evicted
  *                (host.reclaim.victims=random)
+ *   two_list     gmm's active and inactive lists as vmm/stage2_swap.c keeps
+ *                them: a page comes in untested on the inactive list; at
+ *                its first visit to the tail it is armed (a hinting fault
+ *                will show a touch) and goes round again; at the next, a
+ *                touched page is activated, an untouched one evicted. The
+ *                inactive list is kept at least the active's size (a share
+ *                a shrink), a refault within the active list and half the
+ *                inactive is activated (workingset). The kernel's anon
+ *                lists work the same way here: a faulted page is young,
+ *                its first tail visit marks it referenced and keeps it,
+ *                a second young visit activates it (folio_check_references())
+ *   two_list_fifo  the same, but an untested page at the tail is evicted
+ *                without a test: what arming (zaps, hinting faults) buys
  *   static_best  the `resident` hottest ranks are kept once they come in;
  *                a colder page is evicted at once. For independent
  *                references (a Zipf law) this is the best a policy that
@@ -171,8 +184,9 @@ static void cache_touch(struct cache *c, uint32_t page)
 	list_push_head(c, page);
 }
 
-enum policy { POLICY_LRU, POLICY_RANDOM, POLICY_STATIC_BEST, NR_POLICIES };
-static const char *const policy_name[NR_POLICIES] = { "lru", "random", "static_best" };
+enum policy { POLICY_LRU, POLICY_RANDOM, POLICY_TWO_LIST, POLICY_TWO_LIST_FIFO, POLICY_STATIC_BEST, NR_POLICIES };
+static const char *const policy_name[NR_POLICIES] = { "lru", "random", "two_list", "two_list_fifo",
+						      "static_best" };
 
 /* The page to evict for a miss on `page` (NIL: do not cache `page`). */
 static uint32_t pick_victim(struct cache *c, const struct workload *w, enum policy pol, uint32_t page,
@@ -195,6 +209,164 @@ static uint32_t pick_victim(struct cache *c, const struct workload *w, enum poli
 	default:
 		return c->tail;
 	}
+}
+
+/*
+ * The two-list policies: their own state, beside struct cache (a page is
+ * on one of two lists, or out). Reclaim runs as a fault finds the guest
+ * at its size: SWAP_CLUSTER_MAX pages a shrink, as gmm's direct reclaim
+ * asks for a few dozen.
+ */
+enum { TL_OUT, TL_INACTIVE, TL_ACTIVE };
+#define TL_SHRINK 32U
+
+struct two_list {
+	uint32_t cap, head[3], tail[3], nr[3];
+	uint32_t *prev, *next, *shadow;
+	uint8_t *where, *tested, *touched;
+	uint32_t age;          /* nonresident_age: evictions and activations */
+	bool fifo;             /* two_list_fifo: untested pages go untested */
+	uint64_t arms, hints;  /* pages armed (zapped), armed pages touched */
+};
+
+static void tl_free(struct two_list *t)
+{
+	free(t->prev);
+	free(t->next);
+	free(t->shadow);
+	free(t->where);
+	free(t->tested);
+	free(t->touched);
+}
+
+static int tl_init(struct two_list *t, uint32_t pages, uint32_t cap, bool fifo)
+{
+	memset(t, 0, sizeof(*t));
+	t->cap = cap;
+	t->fifo = fifo;
+	for (int l = 0; l < 3; l++)
+		t->head[l] = t->tail[l] = NIL;
+	t->prev = malloc(pages * sizeof(uint32_t));
+	t->next = malloc(pages * sizeof(uint32_t));
+	t->shadow = malloc(pages * sizeof(uint32_t));
+	t->where = calloc(pages, 1);
+	t->tested = calloc(pages, 1);
+	t->touched = calloc(pages, 1);
+	if (!t->prev || !t->next || !t->shadow || !t->where || !t->tested || !t->touched) {
+		tl_free(t);
+		return -1;
+	}
+	memset(t->shadow, 0xff, pages * sizeof(uint32_t));
+	return 0;
+}
+
+static void tl_unlink(struct two_list *t, uint32_t page)
+{
+	int l = t->where[page];
+
+	if (t->prev[page] != NIL)
+		t->next[t->prev[page]] = t->next[page];
+	else
+		t->head[l] = t->next[page];
+	if (t->next[page] != NIL)
+		t->prev[t->next[page]] = t->prev[page];
+	else
+		t->tail[l] = t->prev[page];
+	t->nr[l]--;
+	t->where[page] = TL_OUT;
+}
+
+static void tl_push(struct two_list *t, uint32_t page, int l)
+{
+	t->prev[page] = NIL;
+	t->next[page] = t->head[l];
+	if (t->head[l] != NIL)
+		t->prev[t->head[l]] = page;
+	else
+		t->tail[l] = page;
+	t->head[l] = page;
+	t->nr[l]++;
+	t->where[page] = (uint8_t)l;
+}
+
+/* An armed page joins the inactive list's head: its touch will show. */
+static void tl_arm(struct two_list *t, uint32_t page)
+{
+	t->tested[page] = 1;
+	t->touched[page] = 0;
+	t->arms++;
+	tl_push(t, page, TL_INACTIVE);
+}
+
+/* stage2_shrink_node(): deactivate a share, then free nr from the tail. */
+static void tl_shrink(struct two_list *t, uint32_t nr)
+{
+	uint32_t freed = 0, scanned = 0, limit = 2 * (t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE]) + nr;
+
+	if (t->nr[TL_ACTIVE] > t->nr[TL_INACTIVE]) {
+		uint32_t share = (t->nr[TL_ACTIVE] - t->nr[TL_INACTIVE]) / 2 + 1;
+
+		for (uint32_t i = 0; i < (share < nr ? share : nr); i++) {
+			uint32_t page = t->tail[TL_ACTIVE];
+
+			tl_unlink(t, page);
+			tl_arm(t, page);
+		}
+	}
+	while (freed < nr && scanned < limit && t->tail[TL_INACTIVE] != NIL) {
+		uint32_t page = t->tail[TL_INACTIVE];
+
+		tl_unlink(t, page);
+		scanned++;
+		if (t->touched[page]) {             /* a second chance */
+			t->touched[page] = t->tested[page] = 0;
+			tl_push(t, page, TL_ACTIVE);
+			t->age++;
+		} else if (!t->tested[page] && !t->fifo) {
+			tl_arm(t, page);
+		} else {                             /* evicted: a shadow */
+			t->tested[page] = 0;
+			t->shadow[page] = t->age++;
+			freed++;
+		}
+	}
+}
+
+static void tl_fault(struct two_list *t, uint32_t page)
+{
+	uint32_t window = t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE] / 2;
+
+	if (t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE] >= t->cap)
+		tl_shrink(t, TL_SHRINK);
+	if (t->shadow[page] != NIL && t->age - t->shadow[page] <= window) {
+		tl_push(t, page, TL_ACTIVE);         /* workingset_refault() */
+		t->age++;
+	} else {
+		tl_push(t, page, TL_INACTIVE);
+	}
+}
+
+/* Run ops accesses under a two-list policy; the misses. A touch is seen
+ * only on an armed page (a hinting fault), once. */
+static uint64_t tl_run(struct two_list *t, struct workload *w, uint64_t ops)
+{
+	uint64_t misses = 0;
+
+	for (uint64_t i = 0; i < ops; i++) {
+		uint32_t page = workload_next_page(w);
+
+		if (t->where[page] != TL_OUT) {
+			if (t->tested[page] && !t->touched[page]) {
+				t->touched[page] = 1;
+				t->tested[page] = 0;
+				t->hints++;
+			}
+			continue;
+		}
+		misses++;
+		tl_fault(t, page);
+	}
+	return misses;
 }
 
 /* Run ops accesses; the misses. */
@@ -224,13 +396,42 @@ static uint64_t run_ops(struct cache *c, struct workload *w, enum policy pol, ui
 	return misses;
 }
 
-/* The misses of ops accesses under pol, from a cold or a warm start. */
-static int simulate(struct workload *w, enum policy pol, bool warm, uint64_t *misses)
+/* A two-list policy from the prefill on: every page a first fault, in
+ * order, reclaimed as the guest reaches its size (arms counted from the
+ * timed phase on, as misses are). */
+static int simulate_two_list(struct workload *w, bool fifo, bool warm, uint64_t *misses, uint64_t *arms,
+			     uint64_t *hints)
+{
+	const struct sim_params *p = w->p;
+	struct two_list t;
+
+	if (tl_init(&t, p->pages, p->resident, fifo))
+		return -1;
+	for (uint32_t page = 0; page < p->pages; page++)
+		tl_fault(&t, page);
+	workload_reset(w);
+	if (warm)
+		tl_run(&t, w, 2 * p->ops);
+	t.arms = t.hints = 0;
+	*misses = tl_run(&t, w, p->ops);
+	*arms = t.arms;
+	*hints = t.hints;
+	tl_free(&t);
+	return 0;
+}
+
+/* The misses of ops accesses under pol, from a cold or a warm start;
+ * arms and hints for the two-list policies (0 for the others). */
+static int simulate(struct workload *w, enum policy pol, bool warm, uint64_t *misses, uint64_t *arms,
+		    uint64_t *hints)
 {
 	const struct sim_params *p = w->p;
 	struct rng rng;
 	struct cache c;
 
+	*arms = *hints = 0;
+	if (pol == POLICY_TWO_LIST || pol == POLICY_TWO_LIST_FIFO)
+		return simulate_two_list(w, pol == POLICY_TWO_LIST_FIFO, warm, misses, arms, hints);
 	rng_seed(&rng, ~p->seed);
 
 	if (cache_init(&c, p->pages, p->resident))
@@ -277,7 +478,7 @@ int main(void)
 		.theta = 1.2,
 	};
 	const char *theta = getenv("GMM_BENCH_REPLACEMENT_THETA");
-	uint64_t misses[2][NR_POLICIES];
+	uint64_t misses[2][NR_POLICIES], arms[2][NR_POLICIES], hints[2][NR_POLICIES];
 	struct workload w;
 
 	if (theta && *theta) {
@@ -299,15 +500,18 @@ int main(void)
 	}
 	printf("bench-replacement: zipf theta %.2f over %u pages, %u resident, %llu ops, seed %llu\n", p.theta,
 	       p.pages, p.resident, (unsigned long long)p.ops, (unsigned long long)p.seed);
-	printf("%-12s %12s %12s\n", "misses", "cold start", "warm");
+	printf("%-14s %12s %12s   %s\n", "misses", "cold start", "warm", "pages armed / touched armed, cold");
 	for (int pol = 0; pol < NR_POLICIES; pol++) {
 		for (int warm = 0; warm < 2; warm++)
-			if (simulate(&w, pol, warm, &misses[warm][pol])) {
+			if (simulate(&w, pol, warm, &misses[warm][pol], &arms[warm][pol], &hints[warm][pol])) {
 				fprintf(stderr, "bench-replacement: out of memory\n");
 				return 1;
 			}
-		printf("%-12s %12llu %12llu\n", policy_name[pol], (unsigned long long)misses[0][pol],
+		printf("%-14s %12llu %12llu", policy_name[pol], (unsigned long long)misses[0][pol],
 		       (unsigned long long)misses[1][pol]);
+		if (pol == POLICY_TWO_LIST || pol == POLICY_TWO_LIST_FIFO)
+			printf("   %llu / %llu", (unsigned long long)arms[0][pol], (unsigned long long)hints[0][pol]);
+		printf("\n");
 	}
 	printf("{\"pages\": %u, \"resident\": %u, \"theta\": %g, \"ops\": %llu, \"seed\": %llu", p.pages, p.resident,
 	       p.theta, (unsigned long long)p.ops, (unsigned long long)p.seed);
@@ -315,9 +519,16 @@ int main(void)
 		for (int pol = 0; pol < NR_POLICIES; pol++)
 			printf(", \"%s_%s_misses\": %llu", warm ? "warm" : "cold", policy_name[pol],
 			       (unsigned long long)misses[warm][pol]);
-	printf(", \"cold_ratio_lru_vs_static_best\": %.3f, \"warm_ratio_lru_vs_static_best\": %.3f}\n",
+	for (int warm = 0; warm < 2; warm++)
+		printf(", \"%s_two_list_arms\": %llu, \"%s_two_list_hints\": %llu", warm ? "warm" : "cold",
+		       (unsigned long long)arms[warm][POLICY_TWO_LIST], warm ? "warm" : "cold",
+		       (unsigned long long)hints[warm][POLICY_TWO_LIST]);
+	printf(", \"cold_ratio_lru_vs_static_best\": %.3f, \"warm_ratio_lru_vs_static_best\": %.3f",
 	       (double)misses[0][POLICY_LRU] / (double)(misses[0][POLICY_STATIC_BEST] ?: 1),
 	       (double)misses[1][POLICY_LRU] / (double)(misses[1][POLICY_STATIC_BEST] ?: 1));
+	printf(", \"cold_ratio_two_list_vs_lru\": %.3f, \"cold_ratio_two_list_fifo_vs_two_list\": %.3f}\n",
+	       (double)misses[0][POLICY_TWO_LIST] / (double)(misses[0][POLICY_LRU] ?: 1),
+	       (double)misses[0][POLICY_TWO_LIST_FIFO] / (double)(misses[0][POLICY_TWO_LIST] ?: 1));
 	free(w.rank_of);
 	free(w.page_of);
 	return 0;

@@ -60,3 +60,23 @@ def test_overcommit_probe_allows_the_kernel_run_gmms_own_memory_only(tmp_path):
     # three 1 GiB anon guests, 16M touched each: gmm's heap, threads and
     # binary, a few MiB (4.5-5.5 measured), not 50 MiB of a pool's frames
     assert probe["gmm_overhead_bytes"] < 24 << 20, probe
+
+
+def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
+    sim = os.path.join(ROOT, "build/bench/sim_replacement")
+    env = dict(os.environ, GMM_BENCH_REPLACEMENT_PAGES="8192", GMM_BENCH_REPLACEMENT_RESIDENT="4096",
+               GMM_BENCH_REPLACEMENT_OPS="100000")
+    r = subprocess.run([sim], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    fig = json.loads(r.stdout.strip().splitlines()[-1])
+    for start in ("cold", "warm"):
+        best = fig[f"{start}_static_best_misses"]
+        for pol in ("lru", "random", "two_list", "two_list_fifo"):
+            assert best <= fig[f"{start}_{pol}_misses"] <= 100000, (start, pol, fig)
+        # a touch is seen only on an armed page, once
+        assert 0 < fig[f"{start}_two_list_hints"] <= fig[f"{start}_two_list_arms"], fig
+    # arming is what tells the hot pages from the cold: without it, more go
+    assert fig["cold_two_list_fifo_misses"] > fig["cold_two_list_misses"], fig
+    bad = subprocess.run([sim], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, GMM_BENCH_REPLACEMENT_RESIDENT="9x"))
+    assert bad.returncode == 1 and "GMM_BENCH_REPLACEMENT_RESIDENT" in bad.stderr
