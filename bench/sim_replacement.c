@@ -6,7 +6,7 @@
  * (theta), rank k at page (k - 1) * mult mod pages as guest/wl_zipf.c
  * scatters them, while about `resident` of them fit in its share of the
  * pool. Each access to a page that is not resident is a miss (a swap-in,
- * or a first fault). Three policies, each from two starts:
+ * or a first fault). Five policies, each from two starts:
  *
  *   lru          exact LRU: what gmm's active/inactive lists approximate
  *                (the kernel's too)
