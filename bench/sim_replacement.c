@@ -100,18 +100,72 @@ static uint32_t workload_next_page(struct workload *w)
 	return w->page_of[zipf_sample(&w->z, &w->rng) - 1];
 }
 
+/* Lists of pages linked through arrays indexed by page (a page is on
+ * one list at a time), newest at the head. */
+struct page_links {
+	uint32_t *prev, *next;
+};
+
+struct page_list {
+	uint32_t head, tail, nr;
+};
+
+static int links_init(struct page_links *k, uint32_t pages)
+{
+	k->prev = malloc(pages * sizeof(uint32_t));
+	k->next = malloc(pages * sizeof(uint32_t));
+	return k->prev && k->next ? 0 : -1;
+}
+
+static void links_free(struct page_links *k)
+{
+	free(k->prev);
+	free(k->next);
+}
+
+static void list_init(struct page_list *l)
+{
+	l->head = l->tail = NIL;
+	l->nr = 0;
+}
+
+static void list_unlink(struct page_list *l, const struct page_links *k, uint32_t page)
+{
+	if (k->prev[page] != NIL)
+		k->next[k->prev[page]] = k->next[page];
+	else
+		l->head = k->next[page];
+	if (k->next[page] != NIL)
+		k->prev[k->next[page]] = k->prev[page];
+	else
+		l->tail = k->prev[page];
+	l->nr--;
+}
+
+static void list_push_head(struct page_list *l, const struct page_links *k, uint32_t page)
+{
+	k->prev[page] = NIL;
+	k->next[page] = l->head;
+	if (l->head != NIL)
+		k->prev[l->head] = page;
+	else
+		l->tail = page;
+	l->head = page;
+	l->nr++;
+}
+
 /* The resident set, with what each policy needs: an LRU list (newest at
  * head) and a dense array for random picks. */
 struct cache {
 	uint32_t n, cap;
-	uint32_t *prev, *next, head, tail;
+	struct page_links links;
+	struct page_list lru;
 	uint32_t *slot, *members; /* page -> index in members[], NIL if out */
 };
 
 static void cache_free(struct cache *c)
 {
-	free(c->prev);
-	free(c->next);
+	links_free(&c->links);
 	free(c->slot);
 	free(c->members);
 }
@@ -120,12 +174,10 @@ static int cache_init(struct cache *c, uint32_t pages, uint32_t cap)
 {
 	c->n = 0;
 	c->cap = cap;
-	c->head = c->tail = NIL;
-	c->prev = malloc(pages * sizeof(uint32_t));
-	c->next = malloc(pages * sizeof(uint32_t));
+	list_init(&c->lru);
 	c->slot = malloc(pages * sizeof(uint32_t));
 	c->members = malloc(cap * sizeof(uint32_t));
-	if (!c->prev || !c->next || !c->slot || !c->members) {
+	if (links_init(&c->links, pages) || !c->slot || !c->members) {
 		cache_free(c);
 		return -1;
 	}
@@ -138,34 +190,11 @@ static bool cache_has(const struct cache *c, uint32_t page)
 	return c->slot[page] != NIL;
 }
 
-static void list_unlink(struct cache *c, uint32_t page)
-{
-	if (c->prev[page] != NIL)
-		c->next[c->prev[page]] = c->next[page];
-	else
-		c->head = c->next[page];
-	if (c->next[page] != NIL)
-		c->prev[c->next[page]] = c->prev[page];
-	else
-		c->tail = c->prev[page];
-}
-
-static void list_push_head(struct cache *c, uint32_t page)
-{
-	c->prev[page] = NIL;
-	c->next[page] = c->head;
-	if (c->head != NIL)
-		c->prev[c->head] = page;
-	else
-		c->tail = page;
-	c->head = page;
-}
-
 static void cache_insert(struct cache *c, uint32_t page)
 {
 	c->slot[page] = c->n;
 	c->members[c->n++] = page;
-	list_push_head(c, page);
+	list_push_head(&c->lru, &c->links, page);
 }
 
 static void cache_remove(struct cache *c, uint32_t page)
@@ -175,13 +204,13 @@ static void cache_remove(struct cache *c, uint32_t page)
 	c->members[i] = last;
 	c->slot[last] = i;
 	c->slot[page] = NIL;
-	list_unlink(c, page);
+	list_unlink(&c->lru, &c->links, page);
 }
 
 static void cache_touch(struct cache *c, uint32_t page)
 {
-	list_unlink(c, page);
-	list_push_head(c, page);
+	list_unlink(&c->lru, &c->links, page);
+	list_push_head(&c->lru, &c->links, page);
 }
 
 enum policy { POLICY_LRU, POLICY_RANDOM, POLICY_TWO_LIST, POLICY_TWO_LIST_FIFO, POLICY_STATIC_BEST, NR_POLICIES };
@@ -194,7 +223,7 @@ static uint32_t pick_victim(struct cache *c, const struct workload *w, enum poli
 {
 	switch (pol) {
 	case POLICY_LRU:
-		return c->tail;
+		return c->lru.tail;
 	case POLICY_RANDOM:
 		return c->members[rng_below(rng, c->n)];
 	case POLICY_STATIC_BEST:
@@ -202,12 +231,12 @@ static uint32_t pick_victim(struct cache *c, const struct workload *w, enum poli
 			return NIL; /* colder than the whole kept set */
 		/* the oldest resident page outside the hot set: one is there,
 		 * since `page` is hot and not resident */
-		for (uint32_t v = c->tail; v != NIL; v = c->prev[v])
+		for (uint32_t v = c->lru.tail; v != NIL; v = c->links.prev[v])
 			if (w->rank_of[v] >= c->cap)
 				return v;
-		return c->tail;
+		return c->lru.tail;
 	default:
-		return c->tail;
+		return c->lru.tail;
 	}
 }
 
@@ -221,8 +250,10 @@ enum { TL_OUT, TL_INACTIVE, TL_ACTIVE };
 #define TL_SHRINK 32U
 
 struct two_list {
-	uint32_t cap, head[3], tail[3], nr[3];
-	uint32_t *prev, *next, *shadow;
+	uint32_t cap;
+	struct page_links links;
+	struct page_list list[3];  /* TL_INACTIVE, TL_ACTIVE (TL_OUT unused) */
+	uint32_t *shadow;
 	uint8_t *where, *tested, *touched;
 	uint32_t age;          /* nonresident_age: evictions and activations */
 	bool fifo;             /* two_list_fifo: untested pages go untested */
@@ -231,8 +262,7 @@ struct two_list {
 
 static void tl_free(struct two_list *t)
 {
-	free(t->prev);
-	free(t->next);
+	links_free(&t->links);
 	free(t->shadow);
 	free(t->where);
 	free(t->tested);
@@ -245,14 +275,12 @@ static int tl_init(struct two_list *t, uint32_t pages, uint32_t cap, bool fifo)
 	t->cap = cap;
 	t->fifo = fifo;
 	for (int l = 0; l < 3; l++)
-		t->head[l] = t->tail[l] = NIL;
-	t->prev = malloc(pages * sizeof(uint32_t));
-	t->next = malloc(pages * sizeof(uint32_t));
+		list_init(&t->list[l]);
 	t->shadow = malloc(pages * sizeof(uint32_t));
 	t->where = calloc(pages, 1);
 	t->tested = calloc(pages, 1);
 	t->touched = calloc(pages, 1);
-	if (!t->prev || !t->next || !t->shadow || !t->where || !t->tested || !t->touched) {
+	if (links_init(&t->links, pages) || !t->shadow || !t->where || !t->tested || !t->touched) {
 		tl_free(t);
 		return -1;
 	}
@@ -262,30 +290,13 @@ static int tl_init(struct two_list *t, uint32_t pages, uint32_t cap, bool fifo)
 
 static void tl_unlink(struct two_list *t, uint32_t page)
 {
-	int l = t->where[page];
-
-	if (t->prev[page] != NIL)
-		t->next[t->prev[page]] = t->next[page];
-	else
-		t->head[l] = t->next[page];
-	if (t->next[page] != NIL)
-		t->prev[t->next[page]] = t->prev[page];
-	else
-		t->tail[l] = t->prev[page];
-	t->nr[l]--;
+	list_unlink(&t->list[t->where[page]], &t->links, page);
 	t->where[page] = TL_OUT;
 }
 
 static void tl_push(struct two_list *t, uint32_t page, int l)
 {
-	t->prev[page] = NIL;
-	t->next[page] = t->head[l];
-	if (t->head[l] != NIL)
-		t->prev[t->head[l]] = page;
-	else
-		t->tail[l] = page;
-	t->head[l] = page;
-	t->nr[l]++;
+	list_push_head(&t->list[l], &t->links, page);
 	t->where[page] = (uint8_t)l;
 }
 
@@ -301,20 +312,20 @@ static void tl_arm(struct two_list *t, uint32_t page)
 /* stage2_shrink_node(): deactivate a share, then free nr from the tail. */
 static void tl_shrink(struct two_list *t, uint32_t nr)
 {
-	uint32_t freed = 0, scanned = 0, limit = 2 * (t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE]) + nr;
+	uint32_t freed = 0, scanned = 0, limit = 2 * (t->list[TL_ACTIVE].nr + t->list[TL_INACTIVE].nr) + nr;
 
-	if (t->nr[TL_ACTIVE] > t->nr[TL_INACTIVE]) {
-		uint32_t share = (t->nr[TL_ACTIVE] - t->nr[TL_INACTIVE]) / 2 + 1;
+	if (t->list[TL_ACTIVE].nr > t->list[TL_INACTIVE].nr) {
+		uint32_t share = (t->list[TL_ACTIVE].nr - t->list[TL_INACTIVE].nr) / 2 + 1;
 
 		for (uint32_t i = 0; i < (share < nr ? share : nr); i++) {
-			uint32_t page = t->tail[TL_ACTIVE];
+			uint32_t page = t->list[TL_ACTIVE].tail;
 
 			tl_unlink(t, page);
 			tl_arm(t, page);
 		}
 	}
-	while (freed < nr && scanned < limit && t->tail[TL_INACTIVE] != NIL) {
-		uint32_t page = t->tail[TL_INACTIVE];
+	while (freed < nr && scanned < limit && t->list[TL_INACTIVE].tail != NIL) {
+		uint32_t page = t->list[TL_INACTIVE].tail;
 
 		tl_unlink(t, page);
 		scanned++;
@@ -334,9 +345,9 @@ static void tl_shrink(struct two_list *t, uint32_t nr)
 
 static void tl_fault(struct two_list *t, uint32_t page)
 {
-	uint32_t window = t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE] / 2;
+	uint32_t window = t->list[TL_ACTIVE].nr + t->list[TL_INACTIVE].nr / 2;
 
-	if (t->nr[TL_ACTIVE] + t->nr[TL_INACTIVE] >= t->cap)
+	if (t->list[TL_ACTIVE].nr + t->list[TL_INACTIVE].nr >= t->cap)
 		tl_shrink(t, TL_SHRINK);
 	if (t->shadow[page] != NIL && t->age - t->shadow[page] <= window) {
 		tl_push(t, page, TL_ACTIVE);         /* workingset_refault() */
