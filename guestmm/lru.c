@@ -14,7 +14,7 @@ void gmm_lruvec_init(struct gmm_lruvec *lv)
 	lv->next_nid = 0;
 	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
 		for (int l = 0; l < NR_GMM_LRU_LISTS; l++)
-			lv->lists[nid][l] = (struct gmm_lru_head){ FRAME_NIL, FRAME_NIL, 0, 0 };
+			lv->lists[nid][l] = (struct gmm_lru_head){ FRAME_NIL, FRAME_NIL, 0, 0, 0 };
 }
 
 void gmm_lruvec_destroy(struct gmm_lruvec *lv)
@@ -35,6 +35,7 @@ static void list_add_head(struct gmm_pool *pool, struct gmm_lru_head *h, pfn_t p
 	h->first = (uint32_t)pfn;
 	h->nr_pages += frame_pages(f);
 	h->nr_entries++;
+	h->inserted += frame_pages(f);
 }
 
 static void list_unlink(struct gmm_pool *pool, struct gmm_lru_head *h, pfn_t pfn)
@@ -163,6 +164,17 @@ uint64_t gmm_lru_node_pages(struct gmm_lruvec *lv, int nid, enum gmm_lru_list li
 	for (int i = 0; i < GMM_MAX_NODES; i++)
 		if (nid == GMM_LRU_ANY_NODE || nid == i)
 			n += lv->lists[i][list].nr_pages;
+	pthread_mutex_unlock(&lv->lock);
+	return n;
+}
+
+uint64_t gmm_lru_inserted(struct gmm_lruvec *lv, enum gmm_lru_list list)
+{
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&lv->lock);
+	for (int i = 0; i < GMM_MAX_NODES; i++)
+		n += lv->lists[i][list].inserted;
 	pthread_mutex_unlock(&lv->lock);
 	return n;
 }

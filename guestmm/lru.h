@@ -40,6 +40,8 @@ struct gmm_lru_head {
 	uint32_t last;          /* oldest: where scanning starts */
 	uint64_t nr_pages;      /* 4 KiB pages on the list (a huge frame counts 512) */
 	uint64_t nr_entries;    /* frames on the list */
+	uint64_t inserted;      /* pages ever put at the head: a listed page's distance
+				 * from the head is how many came in after it */
 };
 
 /* One guest's lists on every node; GMM_LRU_ANY_NODE: all of them. */
@@ -75,6 +77,10 @@ void gmm_lru_putback(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bo
 /* Pages on a list now, on every node or on one (read under the lock). */
 uint64_t gmm_lru_pages(struct gmm_lruvec *lv, enum gmm_lru_list list);
 uint64_t gmm_lru_node_pages(struct gmm_lruvec *lv, int nid, enum gmm_lru_list list);
+/* Pages ever put at the head of a list, every node (read under the lock):
+ * the clock a page's age on the list is read off (aging ahead of
+ * eviction, vmm/stage2_hint.c). */
+uint64_t gmm_lru_inserted(struct gmm_lruvec *lv, enum gmm_lru_list list);
 
 /* Walk every listed frame (head to tail) checking links, counts and flags;
  * returns problems, each printed to f (may be NULL). */

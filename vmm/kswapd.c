@@ -170,6 +170,9 @@ static uint64_t shrink_guests(struct kswapd *k, int nid, bool kicked, uint64_t w
 					scan[i] -= chunk;
 					more |= scan[i] != 0;
 					got = stage2_shrink_node(s2, nid, chunk);
+					/* kswapd, not a fault: age ahead of the tail */
+					if (!want)
+						stage2_age_ahead(s2, chunk);
 					if (got > 0) {
 						reclaimed += (uint64_t)got;
 						if (prot[i])

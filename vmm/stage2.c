@@ -43,6 +43,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_THP_SPLIT_SWAP] = "thp_split_swap",
 	[S2_HINT_ARMED] = "hint_armed",
 	[S2_HINT_ARM_ZAPS] = "hint_arm_zaps",
+	[S2_HINT_ARMED_AHEAD] = "hint_armed_ahead",
 	[S2_HINT_FAULTS] = "hint_faults",
 	[S2_EVICT_ZAPS] = "evict_zaps",
 	[S2_MINOR_UNARMED] = "minor_unarmed",
@@ -812,6 +813,7 @@ void stage2_release(struct stage2 *s2)
 		       (b.nr_small || b.nr_huge))
 			free_batch(s2, &b);
 		cursor_release(s2);
+		hint_ahead_free(s2);
 		home_release(s2);
 		ept_destroy(s2->ept);
 		s2->ept = NULL; /* under the lock: stats and translate look at it */

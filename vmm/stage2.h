@@ -49,6 +49,7 @@
 struct host_pool;
 struct guest_mem;
 struct hugetlb_region;
+struct arm_ahead_entry;
 
 #define STAGE2_MAX_VCPUS 64
 #define STAGE2_LAT_BUCKETS 16  /* fault service time, log2 microseconds: <1, <2, <4 .. >=16384 */
@@ -87,6 +88,7 @@ enum stage2_stat_item {
 	S2_THP_SPLIT_SWAP,      /* 2 MiB frames split to be swapped out (thp_split_page's swap share) */
 	S2_HINT_ARMED,          /* pages unmapped for a hinting fault, frames kept (numa_pte_updates) */
 	S2_HINT_ARM_ZAPS,       /* madvise() calls that armed them: runs of consecutive gfns */
+	S2_HINT_ARMED_AHEAD,    /* ... of them armed by kswapd halfway down the inactive list */
 	S2_HINT_FAULTS,         /* armed pages the guest touched: referenced (numa_hint_faults) */
 	S2_EVICT_ZAPS,          /* madvise() calls that unmapped pages being evicted (not armed idle) */
 	S2_MINOR_UNARMED,       /* minor faults on present pages nobody armed (PTEs the host dropped) */
@@ -307,6 +309,10 @@ struct stage2 {
 	uint64_t rnd;                       /* reclaim.victims=random's generator (lock) */
 	int io_in_flight;                   /* swap writes running without the lock */
 	int arms_in_flight;                 /* hinting zaps of a home window, ditto */
+	/* pages new on the inactive list, oldest first: armed by kswapd once
+	 * they are halfway down it (stage2_age_ahead(); lock) */
+	struct arm_ahead_entry *ahead;
+	uint32_t ahead_first, ahead_len, ahead_cap;
 	pthread_cond_t io_done;             /* either count fell to zero */
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
@@ -384,6 +390,10 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
  * lruvec on that node (GMM_LRU_ANY_NODE: all, as stage2_shrink()). With
  * reclaim.victims=random the node is not looked at. */
 long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan);
+/* kswapd's aging ahead of eviction (stage2_hint.c, docs/reclaim.md): arm
+ * the guest's pages new on the inactive list once half the list came in
+ * after them, at most max of them looked at. Returns the pages armed. */
+uint64_t stage2_age_ahead(struct stage2 *s2, uint64_t max);
 
 /* A minor userfault on the window: the guest touched a page reclaim had
  * armed for a hinting fault (stage2_hint.c); it is marked referenced and

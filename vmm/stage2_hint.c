@@ -460,3 +460,98 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 	}
 	pthread_mutex_unlock(&s2->lock);
 }
+
+/*
+ * Aging ahead of eviction. A page new on the inactive list (a fault, a
+ * swap-in) was armed only when it first reached the tail, and judged a
+ * whole trip later. A burst of new pages therefore reached the tail as a
+ * run with no test behind it: reclaim had to arm the whole run before it
+ * could free anything, and every guest's faults waited meanwhile
+ * (bench-overcommit: tens of thousands of pages armed in a second, every
+ * vCPU stalled, docs/reclaim.md). MGLRU keeps its aging ahead of eviction
+ * for the same reason (should_run_aging()): kswapd arms each new page
+ * once half the list came in after it, a page at a time as they get
+ * there, so the tail finds pages tested over the second half of their
+ * trip. A page the ring lost (full, or armed early with a neighbour) is
+ * still armed at the tail as before.
+ */
+struct arm_ahead_entry {
+	uint64_t inserted;  /* the inactive list's gmm_lru_inserted() once it was on */
+	uint32_t pfn;
+	uint32_t gfn;
+};
+
+/* At most this many pages wait (16 bytes each): a quarter of the guest's
+ * RAM, within the half of the list they wait for. */
+#define ARM_AHEAD_MAX (1U << 16)
+
+void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn)
+{
+	struct arm_ahead_entry *e;
+
+	if (!s2->cfg.swap || !hint_enabled(s2) || gfn > UINT32_MAX || pfn > UINT32_MAX)
+		return;
+	if (!s2->ahead) {
+		uint64_t pages = 0;
+
+		for (int i = 0; i < s2->mem->nr_slots; i++)
+			pages += s2->mem->slots[i].bytes >> GMM_FRAME_SHIFT;
+		pages /= 4;
+		s2->ahead_cap = pages < ARM_AHEAD_MAX ? (uint32_t)(pages ? pages : 1) : ARM_AHEAD_MAX;
+		s2->ahead = calloc(s2->ahead_cap, sizeof(*s2->ahead));
+		if (!s2->ahead)
+			return; /* armed at the tail, as before */
+	}
+	if (s2->ahead_len == s2->ahead_cap) { /* the oldest is left to the tail */
+		s2->ahead_first = (s2->ahead_first + 1) % s2->ahead_cap;
+		s2->ahead_len--;
+	}
+	e = &s2->ahead[(s2->ahead_first + s2->ahead_len++) % s2->ahead_cap];
+	*e = (struct arm_ahead_entry){
+		.inserted = gmm_lru_inserted(&s2->lru, LRU_INACTIVE_ANON),
+		.pfn = (uint32_t)pfn,
+		.gfn = (uint32_t)gfn,
+	};
+}
+
+void hint_ahead_free(struct stage2 *s2)
+{
+	free(s2->ahead);
+	s2->ahead = NULL;
+	s2->ahead_first = s2->ahead_len = s2->ahead_cap = 0;
+}
+
+uint64_t stage2_age_ahead(struct stage2 *s2, uint64_t max)
+{
+	uint64_t looked = 0, handed = 0, now, half;
+	pfn_t pfns[HINT_ARM_BATCH];
+	unsigned n = 0;
+
+	pthread_mutex_lock(&s2->lock);
+	now = gmm_lru_inserted(&s2->lru, LRU_INACTIVE_ANON);
+	half = gmm_lru_pages(&s2->lru, LRU_INACTIVE_ANON) / 2;
+	while (s2->ahead_len && looked < max && s2->ept && !s2->stopping && !s2->dead) {
+		struct arm_ahead_entry e = s2->ahead[s2->ahead_first];
+		pfn_t pfn = GMM_PFN_NONE;
+
+		if (now - e.inserted < half)
+			break; /* the rest came in later still */
+		s2->ahead_first = (s2->ahead_first + 1) % s2->ahead_cap;
+		s2->ahead_len--;
+		looked++;
+		/* still the page that joined: untested, inactive, this gfn's */
+		if (neighbour_kind(s2, e.gfn, &pfn) != NB_ARM || pfn != e.pfn)
+			continue;
+		pfns[n++] = pfn;
+		handed++;
+		if (n == HINT_ARM_BATCH) {
+			hint_arm_locked(s2, pfns, n); /* may let the lock go */
+			n = 0;
+		}
+	}
+	if (n)
+		hint_arm_locked(s2, pfns, n);
+	s2_count(s2, S2_HINT_ARMED_AHEAD, handed);
+	pthread_mutex_unlock(&s2->lock);
+	return handed;
+}

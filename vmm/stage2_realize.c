@@ -176,6 +176,8 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 		}
 		frame_clear_unevictable(f);
 		gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
+		if (!order)
+			hint_note_new(s2, pfn + i, gfn + i);
 	}
 }
 

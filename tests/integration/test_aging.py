@@ -67,6 +67,9 @@ def test_a_hot_set_that_fits_stops_swapping_and_random_victims_do_not(accel, tmp
     print(f"swap-ins of the hot guest in {WINDOW_S} s after warm-up: lru {lru_in}, random {rnd_in}")
     # the LRU learnt the hot set: reads of it were hinting faults, not swap-ins
     assert lru["hint_faults"] > 0 and lru["pswpout"] > 0, lru
+    # kswapd armed pages ahead of the inactive tail (docs/reclaim.md#aging-ahead)
+    assert lru["hint_armed_ahead"] > 0, lru
     assert rnd["hint_armed"] == 0 and rnd["pgscan_random"] > 0, rnd
+    assert rnd["hint_armed_ahead"] == 0, rnd
     assert rnd_in > 500, (rnd_in, rnd)
     assert lru_in <= max(40, rnd_in // 20), (lru_in, rnd_in, lru)

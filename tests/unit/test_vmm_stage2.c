@@ -1354,6 +1354,41 @@ Test(stage2, an_early_armed_page_is_rotated_at_its_first_tail_visit_and_evicted_
 	rig_down(&r);
 }
 
+/* kswapd ages ahead of eviction (docs/reclaim.md#aging-ahead): a page new
+ * on the inactive list is armed once half the list came in after it, so
+ * the tail finds it tested and a shrink frees it at its first visit there
+ * instead of arming a run of new pages before it can free anything. */
+Test(stage2, kswapd_arms_a_new_page_once_half_the_inactive_list_came_in_after_it)
+{
+	struct rig r;
+	volatile uint64_t sink = 0;
+
+	rig_up_swap(&r, "never");
+	cr_assert(hint_enabled(r.mem.s2));
+	stamp(&r, G(8), 64, false); /* G(8) joined first: the tail */
+	cr_assert_eq(stage2_age_ahead(r.mem.s2, 4), 4, "at most what it was allowed to look at");
+	cr_assert_eq(stage2_age_ahead(r.mem.s2, 1024), 28, "the rest of the older half");
+	for (gfn_t g = G(8); g < G(8) + 64; g++)
+		cr_assert_eq(frame_test_idle(frame_at(&r, g)), g < G(8) + 32, "gfn +%lu", (unsigned long)(g - G(8)));
+	cr_assert_eq(stat(&r, S2_HINT_ARMED_AHEAD), 32);
+	cr_assert_eq(stage2_age_ahead(r.mem.s2, 1024), 0, "each page once, the newer half not yet");
+	sink += page(&r, G(8) + 5)[0]; /* tested: touched */
+	cr_assert_eq(stat(&r, S2_HINT_FAULTS), 1);
+	/* the tail: the touched page activated, the 31 others evicted, none
+	 * rotated for a test */
+	cr_assert_eq(stage2_shrink(r.mem.s2, 32), 31);
+	cr_assert_eq(stat(&r, S2_PGROTATED), 0);
+	for (gfn_t g = G(8); g < G(8) + 32; g++)
+		cr_assert_eq(swapped(&r, g), g != G(8) + 5, "gfn +%lu", (unsigned long)(g - G(8)));
+	/* the list is 32 now: the older half of what is left is due */
+	cr_assert_eq(stage2_age_ahead(r.mem.s2, 1024), 16);
+	cr_assert(frame_test_idle(frame_at(&r, G(8) + 47)) && !frame_test_idle(frame_at(&r, G(8) + 48)));
+	expect_stamps(&r, G(8), 64, GMM_GFN_NONE);
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	(void)sink;
+	rig_down(&r);
+}
+
 /* shrink_lruvec() scans the active list a share at a time, not down to
  * balance in one call: each page deactivated is an arm, and a fault that
  * reclaims 64 pages for itself must not arm thousands first. */
