@@ -392,7 +392,8 @@ long stage2_shrink(struct stage2 *s2, uint64_t nr_to_scan);
 long stage2_shrink_node(struct stage2 *s2, int nid, uint64_t nr_to_scan);
 /* kswapd's aging ahead of eviction (stage2_hint.c, docs/reclaim.md): arm
  * the guest's pages new on the inactive list once half the list came in
- * after them, at most max of them looked at. Returns the pages armed. */
+ * after them, at most max of them looked at. Returns the pages handed to
+ * the arm (hint_armed_ahead). */
 uint64_t stage2_age_ahead(struct stage2 *s2, uint64_t max);
 
 /* A minor userfault on the window: the guest touched a page reclaim had

@@ -470,8 +470,8 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
  * (bench-overcommit: tens of thousands of pages armed in a second, every
  * vCPU stalled, docs/reclaim.md). MGLRU keeps its aging ahead of eviction
  * for the same reason (should_run_aging()): kswapd arms each new page
- * once half the list came in after it, a page at a time as they get
- * there, so the tail finds pages tested over the second half of their
+ * once half the list came in after it, after each of its turns at the
+ * guest, so the tail finds pages tested over the second half of their
  * trip. A page the ring lost (full, or armed early with a neighbour) is
  * still armed at the tail as before.
  */
