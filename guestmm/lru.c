@@ -12,9 +12,11 @@ void gmm_lruvec_init(struct gmm_lruvec *lv)
 {
 	pthread_mutex_init(&lv->lock, NULL);
 	lv->next_nid = 0;
+	for (int l = 0; l < NR_GMM_LRU_LISTS; l++)
+		lv->inserted[l] = 0;
 	for (int nid = 0; nid < GMM_MAX_NODES; nid++)
 		for (int l = 0; l < NR_GMM_LRU_LISTS; l++)
-			lv->lists[nid][l] = (struct gmm_lru_head){ FRAME_NIL, FRAME_NIL, 0, 0, 0 };
+			lv->lists[nid][l] = (struct gmm_lru_head){ FRAME_NIL, FRAME_NIL, 0, 0 };
 }
 
 void gmm_lruvec_destroy(struct gmm_lruvec *lv)
@@ -35,7 +37,6 @@ static void list_add_head(struct gmm_pool *pool, struct gmm_lru_head *h, pfn_t p
 	h->first = (uint32_t)pfn;
 	h->nr_pages += frame_pages(f);
 	h->nr_entries++;
-	h->inserted += frame_pages(f);
 }
 
 static void list_unlink(struct gmm_pool *pool, struct gmm_lru_head *h, pfn_t pfn)
@@ -70,14 +71,19 @@ static void add_locked(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, 
 		frame_clear_active(f);
 	frame_set_lru(f);
 	list_add_head(pool, head_of(pool, lv, f), pfn);
+	lv->inserted[active ? LRU_ACTIVE_ANON : LRU_INACTIVE_ANON] += frame_pages(f);
 }
 
-void gmm_lru_add(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active)
+uint64_t gmm_lru_add(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active)
 {
+	uint64_t inserted;
+
 	pthread_mutex_lock(&lv->lock);
 	if (!frame_test_lru(pfn_to_frame(pool, pfn)))
 		add_locked(pool, lv, pfn, active);
+	inserted = lv->inserted[active ? LRU_ACTIVE_ANON : LRU_INACTIVE_ANON];
 	pthread_mutex_unlock(&lv->lock);
+	return inserted;
 }
 
 void gmm_lru_putback(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active)
@@ -170,11 +176,10 @@ uint64_t gmm_lru_node_pages(struct gmm_lruvec *lv, int nid, enum gmm_lru_list li
 
 uint64_t gmm_lru_inserted(struct gmm_lruvec *lv, enum gmm_lru_list list)
 {
-	uint64_t n = 0;
+	uint64_t n;
 
 	pthread_mutex_lock(&lv->lock);
-	for (int i = 0; i < GMM_MAX_NODES; i++)
-		n += lv->lists[i][list].inserted;
+	n = lv->inserted[list];
 	pthread_mutex_unlock(&lv->lock);
 	return n;
 }

@@ -40,8 +40,6 @@ struct gmm_lru_head {
 	uint32_t last;          /* oldest: where scanning starts */
 	uint64_t nr_pages;      /* 4 KiB pages on the list (a huge frame counts 512) */
 	uint64_t nr_entries;    /* frames on the list */
-	uint64_t inserted;      /* pages ever put at the head: a listed page's distance
-				 * from the head is how many came in after it */
 };
 
 /* One guest's lists on every node; GMM_LRU_ANY_NODE: all of them. */
@@ -49,6 +47,9 @@ struct gmm_lru_head {
 struct gmm_lruvec {
 	pthread_mutex_t lock;
 	int next_nid;           /* GMM_LRU_ANY_NODE isolation takes nodes in turn */
+	uint64_t inserted[NR_GMM_LRU_LISTS]; /* pages ever put at a list's head, every node:
+					      * a listed page's distance from the head is
+					      * how many came in after it */
 	struct gmm_lru_head lists[GMM_MAX_NODES][NR_GMM_LRU_LISTS];
 };
 
@@ -56,8 +57,9 @@ void gmm_lruvec_init(struct gmm_lruvec *lv);
 void gmm_lruvec_destroy(struct gmm_lruvec *lv);
 
 /* folio_add_lru(): the frame (a head for a huge frame) goes at the head of
- * the active or inactive list; sets FRAME_lru (and FRAME_active). */
-void gmm_lru_add(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active);
+ * the active or inactive list; sets FRAME_lru (and FRAME_active). Returns
+ * that list's gmm_lru_inserted() once the frame is on it. */
+uint64_t gmm_lru_add(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn, bool active);
 /* Take a listed frame off its list (freeing, unmapping); false if it was
  * not listed (isolated by someone else, or never added). */
 bool gmm_lru_del(struct gmm_pool *pool, struct gmm_lruvec *lv, pfn_t pfn);

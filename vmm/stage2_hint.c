@@ -485,7 +485,7 @@ struct arm_ahead_entry {
  * RAM, within the half of the list they wait for. */
 #define ARM_AHEAD_MAX (1U << 16)
 
-void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn)
+void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn, uint64_t inserted)
 {
 	struct arm_ahead_entry *e;
 
@@ -508,7 +508,7 @@ void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn)
 	}
 	e = &s2->ahead[(s2->ahead_first + s2->ahead_len++) % s2->ahead_cap];
 	*e = (struct arm_ahead_entry){
-		.inserted = gmm_lru_inserted(&s2->lru, LRU_INACTIVE_ANON),
+		.inserted = inserted,
 		.pfn = (uint32_t)pfn,
 		.gfn = (uint32_t)gfn,
 	};

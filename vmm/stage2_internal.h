@@ -145,9 +145,10 @@ bool hint_enabled(const struct stage2 *s2);
 bool minor_registered(const struct stage2 *s2);
 int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n);
-/* A page just put on the inactive list by rmap_add(): kswapd arms it
- * ahead of the tail (stage2_age_ahead()). */
-void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn);
+/* A page just put on the inactive list by rmap_add(), with the list's
+ * gmm_lru_inserted() then: kswapd arms it ahead of the tail
+ * (stage2_age_ahead()). */
+void hint_note_new(struct stage2 *s2, pfn_t pfn, gfn_t gfn, uint64_t inserted);
 /* Drop the pages waiting to be armed ahead (the guest's release). */
 void hint_ahead_free(struct stage2 *s2);
 /* Register the whole window again, each run with its own modes in one

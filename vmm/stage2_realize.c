@@ -157,6 +157,7 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 
 	for (uint64_t i = 0; i < nr; i += step) {
 		struct gmm_frame *f = host_pool_frame(s2->hp, pfn + i);
+		uint64_t inserted;
 
 		f->owner = s2->cfg.owner;
 		f->gfn = gfn + i;
@@ -175,9 +176,9 @@ void rmap_add(struct stage2 *s2, gfn_t gfn, pfn_t pfn, uint64_t nr, unsigned ord
 			continue;
 		}
 		frame_clear_unevictable(f);
-		gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
+		inserted = gmm_lru_add(s2->hp->mm, &s2->lru, pfn + i, false);
 		if (!order)
-			hint_note_new(s2, pfn + i, gfn + i);
+			hint_note_new(s2, pfn + i, gfn + i, inserted);
 	}
 }
 
