@@ -473,6 +473,7 @@ static json_t *memory_stat_json(struct stage2 *s2)
 	json_object_set_new(o, "unevictable", json_integer((json_int_t)(atomic_load(&s2->unevictable_frames) << 12)));
 	pthread_mutex_unlock(&s2->lock);
 	json_object_set_new(o, "swap", json_integer((json_int_t)(atomic_load(&s2->swap_pages) << 12)));
+	json_object_set_new(o, "swapcached", json_integer((json_int_t)(atomic_load(&s2->kept_pages) << 12)));
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		json_object_set_new(o, events[i].key, json_integer((json_int_t)atomic_load(&s2->stat[events[i].item])));
 	return o;

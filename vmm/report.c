@@ -55,6 +55,8 @@ static json_t *report_stage2_json(struct stage2 *s2)
 	json_object_set_new(o, "active_anon", json_integer((json_int_t)gmm_lru_pages(&s2->lru, LRU_ACTIVE_ANON)));
 	json_object_set_new(o, "unevictable", json_integer((json_int_t)atomic_load(&s2->unevictable_frames)));
 	json_object_set_new(o, "swap_pages", json_integer((json_int_t)atomic_load(&s2->swap_pages)));
+	/* resident pages whose slot still holds them (docs/swap.md) */
+	json_object_set_new(o, "swapcached_pages", json_integer((json_int_t)atomic_load(&s2->kept_pages)));
 	json_object_set_new(o, "released", json_boolean(s2->released));
 	json_object_set_new(o, "resident_frames", json_integer((json_int_t)(s2->released ? s2->final_resident :
 						atomic_load(&s2->resident_frames))));

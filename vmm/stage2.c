@@ -18,6 +18,7 @@
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
+#include "vmm/kvm_compat.h"
 #include "vmm/oom_kill.h"
 #include "vmm/log.h"
 #include "vmm/stage2_internal.h"
@@ -36,6 +37,8 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_PSWPIN] = "pswpin",
 	[S2_PSWPOUT] = "pswpout",
 	[S2_SWAPCACHE_HITS] = "swapcache_hits",
+	[S2_PGSTEAL_CLEAN] = "pgsteal_clean",
+	[S2_SWAPCACHE_DIRTIED] = "swapcache_dirtied",
 	[S2_WORKINGSET_REFAULT] = "workingset_refault",
 	[S2_WORKINGSET_ACTIVATE] = "workingset_activate",
 	[S2_SWAP_WRITE_FAILED] = "swap_write_failed",
@@ -531,7 +534,8 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 	unsigned order;
 	int ret;
 
-	(void)write; /* every frame is mapped writable; write tracking is separate */
+	/* every frame is mapped writable (write tracking is separate); a
+	 * swap-in for a write keeps no slot for the page */
 	pthread_mutex_lock(&s2->lock);
 	s2_count(s2, S2_FAULTS, 1);
 	if (s2->dead || !guest_mem_is_ram(s2->mem, gpa)) {
@@ -573,7 +577,7 @@ int stage2_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		if (ept_entry_state(e) == EPT_STATE_BALLOONED)
 			s2_count(s2, S2_BALLOON_REFAULTS, 1); /* the guest took it back untold */
 		if (ept_entry_state(e) == EPT_STATE_SWAPPED) {
-			ret = fault_swapin(s2, gfn, e);
+			ret = fault_swapin(s2, gfn, e, write);
 		} else if (s2->cfg.hugetlb) {
 			ret = fault_hugetlb(s2, gfn);
 		} else {
@@ -681,7 +685,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->cfg = *cfg;
 	s2->hp = hp;
 	s2->mem = mem;
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->kept_pagemap_fd = -1;
 	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	gmm_lruvec_init(&s2->lru);
@@ -727,6 +731,15 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 		} else if (fd >= 0) {
 			close(fd);
 		}
+	}
+	/* a homed window with swap is registered for uffd-wp too (its
+	 * registration is hint_register()'s, from stage2_home_map()), so a
+	 * page read back from swap can keep its slot while unwritten */
+	if (stage2_homed(s2) && cfg->swap &&
+	    (s2->uffd_features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) ==
+		    (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) {
+		s2->kept_pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		s2->swap_keep = s2->kept_pagemap_fd >= 0;
 	}
 	return 0;
 }
@@ -809,6 +822,7 @@ void stage2_release(struct stage2 *s2)
 		s2->released = true;
 		if (s2->cfg.swap)
 			ept_walk(s2->ept, 0, EPT_GFN_LIMIT, drop_swapped_leaf, s2);
+		swap_keep_release(s2); /* the resident pages' kept slots */
 		while (b.small && ept_walk(s2->ept, 0, EPT_GFN_LIMIT, collect_leaf, &b) >= 0 &&
 		       (b.nr_small || b.nr_huge))
 			free_batch(s2, &b);
@@ -832,7 +846,9 @@ void stage2_release(struct stage2 *s2)
 	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	if (s2->pagemap_fd >= 0)
 		close(s2->pagemap_fd);
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
+	if (s2->kept_pagemap_fd >= 0)
+		close(s2->kept_pagemap_fd);
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->kept_pagemap_fd = -1;
 	s2->dirty_mode = STAGE2_DIRTY_OFF;
 }
 

@@ -81,6 +81,8 @@ enum stage2_stat_item {
 	S2_PSWPIN,              /* pages read back from swap */
 	S2_PSWPOUT,             /* pages written to swap */
 	S2_SWAPCACHE_HITS,      /* faults on a page whose write was still in flight: no read */
+	S2_PGSTEAL_CLEAN,       /* ... of pgsteal, pages unwritten since their swap-in: their kept slot, no write */
+	S2_SWAPCACHE_DIRTIED,   /* kept slots freed because their page was written (or changed hands) */
 	S2_WORKINGSET_REFAULT,  /* swap-ins of a page evicted before */
 	S2_WORKINGSET_ACTIVATE, /* ... back soon enough to go straight to the active list */
 	S2_SWAP_WRITE_FAILED,   /* pages whose swap write failed: kept in memory */
@@ -313,6 +315,15 @@ struct stage2 {
 	 * they are halfway down it (stage2_age_ahead(); lock) */
 	struct arm_ahead_entry *ahead;
 	uint32_t ahead_first, ahead_len, ahead_cap;
+	/* the swap cache's clean pages (stage2_swapcache.c): a page read
+	 * back from swap keeps its slot while the guest has not written it
+	 * (the window's uffd-wp bit says so), and its next eviction writes
+	 * nothing (lock) */
+	bool swap_keep;                     /* this window can tell: homed, uffd-wp async */
+	uint32_t *kept_slot;                /* gfn -> the slot its resident page kept, 0: none */
+	uint64_t kept_nr;                   /* gfns kept_slot covers */
+	int kept_pagemap_fd;                /* /proc/self/pagemap: the uffd-wp bits */
+	_Atomic uint64_t kept_pages;        /* resident pages with a kept slot (SwapCached) */
 	pthread_cond_t io_done;             /* either count fell to zero */
 	_Atomic uint64_t peak_resident_frames;
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */

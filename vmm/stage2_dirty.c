@@ -106,6 +106,8 @@ static int start_uffd_wp(struct stage2 *s2)
 	s2->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (s2->pagemap_fd < 0)
 		return -errno;
+	/* the bits are the harvest's now: it sets them on written pages */
+	swap_kept_drop_all(s2);
 	s2->dirty_mode = STAGE2_DIRTY_UFFD_WP;
 	/* every VMA of the RAM, mapped or not, gains write-protect mode; the
 	 * pool mappings keep their minor mode in the same call (an evicted

@@ -55,7 +55,7 @@ int hint_register(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	struct uffdio_register reg = {
 		.range = { .start = gfn_hva(s2, gfn), .len = nr << GMM_FRAME_SHIFT },
 		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
-			(s2->dirty_mode == STAGE2_DIRTY_UFFD_WP ? UFFDIO_REGISTER_MODE_WP : 0),
+			(s2->dirty_mode == STAGE2_DIRTY_UFFD_WP || s2->swap_keep ? UFFDIO_REGISTER_MODE_WP : 0),
 	};
 
 	return ioctl(s2->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
@@ -383,19 +383,29 @@ void hint_arm_locked(struct stage2 *s2, const pfn_t *pfns, unsigned n)
 }
 
 /* Put the PTE of one page back from the page cache; under uffd-wp write
- * tracking, write-protected, so its next write is still seen. */
-static bool continue_page(struct stage2 *s2, gfn_t gfn)
+ * tracking, write-protected, so its next write is still seen. A page
+ * that kept its swap slot stays write-protected if its zapped PTE's
+ * marker still was (unwritten since its swap-in: the slot stays good);
+ * a write fault, or a marker gone, and the slot goes. */
+static bool continue_page(struct stage2 *s2, gfn_t gfn, bool write)
 {
 	struct uffdio_continue c = {
 		.range = { .start = gfn_hva(s2, gfn), .len = GMM_FRAME_SIZE },
 		.mode = s2->dirty_mode == STAGE2_DIRTY_UFFD_WP ? UFFDIO_CONTINUE_MODE_WP : 0,
 	};
 
+	if (swap_kept(s2, gfn)) {
+		if (!write && swap_kept_clean(s2, gfn))
+			c.mode = UFFDIO_CONTINUE_MODE_WP;
+		else
+			swap_kept_drop(s2, gfn);
+	}
 	if (!ioctl(s2->uffd, UFFDIO_CONTINUE, &c))
 		return true;
 	if (errno == EINVAL && c.mode) { /* a kernel before 6.3: unprotected, reported written */
 		c.mode = 0;
 		c.mapped = 0;
+		swap_kept_drop(s2, gfn);
 		if (!ioctl(s2->uffd, UFFDIO_CONTINUE, &c))
 			return true;
 	}
@@ -452,10 +462,10 @@ void stage2_hint_fault(struct stage2 *s2, uint64_t gpa, bool write)
 		if (unarmed)
 			s2_count(s2, S2_MINOR_UNARMED, 1);
 		if (realize_map(s2, g2, ept_entry_pfn(e), HUGE_FRAMES))
-			continue_page(s2, gfn);
+			continue_page(s2, gfn, write);
 		else
 			uffd_wake(s2, g2, HUGE_FRAMES);
-	} else if (continue_page(s2, gfn) && unarmed) {
+	} else if (continue_page(s2, gfn, write) && unarmed) {
 		s2_count(s2, S2_MINOR_UNARMED, 1);
 	}
 	pthread_mutex_unlock(&s2->lock);

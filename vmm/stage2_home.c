@@ -125,16 +125,33 @@ int home_realize(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	return 0;
 }
 
-int home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr)
+/* One UFFDIO_COPY of [gfn, gfn+nr) from src: the pages mapped. */
+static uint64_t copy_run(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr, bool wp)
 {
 	struct uffdio_copy c = {
 		.dst = gfn_hva(s2, gfn),
 		.src = (uint64_t)src,
 		.len = nr << GMM_FRAME_SHIFT,
-		.mode = UFFDIO_COPY_MODE_DONTWAKE,
+		.mode = UFFDIO_COPY_MODE_DONTWAKE | (wp ? UFFDIO_COPY_MODE_WP : 0),
 	};
 
-	return ioctl(s2->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+	if (!ioctl(s2->uffd, UFFDIO_COPY, &c))
+		return nr;
+	/* a partial copy says how far it got */
+	return c.copy > 0 ? (uint64_t)c.copy >> GMM_FRAME_SHIFT : 0;
+}
+
+uint64_t home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr, uint64_t wp_from)
+{
+	uint64_t done = 0;
+
+	if (wp_from > nr)
+		wp_from = nr;
+	if (wp_from)
+		done = copy_run(s2, gfn, src, wp_from, false);
+	if (done == wp_from && wp_from < nr)
+		done += copy_run(s2, gfn + wp_from, (const char *)src + (wp_from << GMM_FRAME_SHIFT), nr - wp_from, true);
+	return done;
 }
 
 int home_copy_out(struct stage2 *s2, const pfn_t *pfns, unsigned n, void *dst)

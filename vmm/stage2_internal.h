@@ -78,11 +78,13 @@ static inline bool home_at(const struct stage2 *s2, gfn_t gfn, pfn_t pfn)
 int home_realize(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void home_release(struct stage2 *s2);
 /* Swap I/O of a homed guest, never through gmm's view: a swap-in's pages,
- * read into src, go into the file and the window in one UFFDIO_COPY (not
- * woken); an eviction copies its pages out of the file with pread()
- * (pfns sorted: a run per pread()) into dst. 0 or -errno. The buffer for
+ * read into src, go into the file and the window by UFFDIO_COPY (not
+ * woken), the pages from wp_from on write-protected (the swap cache's
+ * clean pages, stage2_swapcache.c); returns the pages mapped, a prefix
+ * (0: none). An eviction copies its pages out of the file with pread()
+ * (pfns sorted: a run per pread()) into dst: 0 or -errno. The buffer for
  * both: the calling thread's, HOME_BOUNCE_BYTES (NULL: no memory). */
-int home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr);
+uint64_t home_copy_in(struct stage2 *s2, gfn_t gfn, const void *src, uint64_t nr, uint64_t wp_from);
 int home_copy_out(struct stage2 *s2, const pfn_t *pfns, unsigned n, void *dst);
 #define HOME_BOUNCE_BYTES (2UL << 20)
 void *home_bounce(void);
@@ -130,7 +132,40 @@ void swap_entry_drop(struct stage2 *s2, uint64_t entry);
  * went away); after, throttle above memory.high. */
 int limits_charge(struct stage2 *s2);
 void limits_high(struct stage2 *s2);
-int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry);
+/* write: the fault is the guest's write (its page cannot stay clean). */
+int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry, bool write);
+
+/*
+ * The swap cache's clean pages (stage2_swapcache.c), the kernel's
+ * folio_free_swap() left undone on a read fault: a page read back from
+ * swap keeps its slot while it is resident and unwritten, and reclaim
+ * evicts it to that slot with no write. Only a homed window can tell
+ * (s2->swap_keep): it is registered for uffd-wp with
+ * UFFD_FEATURE_WP_ASYNC, a swap-in maps a kept page write-protected, the
+ * guest's first write clears the bit (in the kernel, no message), and a
+ * zapped PTE keeps the bit in a marker. All under s2->lock.
+ *
+ * swap_keep_wanted(): keep slots now (not under uffd-wp write tracking,
+ * which owns the bits; not with the device or the guest's swap.max at
+ * half full, the kernel's vm_swap_full() / mem_cgroup_swap_full()).
+ * swap_keep(): gfn's resident page keeps slot; false if it cannot (the
+ * caller frees the slot). swap_kept(): gfn's kept slot, 0 for none.
+ * swap_kept_take(): the same, forgotten (the caller owns the slot now).
+ * swap_kept_drop(): the page is no longer what the slot holds, or is
+ * going: its slot is freed. swap_kept_drop_all(): every one (write
+ * tracking starts; the device is full). swap_kept_clean(): the page's
+ * PTE (or its marker) is still write-protected, so unwritten since its
+ * swap-in; its PTE must be zapped or the lock held against a remap.
+ * swap_keep_release(): the guest's release (slots freed).
+ */
+bool swap_keep_wanted(struct stage2 *s2);
+bool swap_keep(struct stage2 *s2, gfn_t gfn, uint64_t slot);
+uint64_t swap_kept(const struct stage2 *s2, gfn_t gfn);
+uint64_t swap_kept_take(struct stage2 *s2, gfn_t gfn);
+void swap_kept_drop(struct stage2 *s2, gfn_t gfn);
+void swap_kept_drop_all(struct stage2 *s2);
+bool swap_kept_clean(struct stage2 *s2, gfn_t gfn);
+void swap_keep_release(struct stage2 *s2);
 
 /* Hinting faults (stage2_hint.c): whether this guest's reclaim arms them;
  * the userfaultfd registration of a pool mapping of the window (minor

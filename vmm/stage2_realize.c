@@ -197,6 +197,9 @@ void rmap_del(struct stage2 *s2, pfn_t pfn, uint64_t nr, unsigned order)
 		else if (lru)
 			gmm_lru_del(s2->hp->mm, &s2->lru, pfn + i);
 		atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+		/* whatever the gfn holds next, it is not what a kept slot holds */
+		if (!order && atomic_load_explicit(&s2->kept_pages, memory_order_relaxed))
+			swap_kept_drop(s2, f->gfn);
 	}
 }
 

@@ -200,6 +200,53 @@ static long evict_finish(struct stage2 *s2, pfn_t pfn, uint64_t slot, int status
 }
 
 /*
+ * The pages of a zapped batch (sorted by gfn) that kept their slot
+ * (stage2_swapcache.c) and whose PTE's marker is still write-protected:
+ * unwritten since that slot was read, which still holds them. They go
+ * back to it with no write (the entry SWAPPED(kept slot), the frame to
+ * to_free), as reclaim frees a clean swap cache folio without pageout().
+ * A kept slot whose page was written since is stale and freed. The pages
+ * left to write stay in pfns, in order, and take the first of the fresh
+ * slots (consecutive: one write still); the rest of those are freed.
+ * Returns how many are left.
+ */
+static unsigned evict_clean_locked(struct stage2 *s2, pfn_t *pfns, const uint64_t *slots, unsigned n, pfn_t *to_free,
+				   unsigned *nr_free)
+{
+	struct stage2_swap *sw = s2->cfg.swap;
+	struct gmm_pool *mm = s2->hp->mm;
+	unsigned left = 0, clean = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
+		uint64_t kept = swap_kept_take(s2, f->gfn);
+
+		if (kept && swap_kept_clean(s2, f->gfn)) {
+			ept_set_swapped(s2->ept, f->gfn, swap_type(sw->dev), kept, NULL);
+			atomic_store_explicit(&f->mapcount, 0, memory_order_relaxed);
+			sw->shadow[kept] = (uint32_t)s2->nonresident_age++;
+			to_free[(*nr_free)++] = pfns[i];
+			clean++;
+			continue;
+		}
+		if (kept) {
+			swap_free(sw->dev, kept);
+			s2_count(s2, S2_SWAPCACHE_DIRTIED, 1);
+		}
+		pfns[left++] = pfns[i];
+	}
+	for (unsigned i = left; i < n; i++)
+		swap_free(sw->dev, slots[i]);
+	if (clean) {
+		atomic_fetch_sub(&s2->resident_frames, clean);
+		atomic_fetch_add(&s2->swap_pages, clean);
+		s2_count(s2, S2_PGSTEAL, clean);
+		s2_count(s2, S2_PGSTEAL_CLEAN, clean);
+	}
+	return left;
+}
+
+/*
  * Evict pfns[0..n): isolated, unreferenced order-0 frames of this guest.
  * Called and returns with s2->lock held; drops it around the writes.
  * Returns the frames freed.
@@ -212,7 +259,7 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	void *pages[EVICT_MAX];
 	int status[EVICT_MAX];
 	pfn_t to_free[EVICT_MAX];
-	unsigned got, nr_free = 0;
+	unsigned got, left, nr_free = 0;
 	long freed = 0;
 	void *bounce = stage2_homed(s2) ? home_bounce() : NULL;
 	int ret;
@@ -224,7 +271,8 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 	}
 	qsort_r(pfns, n, sizeof(pfn_t), cmp_gfn, mm);
 	if (s2->cfg.limits.swap_max != STAGE2_LIMIT_NONE) {
-		uint64_t in_swap = atomic_load(&s2->swap_pages), max = s2->cfg.limits.swap_max;
+		uint64_t in_swap = atomic_load(&s2->swap_pages) + atomic_load(&s2->kept_pages);
+		uint64_t max = s2->cfg.limits.swap_max;
 		unsigned room = in_swap >= max ? 0 : (max - in_swap < n ? (unsigned)(max - in_swap) : n);
 
 		if (room < n) {
@@ -235,6 +283,11 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 		}
 	}
 	got = n ? swap_alloc_batch(sw->dev, s2->cfg.owner, n, slots) : 0;
+	if (got < n && atomic_load(&s2->kept_pages)) {
+		/* kept slots are a cache: with the device full, they go first */
+		swap_kept_drop_all(s2);
+		got += swap_alloc_batch(sw->dev, s2->cfg.owner, n - got, slots + got);
+	}
 	if (got < n) {
 		s2_count(s2, S2_SWAP_FULL, n - got);
 		for (unsigned i = got; i < n; i++)
@@ -251,6 +304,13 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 		}
 		return 0;
 	}
+	/* unmapped: no write can come now, and the marker tells which
+	 * pages kept slots that still hold them */
+	left = atomic_load(&s2->kept_pages) ? evict_clean_locked(s2, pfns, slots, n, to_free, &nr_free) : n;
+	freed = (long)(n - left);
+	n = left;
+	if (!n)
+		goto free;
 	for (unsigned i = 0; i < n; i++) {
 		struct gmm_frame *f = pfn_to_frame(mm, pfns[i]);
 
@@ -280,6 +340,7 @@ static long evict_locked(struct stage2 *s2, pfn_t *pfns, unsigned n)
 		freed += evict_finish(s2, pfns[i], slots[i], status[i], to_free, &nr_free);
 	if (--s2->io_in_flight == 0)
 		pthread_cond_broadcast(&s2->io_done);
+free:
 	qsort(to_free, nr_free, sizeof(pfn_t), host_pool_cmp_pfn);
 	/* written and unmapped: the next swap-ins read into them unpunched
 	 * (frame_recycle.h); what does not fit is punched and freed */
@@ -607,13 +668,13 @@ static void workingset_refault(struct stage2 *s2, pfn_t pfn, uint64_t slot)
  * readahead into fresh frames. 0, or -errno: -ENOMEM (no frame), -EIO (the
  * page cannot be read: its data is gone, the guest is stopped).
  */
-int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
+int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry, bool write)
 {
 	struct stage2_swap *sw = s2->cfg.swap;
 	uint64_t slot = ept_swp_offset(entry), slots[SWAPIN_READAHEAD];
 	void *pages[SWAPIN_READAHEAD];
 	int status[SWAPIN_READAHEAD];
-	unsigned n, ok = 0;
+	unsigned n, ok = 0, keep_from;
 	void *bounce;
 	pfn_t pfn;
 
@@ -662,12 +723,19 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 	/* the readable prefix is mapped as one run */
 	while (ok < n && !status[ok])
 		ok++;
+	/* the pages that keep their slots (stage2_swapcache.c): mapped
+	 * write-protected; not the page of a write fault, which the write
+	 * makes differ from its slot at once (do_swap_page() frees it too) */
+	keep_from = bounce && swap_keep_wanted(s2) ? (write ? 1 : 0) : ok;
 	for (unsigned i = 0; i < ok; i++)
 		ept_map(s2->ept, gfn + i, pfn + i, 0, PROT_GUEST);
-	if (ok && (bounce ? home_copy_in(s2, gfn, bounce, ok) : realize_map(s2, gfn, pfn, ok))) {
-		for (unsigned i = 0; i < ok; i++)
+	if (ok) {
+		unsigned mapped = bounce ? (unsigned)home_copy_in(s2, gfn, bounce, ok, keep_from)
+					 : (realize_map(s2, gfn, pfn, ok) ? 0 : ok);
+
+		for (unsigned i = mapped; i < ok; i++)
 			ept_set_swapped(s2->ept, gfn + i, swap_type(sw->dev), slot + i, NULL);
-		ok = 0;
+		ok = mapped;
 	}
 	if (ok < n) {
 		pfn_t run[SWAPIN_READAHEAD];
@@ -683,7 +751,8 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry)
 	rmap_add(s2, gfn, pfn, ok, 0);
 	for (unsigned i = 0; i < ok; i++) {
 		workingset_refault(s2, pfn + i, slot + i);
-		swap_free(sw->dev, slot + i);
+		if (i < keep_from || !swap_keep(s2, gfn + i, slot + i))
+			swap_free(sw->dev, slot + i);
 	}
 	s2_count(s2, S2_PSWPIN, ok);
 	s2->swap_ra_prev = gfn;

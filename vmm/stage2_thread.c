@@ -211,6 +211,7 @@ struct check_ctx {
 	int problems;
 	uint64_t frames;
 	uint64_t hugetlb_frames;      /* never on an LRU list: hugetlb and unevictable */
+	uint64_t kept;                /* resident pages with a kept swap slot */
 };
 
 static void problem(struct check_ctx *c, const char *fmt, unsigned long long a, unsigned long long b)
@@ -256,6 +257,11 @@ static int check_leaf(gfn_t gfn, uint64_t entry, unsigned order, void *arg)
 		problem(c, "gfn %#llx: frame %#llx is not allocated and mapped once", gfn, pfn);
 	if (order && f->order != order)
 		problem(c, "gfn %#llx: 2 MiB leaf over a frame of order %llu", gfn, f->order);
+	if (swap_kept(c->s2, gfn)) {
+		c->kept++;
+		if (swap_count(stage2_swap_device(c->s2->cfg.swap), swap_kept(c->s2, gfn)) <= 0)
+			problem(c, "gfn %#llx kept swap slot %#llx, which is free", gfn, swap_kept(c->s2, gfn));
+	}
 	return 0;
 }
 
@@ -280,6 +286,9 @@ int stage2_check(struct stage2 *s2, FILE *f)
 	if (lru + c.hugetlb_frames != resident)
 		problem(&c, "the LRU lists hold %llu pages, resident_frames says %llu (hugetlb and unevictable aside)",
 			lru, resident - c.hugetlb_frames);
+	if (c.kept != atomic_load(&s2->kept_pages))
+		problem(&c, "%llu resident pages kept a swap slot, kept_pages says %llu", c.kept,
+			atomic_load(&s2->kept_pages));
 	c.problems += gmm_lru_check(s2->hp->mm, &s2->lru, f);
 	c.problems += ept_check(s2->ept, f);
 	pthread_mutex_unlock(&s2->lock);

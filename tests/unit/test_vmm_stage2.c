@@ -1211,6 +1211,142 @@ Test(stage2, a_failed_swap_write_puts_a_home_page_back_in_place)
 	rig_down(&r);
 }
 
+/* --- the swap cache's clean pages (stage2_swapcache.c) ------------------- */
+
+static unsigned resident_in(struct rig *r, gfn_t first, uint64_t nr)
+{
+	unsigned n = 0;
+
+	for (gfn_t g = first; g < first + nr; g++)
+		n += ept_pfn(r, g) != GMM_PFN_NONE;
+	return n;
+}
+
+/* Reclaim until nothing of [first, first+nr) is resident: the first
+ * rounds arm what they see, the next ones evict it. */
+static void evict_range(struct rig *r, gfn_t first, uint64_t nr)
+{
+	for (int round = 0; round < 64 && resident_in(r, first, nr); round++)
+		stage2_shrink(r->mem.s2, 4096);
+	cr_assert_eq(resident_in(r, first, nr), 0, "the whole range went to swap");
+}
+
+static uint64_t kept(struct rig *r)
+{
+	return atomic_load(&r->mem.s2->kept_pages);
+}
+
+Test(stage2, a_page_read_back_from_swap_keeps_its_slot_and_goes_back_to_it_with_no_write)
+{
+	struct rig r;
+	uint64_t out;
+
+	rig_up_home(&r, true);
+	cr_assert(r.mem.s2->swap_keep, "a homed window with swap tracks writes for its swap cache");
+	stamp(&r, G(8), 1024, false);
+	evict_range(&r, G(8), 1024);
+	out = stat(&r, S2_PSWPOUT);
+	cr_assert_geq(out, 1024, "written once");
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE); /* read back: read faults */
+	cr_assert_eq(kept(&r), 1024, "each page read back keeps its slot");
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 0);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 1024, "so the slots are still in use");
+	evict_range(&r, G(8), 1024);
+	cr_assert_eq(stat(&r, S2_PSWPOUT), out, "nothing written the second time");
+	cr_assert_eq(stat(&r, S2_PGSTEAL_CLEAN), 1024);
+	cr_assert_eq(kept(&r), 0);
+	cr_assert_eq(atomic_load(&r.mem.s2->swap_pages), 1024);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 1024, "one slot a page, the one it had");
+	expect_stamps(&r, G(8), 1024, GMM_GFN_NONE);
+	cr_assert_eq(home_tokens_held(&r.hp->home), atomic_load(&r.mem.s2->resident_frames));
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r); /* every kept slot came back too */
+}
+
+/* The one way this can lose data: a page written after its swap-in
+ * evicted to the slot that holds its old contents. Pages written after a
+ * plain read, written and then armed and read (the marker gone, the bit
+ * must not come back), armed and read and then written (the bit put
+ * back at the hinting fault), armed and written (the hinting fault a
+ * write), and read back by a write fault. */
+Test(stage2, a_page_written_after_its_swap_in_is_written_to_swap_again_and_reads_back_new)
+{
+	struct rig r;
+	uint64_t out, written = 0;
+	gfn_t base = G(8);
+	volatile uint64_t sink = 0;
+
+	rig_up_home(&r, true);
+	stamp(&r, base, 256, false);
+	evict_range(&r, base, 256);
+	for (gfn_t g = base; g < base + 192; g++)
+		sink += page(&r, g)[0];
+	cr_assert_geq(kept(&r), 192, "and what readahead brought with them");
+	/* 0-63: every third written, then armed and read */
+	for (gfn_t g = base; g < base + 64; g += 3, written++)
+		page(&r, g)[1] = 0xd1d1 + g;
+	arm(&r, base, 64);
+	for (gfn_t g = base; g < base + 64; g++)
+		sink += page(&r, g)[0];
+	/* 64-127: armed and read, then every third written */
+	arm(&r, base + 64, 64);
+	for (gfn_t g = base + 64; g < base + 128; g++)
+		sink += page(&r, g)[0];
+	for (gfn_t g = base + 64; g < base + 128; g += 3, written++)
+		page(&r, g)[1] = 0xd1d1 + g;
+	/* 128-191: armed and written; 192-255: written from swap */
+	arm(&r, base + 128, 64);
+	for (gfn_t g = base + 128; g < base + 256; g++, written++)
+		page(&r, g)[1] = 0xd1d1 + g;
+	cr_assert_geq(stat(&r, S2_HINT_FAULTS), 192);
+	out = stat(&r, S2_PSWPOUT);
+	evict_range(&r, base, 256);
+	cr_assert_eq(stat(&r, S2_PSWPOUT) - out, written, "every written page written, and no other");
+	cr_assert_eq(stat(&r, S2_PGSTEAL_CLEAN), 256 - written);
+	for (gfn_t g = base; g < base + 256; g++) {
+		bool w = g >= base + 128 || (g - base) % 64 % 3 == 0;
+
+		cr_assert_eq(page(&r, g)[0], 0x5eed0000 + g, "gfn %#lx lost its stamp", (unsigned long)g);
+		cr_assert_eq(page(&r, g)[1], w ? 0xd1d1 + g : 0, "gfn %#lx: %s", (unsigned long)g,
+			     w ? "a write lost" : "a write from nowhere");
+	}
+	(void)sink;
+	cr_assert_eq(stage2_check(r.mem.s2, stderr), 0);
+	rig_down(&r);
+}
+
+Test(stage2, a_kept_slot_goes_with_its_page_and_when_write_tracking_starts)
+{
+	struct rig r;
+	volatile uint64_t sink = 0;
+
+	rig_up_home(&r, true);
+	stamp(&r, G(8), 64, false);
+	evict_range(&r, G(8), 64);
+	for (gfn_t g = G(8); g < G(8) + 64; g++)
+		sink += page(&r, g)[0];
+	cr_assert_eq(kept(&r), 64);
+	/* given back: the balloon takes 16 pages */
+	gfn_t give[16];
+
+	for (int i = 0; i < 16; i++)
+		give[i] = G(8) + i;
+	cr_assert_eq(stage2_balloon_inflate(r.mem.s2, give, 16), 16);
+	stage2_balloon_flush(r.mem.s2);
+	cr_assert_eq(kept(&r), 48);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 48);
+	/* uffd-wp tracking owns the bits from now on */
+	cr_assert_eq(stage2_dirty_start(r.mem.s2), 0);
+	cr_assert_eq(kept(&r), 0);
+	cr_assert_eq(swap_stat(r.swapdev, SWAP_USED_SLOTS), 0);
+	evict_range(&r, G(8) + 16, 48);
+	cr_assert_eq(stat(&r, S2_PGSTEAL_CLEAN), 0);
+	expect_stamps(&r, G(8) + 16, 48, GMM_GFN_NONE);
+	cr_assert_eq(kept(&r), 0, "and nothing is kept under it");
+	(void)sink;
+	rig_down(&r);
+}
+
 /* Put the page at gfn on the active list, as a referenced page goes. */
 static void activate(struct rig *r, gfn_t gfn)
 {
