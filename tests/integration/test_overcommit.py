@@ -29,17 +29,19 @@ def test_the_overcommit_demo_runs_verified_in_its_pool_with_a_small_overhead(tmp
                   check_sanitizers=False)
     assert run.returncode == 0, run
     assert sorted(run.guests) == ["a", "b", "c"], run
-    swapped_in = swapped_out = 0
+    swapped_in = swapped_out = clean = 0
     for name, g in run.guests.items():
         assert g["exit_code"] == 0 and g["verify_failures"] == 0, (name, run)
         assert g["results"]["verify_passes"] >= 1, (name, g["results"])
         swapped_in += g["stage2"]["pswpin"]
         swapped_out += g["stage2"]["pswpout"]
+        clean += g["stage2"]["pgsteal_clean"]
         assert g["stage2"]["peak_resident_frames"] * 4096 <= run.host["pool_bytes"], g["stage2"]
     assert swapped_out > 0 and swapped_in > 0, run
     host = run.host
     assert host["pool_held_peak_bytes"] <= host["pool_bytes"] == 1 << 30, host
     bound = vmm_overhead_bound(host["pool_bytes"], 2 << 30)
     print(f"gmm's own memory at peak: {host['vmm_anon_peak_bytes'] / MiB:.1f} MiB "
-          f"(bound {bound / MiB:.1f} MiB); swap-ins {swapped_in}, swap-outs {swapped_out}")
+          f"(bound {bound / MiB:.1f} MiB); swap-ins {swapped_in}, swap-outs {swapped_out}, "
+          f"evicted clean {clean}")
     assert 0 < host["vmm_anon_peak_bytes"] <= bound, (host, bound)

@@ -24,7 +24,11 @@ def test_a_guest_twice_the_pool_runs_verified_through_swap(accel, tmp_path):
     assert g["exit_code"] == 0 and g["verify_failures"] == 0, run
     s2 = g["stage2"]
     assert s2["pswpout"] > 0 and s2["pswpin"] > 0, s2
-    assert s2["pgsteal"] == s2["pswpout"] and s2["swap_write_failed"] == 0, s2
+    # the verify pass reads pages back, and their next eviction finds
+    # them unwritten: back to the slot they kept, with no write
+    # (docs/swap.md#clean-pages-keep-their-slot)
+    assert s2["pgsteal_clean"] > 0, s2
+    assert s2["pgsteal"] == s2["pswpout"] + s2["pgsteal_clean"] and s2["swap_write_failed"] == 0, s2
     # never more resident than the pool holds
     assert s2["peak_resident_frames"] < 64 * 256, s2
     # thp=never: its pages live at home (docs/fault-path.md#home-frames),
@@ -50,6 +54,8 @@ def test_two_overcommitted_guests_with_random_access_keep_their_data(accel, tmp_
     assert run.guests["a"]["stage2"]["thp_split_swap"] > 0, run.guests["a"]["stage2"]
     # one pool, both models: a's frames from the buddy, b's at home
     assert run.guests["a"]["stage2"]["home_pfn"] == -1 and run.guests["b"]["stage2"]["home_pfn"] >= 0, run
+    # a slot is kept only where the window can tell a write (at home)
+    assert run.guests["a"]["stage2"]["pgsteal_clean"] == 0, run.guests["a"]["stage2"]
 
 
 def test_reclaim_is_visible_while_it_runs(accel, tmp_path):
