@@ -18,7 +18,6 @@
 #include "vmm/guest_mem.h"
 #include "vmm/host_pool.h"
 #include "vmm/kswapd.h"
-#include "vmm/kvm_compat.h"
 #include "vmm/oom_kill.h"
 #include "vmm/log.h"
 #include "vmm/stage2_internal.h"
@@ -685,7 +684,7 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	s2->cfg = *cfg;
 	s2->hp = hp;
 	s2->mem = mem;
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->kept_pagemap_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	pthread_mutex_init(&s2->lock, NULL);
 	gmm_lruvec_init(&s2->lru);
@@ -735,12 +734,8 @@ int stage2_create(struct stage2 *s2, struct host_pool *hp, struct guest_mem *mem
 	/* a homed window with swap is registered for uffd-wp too (its
 	 * registration is hint_register()'s, from stage2_home_map()), so a
 	 * page read back from swap can keep its slot while unwritten */
-	if (stage2_homed(s2) && cfg->swap &&
-	    (s2->uffd_features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) ==
-		    (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) {
-		s2->kept_pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		s2->swap_keep = s2->kept_pagemap_fd >= 0;
-	}
+	if (stage2_homed(s2) && cfg->swap && uffd_wp_available(s2))
+		s2->swap_keep = !stage2_pagemap_open(s2);
 	return 0;
 }
 
@@ -846,9 +841,7 @@ void stage2_release(struct stage2 *s2)
 	s2->fwd_fd[0] = s2->fwd_fd[1] = -1;
 	if (s2->pagemap_fd >= 0)
 		close(s2->pagemap_fd);
-	if (s2->kept_pagemap_fd >= 0)
-		close(s2->kept_pagemap_fd);
-	s2->uffd = s2->stop_fd = s2->pagemap_fd = s2->kept_pagemap_fd = -1;
+	s2->uffd = s2->stop_fd = s2->pagemap_fd = -1;
 	s2->dirty_mode = STAGE2_DIRTY_OFF;
 }
 

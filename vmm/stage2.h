@@ -301,7 +301,7 @@ struct stage2 {
 	bool dead;                    /* out of memory: faults are zero-filled until stop */
 	bool stopping;                /* stage2_stop() began: no more window changes */
 	enum stage2_dirty_mode dirty_mode;
-	int pagemap_fd;               /* /proc/self/pagemap while uffd-wp tracks */
+	int pagemap_fd;               /* /proc/self/pagemap (stage2_pagemap_open()): uffd-wp bits */
 	uint64_t dirty_last_pages;    /* the last harvest: pages and time */
 	uint64_t dirty_last_ns;
 	_Atomic uint64_t resident_frames;   /* guest frames mapped */
@@ -322,7 +322,6 @@ struct stage2 {
 	bool swap_keep;                     /* this window can tell: homed, uffd-wp async */
 	uint32_t *kept_slot;                /* gfn -> the slot its resident page kept, 0: none */
 	uint64_t kept_nr;                   /* gfns kept_slot covers */
-	int kept_pagemap_fd;                /* /proc/self/pagemap: the uffd-wp bits */
 	_Atomic uint64_t kept_pages;        /* resident pages with a kept slot (SwapCached) */
 	pthread_cond_t io_done;             /* either count fell to zero */
 	_Atomic uint64_t peak_resident_frames;

@@ -45,11 +45,18 @@ const char *stage2_dirty_mode_name(enum stage2_dirty_mode mode)
 	}
 }
 
-static bool uffd_wp_available(const struct stage2 *s2)
+bool uffd_wp_available(const struct stage2 *s2)
 {
 	uint64_t need = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC;
 
 	return (s2->uffd_features & need) == need;
+}
+
+int stage2_pagemap_open(struct stage2 *s2)
+{
+	if (s2->pagemap_fd < 0)
+		s2->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	return s2->pagemap_fd < 0 ? -errno : 0;
 }
 
 /* One walk over [start, end) of the window: report the written pages as
@@ -103,9 +110,9 @@ static int start_uffd_wp(struct stage2 *s2)
 
 	if (!uffd_wp_available(s2))
 		return -EOPNOTSUPP;
-	s2->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (s2->pagemap_fd < 0)
-		return -errno;
+	ret = stage2_pagemap_open(s2);
+	if (ret)
+		return ret;
 	/* the bits are the harvest's now: it sets them on written pages */
 	swap_kept_drop_all(s2);
 	s2->dirty_mode = STAGE2_DIRTY_UFFD_WP;
@@ -128,9 +135,7 @@ static int start_uffd_wp(struct stage2 *s2)
 	if (!ret)
 		return 0;
 fail:
-	s2->dirty_mode = STAGE2_DIRTY_OFF;
-	close(s2->pagemap_fd);
-	s2->pagemap_fd = -1;
+	s2->dirty_mode = STAGE2_DIRTY_OFF; /* the pagemap fd stays: the guest's */
 	return ret;
 }
 
@@ -179,8 +184,6 @@ static int stop_locked(struct stage2 *s2)
 		/* writes run free again; the VMAs keep their registration, and
 		 * a later start registers the whole RAM again anyway */
 		ret = wp_all(s2, false);
-		close(s2->pagemap_fd);
-		s2->pagemap_fd = -1;
 		break;
 	default:
 		return -EALREADY;

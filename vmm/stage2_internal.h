@@ -115,6 +115,13 @@ bool numa_hint_migrate(struct stage2 *s2, uint64_t e, unsigned order);
 /* split_huge_page() of the 2 MiB frame over gfn (stage2_thp.c). */
 int split_locked(struct stage2 *s2, gfn_t gfn);
 
+/* uffd-wp (stage2_dirty.c): whether the kernel resolves write-protect
+ * faults itself on shmem (UFFD_FEATURE_WP_ASYNC, Linux 6.7), which write
+ * tracking and the swap cache's clean pages both need; open the guest's
+ * /proc/self/pagemap once (s2->pagemap_fd, closed at release): 0, -errno. */
+bool uffd_wp_available(const struct stage2 *s2);
+int stage2_pagemap_open(struct stage2 *s2);
+
 /* Write tracking's harvest with the lock held (stage2_dirty.c); pages. */
 long stage2_dirty_harvest_locked(struct stage2 *s2);
 /* Under uffd-wp tracking, what the PTEs over [gfn, gfn+nr) (at most 512
@@ -156,7 +163,7 @@ int fault_swapin(struct stage2 *s2, gfn_t gfn, uint64_t entry, bool write);
  * tracking starts; the device is full). swap_kept_clean(): the page's
  * PTE (or its marker) is still write-protected, so unwritten since its
  * swap-in; its PTE must be zapped or the lock held against a remap.
- * swap_keep_release(): the guest's release (slots freed).
+ * swap_keep_release(): the guest's release (slots and array freed).
  */
 bool swap_keep_wanted(struct stage2 *s2);
 bool swap_keep(struct stage2 *s2, gfn_t gfn, uint64_t slot);

@@ -116,19 +116,14 @@ bool swap_kept_clean(struct stage2 *s2, gfn_t gfn)
 	uint64_t pme;
 	off_t at = (off_t)(gfn_hva(s2, gfn) >> GMM_FRAME_SHIFT) * (off_t)sizeof(pme);
 
-	return s2->kept_pagemap_fd >= 0 && pread(s2->kept_pagemap_fd, &pme, sizeof(pme), at) == sizeof(pme) &&
+	return s2->pagemap_fd >= 0 && pread(s2->pagemap_fd, &pme, sizeof(pme), at) == sizeof(pme) &&
 	       (pme & PM_UFFD_WP);
 }
 
 void swap_keep_release(struct stage2 *s2)
 {
-	if (s2->kept_slot) {
-		swap_kept_drop_all(s2);
-		free(s2->kept_slot);
-		s2->kept_slot = NULL;
-		s2->kept_nr = 0;
-	}
-	if (s2->kept_pagemap_fd >= 0)
-		close(s2->kept_pagemap_fd);
-	s2->kept_pagemap_fd = -1;
+	swap_kept_drop_all(s2);
+	free(s2->kept_slot);
+	s2->kept_slot = NULL;
+	s2->kept_nr = 0;
 }
