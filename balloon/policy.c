@@ -29,6 +29,7 @@ const char *const balloon_policy_stat_names[NR_BPOL_STATS] = {
 	[BPOL_RECLAIM_WAITS] = "balloon_reclaim_waits",
 	[BPOL_RECLAIM_PAGES] = "balloon_reclaim_pages",
 	[BPOL_SWAP_AVOIDED] = "balloon_swap_avoided",
+	[BPOL_RECLAIM_TIMEOUTS] = "balloon_reclaim_timeouts",
 };
 
 static void count(struct balloon_policy *p, enum balloon_policy_stat i, uint64_t n)
@@ -92,8 +93,8 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 	struct vm *vms[HOST_MAX_GUESTS];
 	struct balloon_info bi;
 	struct gmm_pool *mm;
-	uint64_t asked = 0, in_flight = 0, before = 0, after = 0, short_by, beyond, got;
-	uint64_t deadline;
+	uint64_t asked = 0, in_flight = 0, before = 0, after = 0, moved, short_by, beyond, got;
+	uint64_t start, deadline, hard_deadline;
 	int n;
 
 	*covered = false;
@@ -106,6 +107,8 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 	}
 	if (!want)
 		return 0;
+	/* deflate_step() holds off while this is recent */
+	atomic_store(&p->pressure_ms, now_ms());
 	n = host_get_all(p->host, vms, HOST_MAX_GUESTS);
 	for (int i = 0; i < n; i++) {
 		uint64_t spare = spare_pages(vms[i], &bi), ask;
@@ -126,12 +129,20 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 	}
 	if (!asked && !in_flight)
 		goto out;
-	/* wait for the balloons: until the node is balanced again, the
-	 * targets are met, or the time is up */
+	/* wait for the balloons: until the node is balanced again or the
+	 * targets are met. A balloon gives in batches (the driver says
+	 * `actual` once the device has taken a whole request), so a slow
+	 * one may show nothing for a while: the wait is renewed after every
+	 * move, up to a cap; only one that stops moving sends reclaim on to
+	 * swap (a guest that never answers holds reclaim up only once) */
 	count(p, BPOL_RECLAIM_WAITS, 1);
-	deadline = now_ms() + BALLOON_RECLAIM_WAIT_MS;
+	start = now_ms();
+	deadline = start + BALLOON_RECLAIM_WAIT_MS;
+	hard_deadline = start + BALLOON_RECLAIM_MAX_WAIT_MS;
+	moved = before;
 	for (;;) {
 		bool reached = true;
+		uint64_t now;
 
 		after = 0;
 		for (int i = 0; i < n; i++) {
@@ -144,8 +155,18 @@ uint64_t balloon_policy_reclaim(struct balloon_policy *p, int nid, uint64_t want
 			reached &= bi.actual_pages >= bi.target_pages;
 		}
 		node_balance(mm, nid, &short_by, &beyond);
-		if (!short_by || reached || now_ms() >= deadline)
+		if (!short_by || reached)
 			break;
+		now = now_ms();
+		if (after > moved) {
+			moved = after;
+			deadline = now + BALLOON_RECLAIM_WAIT_MS < hard_deadline ? now + BALLOON_RECLAIM_WAIT_MS :
+										    hard_deadline;
+		}
+		if (now >= deadline) {
+			count(p, BPOL_RECLAIM_TIMEOUTS, 1);
+			break;
+		}
 		usleep(2000);
 	}
 out:
@@ -168,6 +189,11 @@ static void deflate_step(struct balloon_policy *p)
 	uint64_t short_by, beyond, headroom = mm->nr_frames / 16, room;
 	int n;
 
+	/* hysteresis: a grower that the balloons feed balances the pool
+	 * between its faults; giving back then, in the middle of it, left
+	 * the next reclaim pass a deflating balloon to wait for and a swap */
+	if (now_ms() - atomic_load(&p->pressure_ms) < BALLOON_DEFLATE_QUIET_MS)
+		return;
 	node_balance(mm, GMM_LRU_ANY_NODE, &short_by, &beyond);
 	if (short_by || beyond <= headroom)
 		return;

@@ -22,7 +22,9 @@
 #include "vmm/periodic.h"
 
 #define BALLOON_POLICY_PERIOD_MS   250   /* the thread's look at the pool */
-#define BALLOON_RECLAIM_WAIT_MS    200   /* reclaim waits this long for inflation */
+#define BALLOON_RECLAIM_WAIT_MS    200   /* reclaim waits this long for a balloon to move */
+#define BALLOON_RECLAIM_MAX_WAIT_MS 1000 /* and no longer while the balloons keep moving */
+#define BALLOON_DEFLATE_QUIET_MS   1000  /* deflate only after this long without pressure */
 #define BALLOON_STATS_MAX_AGE_MS   1000  /* older statistics are asked for again */
 
 struct host;
@@ -35,6 +37,7 @@ enum balloon_policy_stat {
 	BPOL_RECLAIM_WAITS,      /* reclaim passes that waited for balloons */
 	BPOL_RECLAIM_PAGES,      /* pages the balloons gave during those waits */
 	BPOL_SWAP_AVOIDED,       /* passes the balloons made needless (no swap) */
+	BPOL_RECLAIM_TIMEOUTS,   /* waits that ended short with a balloon still short of its target */
 	NR_BPOL_STATS
 };
 extern const char *const balloon_policy_stat_names[NR_BPOL_STATS];
@@ -43,6 +46,7 @@ struct balloon_policy {
 	struct host *host;
 	struct periodic thread;       /* gmm-balloond: deflate_step() every period */
 	_Atomic uint64_t stat[NR_BPOL_STATS];
+	_Atomic uint64_t pressure_ms; /* CLOCK_MONOTONIC ms reclaim last found a node short */
 };
 
 int balloon_policy_start(struct balloon_policy *p, struct host *h);
@@ -51,8 +55,9 @@ void balloon_policy_stop(struct balloon_policy *p);
 /*
  * Reclaim is about to swap on node nid (GMM_LRU_ANY_NODE: any) for `want`
  * pages (0: kswapd, as much as the node is short of its high watermark).
- * Ask auto balloons for what they can spare and wait up to
- * BALLOON_RECLAIM_WAIT_MS for it. Returns the pages the balloons gave
+ * Ask auto balloons for what they can spare and wait for it: up to
+ * BALLOON_RECLAIM_WAIT_MS for a balloon to move, again after each move,
+ * BALLOON_RECLAIM_MAX_WAIT_MS in all. Returns the pages the balloons gave
  * meanwhile. *covered says the balloons were asked (by this call or one
  * still in flight) and the node was balanced when the wait ended: the
  * shortage is gone, whoever's pages filled it, so the caller must not
