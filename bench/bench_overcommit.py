@@ -81,6 +81,10 @@ def size_bytes(s):
 ITERS = int(env("ITERS", "2000000"))
 SIZE = env("SIZE", "512M")
 THETA = env("THETA", "1.2")
+# more keys for every guest's command line, the same on every side
+# (stalls=1: each guest times its ops and counts the slow ones, what a
+# fault costs it whoever serves it; a little CPU per op, so off by default)
+GUEST_ARGS = env("GUEST_ARGS", "")
 MEM = env("MEM", "1G")
 POOL = env("POOL", "1G")
 SWAP = env("SWAP", "2G")
@@ -131,7 +135,7 @@ def other_gmm_processes():
 # --- runs --------------------------------------------------------------------
 
 def guests(backend):
-    cmd = f"workload=zipf size={SIZE} iters={ITERS} theta={THETA} verify=1"
+    cmd = f"workload=zipf size={SIZE} iters={ITERS} theta={THETA} verify=1" + (f" {GUEST_ARGS}" if GUEST_ARGS else "")
     out = []
     for i in range(NGUESTS):
         g = {"name": "abc"[i], "mem": MEM, "thp": THP, "kernel": GUEST, "cmdline": f"{cmd} seed={i + 1}"}
@@ -380,6 +384,14 @@ def one_run(kind, tmp, rnd, cg_limit):
     fig["timed_s_max"] = max((float(r.get("seconds", 0)) for r in res.values()), default=None)
     fig["verify_failures"] = sum(int(g.get("verify_failures", 0) or 0) for g in summ.values())
     fig["fresh_dirty_pages"] = sum(int(r.get("fresh_dirty_pages", 0) or 0) for r in res.values())
+    # stalls=1: the timed phase's slow ops as the guests saw them
+    stalls = [r for r in res.values() if "stall_ops" in r]
+    if stalls:
+        n, s = sum(int(r["stall_ops"]) for r in stalls), sum(float(r["stall_seconds"]) for r in stalls)
+        fig["stall_ops"] = n
+        fig["stall_us_mean"] = s * 1e6 / n if n else None
+        fig["stall_s_per_guest"] = s / len(stalls)
+        fig["stall_share"] = s / sum(float(r.get("seconds", 0)) for r in stalls) if s else None
     if kind == "kernel":
         fig["swap_ins"], fig["swap_outs"] = fig["host_pswpin"], fig["host_pswpout"]
     else:
@@ -496,7 +508,8 @@ def main():
                 "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
                 "vmm_anon_peak_bytes", "vmm_rss_anon_peak_bytes", "host_pswpin",
                 "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in", "ctx_switches",
-                "ctx_switches_per_swap_in", "guest_spread"]
+                "ctx_switches_per_swap_in", "guest_spread", "stall_ops", "stall_us_mean", "stall_s_per_guest",
+                "stall_share"]
         name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
         agg = {}
         for kind in ALL:
@@ -567,6 +580,13 @@ def main():
             ("context switches per swap-in", "ctx_switches_per_swap_in", lambda x: f"{x:.2f}"),
             ("host pswpin/pswpout", None, None),
         ]
+        if any(agg[c]["stall_ops"] is not None for c in cols):
+            rows += [
+                ("guests' slow ops (stalls=1)", "stall_ops", fmt),
+                ("  mean us", "stall_us_mean", lambda x: f"{x:.0f}"),
+                ("  s per guest", "stall_s_per_guest", lambda x: f"{x:.2f}"),
+                ("  share of the timed phase", "stall_share", lambda x: f"{x:.2f}"),
+            ]
         log(f"{'':<32}" + "".join(f"{LABEL[c]:>24}" for c in cols))
         for label, key, f in rows:
             if f == "cpu":

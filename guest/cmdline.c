@@ -34,6 +34,7 @@ static const struct key keys[] = {
 	{ "prefill",      K_BOOL,     F(prefill),       W_OPS, 0, 1 },
 	{ "hot",          K_SIZE,     F(hot_bytes),     W(WL_RANDOM), 4096, 1ULL << 44 },
 	{ "scatter",      K_BOOL,     F(scatter),       W(WL_ZIPF), 0, 1 },
+	{ "stalls",       K_BOOL,     F(stalls),        W_OPS, 0, 1 },
 	{ "vcpus",        K_COUNT,    F(vcpus),         W_ALL, 1, GMM_MAX_VCPUS },
 	{ "step",         K_SIZE,     F(step_bytes),    W(WL_HOG), 8, 1ULL << 40 },
 	{ "rate",         K_COUNT,    F(rate_pages),    W(WL_HOG), 0, 1e15 },

@@ -41,6 +41,7 @@ struct wl_params {
 	unsigned write_pct;        /* write_pct=, share of random/zipf ops that write */
 	bool prefill;              /* prefill=, touch the whole set before random/zipf ops */
 	bool scatter;              /* scatter=, spread zipf's hot ranks over the set */
+	bool stalls;               /* stalls=, random/zipf: time every op, count the slow ones */
 	unsigned vcpus;            /* vcpus=, 0 = every vCPU the VMM started */
 	uint64_t step_bytes;       /* step=, hog: distance between touches */
 	uint64_t rate_pages;       /* rate=, hog: pages/s, 0 = unthrottled */

@@ -72,7 +72,7 @@ __attribute__((noreturn)) static void bad_cmdline(int cpu, const char *why)
 	sb_puts(&sb, why);
 	plat_print(cpu, buf);
 	plat_print(cpu, "gmm-guest: usage: workload=touch|random|zipf|hog|crash|garbage|ioexit [size=S] [iters=N] [duration=S] "
-		   "[theta=T] [verify=1] [verify_every=N] [seed=N] [vcpus=N] [balloon=1] [hold=S] [free=1] [grow=S] ... "
+		   "[theta=T] [verify=1] [verify_every=N] [seed=N] [vcpus=N] [balloon=1] [hold=S] [free=1] [grow=S] [stalls=1] ... "
 		   "(docs/test-guest.md)");
 	plat_exit(cpu, GMM_EXIT_BAD_CMDLINE);
 }

@@ -36,6 +36,10 @@ static void sum_results(struct wl_ctl *c, int nr, struct totals *t)
 		t->r.grow_pages += r->grow_pages;
 		t->r.grow_oom_pages += r->grow_oom_pages;
 		t->r.sink ^= r->sink;
+		t->r.stall_ops += r->stall_ops;
+		t->r.stall_cycles += r->stall_cycles;
+		for (int b = 0; b < WL_STALL_BUCKETS; b++)
+			t->r.stall_hist[b] += r->stall_hist[b];
 		t->verify_passes = r->verify_passes < t->verify_passes ? r->verify_passes : t->verify_passes;
 		vmax = r->verify_cycles > vmax ? r->verify_cycles : vmax;
 		t0 = r->t_start < t0 ? r->t_start : t0;
@@ -141,6 +145,24 @@ static uint64_t per_sec(uint64_t n, double seconds)
 	return seconds > 0 ? (uint64_t)((double)n / seconds + 0.5) : 0;
 }
 
+/* stalls=1: the slow ops of the timed phase, their total time, and a
+ * histogram "n0:n1:..." by log2 us (bucket i: [2^i, 2^(i+1)) us). */
+static void report_stalls(struct wl_ctl *c, const struct totals *t)
+{
+	char buf[WL_STALL_BUCKETS * 21];
+	struct sbuf sb;
+
+	result_u64(c, "stall_ops", t->r.stall_ops);
+	result_fix(c, "stall_seconds", tsc_seconds(c, t->r.stall_cycles), 6);
+	sb_init(&sb, buf, sizeof(buf));
+	for (int b = 0; b < WL_STALL_BUCKETS; b++) {
+		if (b)
+			sb_putc(&sb, ':');
+		sb_putu(&sb, t->r.stall_hist[b]);
+	}
+	plat_result(c->cpu, "stall_hist_log2_us", buf);
+}
+
 static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit_code)
 {
 	const struct wl_params *p = c->p;
@@ -170,6 +192,8 @@ static void send_results(struct wl_ctl *c, const struct totals *t, uint32_t exit
 			result_u64(c, "prefill_pages_per_sec", per_sec(t->pages, t->prefill_seconds));
 		}
 	}
+	if (ops_wl && p->stalls)
+		report_stalls(c, t);
 	if (p->workload == WL_ZIPF)
 		result_fix(c, "theta", p->theta, 3);
 	if (p->workload == WL_IOEXIT && t->r.ops)

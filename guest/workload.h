@@ -11,6 +11,9 @@
 #include "guest/rng.h"
 #include "guest/wset.h"
 
+#define WL_STALL_US      8   /* an op this slow waited for something: a cached op takes < 1 us */
+#define WL_STALL_BUCKETS 16  /* up to 32 ms and beyond (last bucket) */
+
 struct wl_result {
 	uint64_t ops;              /* touches (touch, hog) or accesses (random, zipf) */
 	uint64_t pages_touched;    /* distinct pages written at least once */
@@ -25,6 +28,11 @@ struct wl_result {
 	uint64_t grow_pages;       /* grow=: pages allocated from gpool and stamped */
 	uint64_t grow_oom_pages;   /* grow=: pages it could not get */
 	uint64_t sink;             /* xor of values read, so reads stay reads */
+	/* stalls=1: timed-phase ops slower than WL_STALL_US, what a fault
+	 * costs the guest (a swap-in, a hinting fault) as the guest sees it,
+	 * whichever VMM or kernel served it */
+	uint64_t stall_ops, stall_cycles;
+	uint64_t stall_hist[WL_STALL_BUCKETS]; /* by log2 of the op's us: [2^i, 2^(i+1)) */
 };
 
 struct wl_ctl {

@@ -247,3 +247,24 @@ def test_a_native_vcpu_serves_its_own_faults_and_every_page_comes_back(accel, tm
         assert s2["faults_forwarded"] < 1000, s2     # the loader's, a few
     else:
         assert s2["faults_self_served"] == 0 and s2["faults_forwarded"] == 0, s2
+
+
+def test_the_guest_counts_the_ops_that_waited_for_a_swap_in(accel, tmp_path):
+    """stalls=1 (docs/test-guest.md): the guest times every op of its timed
+    phase and counts the slow ones by their time, what a swap-in costs it
+    as it sees it (bench-overcommit shows them beside the kernel's)."""
+    run = gmm_run_config(tmp_path, host(tmp_path, accel, pool="64M"), [
+        dict(name="a", mem="128M", thp="never",
+             cmdline="workload=zipf size=96M iters=300000 theta=0.8 verify=1 stalls=1"),
+        dict(name="b", mem="64M", cmdline="workload=zipf size=8M iters=1000 stalls=2"),
+        dict(name="c", mem="64M", cmdline="workload=touch size=8M stalls=1")], timeout=300)
+    a, b, c = (run.guests[n] for n in "abc")
+    assert a["exit_code"] == 0 and a["verify_failures"] == 0, run
+    r = a["results"]
+    hist = [int(x) for x in r["stall_hist_log2_us"].split(":")]
+    assert len(hist) == 16 and sum(hist) == r["stall_ops"] > 0, r
+    assert sum(hist[:3]) == 0, r           # nothing under 8 us is a stall
+    assert 0 < r["stall_seconds"] <= r["seconds"], r
+    assert a["stage2"]["pswpin"] > 0, a["stage2"]
+    # a boolean; and only for the workloads with a timed op loop
+    assert b["exit_code"] == 3 and c["exit_code"] == 3, run   # GMM_EXIT_BAD_CMDLINE
