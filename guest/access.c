@@ -82,18 +82,15 @@ static inline uint64_t op(struct wl_ctl *c, uint64_t *page, uint64_t r, unsigned
 static void stall_note(struct wl_ctl *c, uint64_t cycles, uint64_t stall_min)
 {
 	uint64_t us;
-	unsigned b = 0;
+	unsigned b;
 
 	if (!stall_min || cycles < stall_min)
 		return;
 	c->r.stall_ops++;
 	c->r.stall_cycles += cycles;
-	us = cycles * 1000000 / c->tsc_hz;
-	while (us > 1 && b < WL_STALL_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
-	c->r.stall_hist[b]++;
+	us = cycles * 1000000 / c->tsc_hz;     /* >= WL_STALL_US, not 0 */
+	b = 63 - (unsigned)__builtin_clzll(us);
+	c->r.stall_hist[b < WL_STALL_BUCKETS ? b : WL_STALL_BUCKETS - 1]++;
 }
 
 uint64_t wl_deadline(struct wl_ctl *c, uint64_t from, uint64_t seconds, const char *unknown)
@@ -113,7 +110,7 @@ int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg
 {
 	const struct wl_params *p = c->p;
 	uint64_t since_pass = 0, verify_cycles, sink = 0, deadline, n;
-	uint64_t stall_min = c->tsc_hz * WL_STALL_US / 1000000;
+	uint64_t stall_min = c->tsc_hz * WL_STALL_US / 1000000, t0;
 
 	if (p->prefill)
 		wl_prefill(c);
@@ -129,14 +126,10 @@ int wl_access_run(struct wl_ctl *c, uint64_t (*pick)(struct wl_ctl *c, void *arg
 			break;
 		i = pick(c, arg);
 
-		if (p->stalls) {
-			uint64_t t0 = plat_now_tsc();
-
-			sink ^= op(c, op_page(c, i), rng_next(&c->rng), p->write_pct);
+		t0 = p->stalls ? plat_now_tsc() : 0;
+		sink ^= op(c, op_page(c, i), rng_next(&c->rng), p->write_pct);
+		if (p->stalls)
 			stall_note(c, plat_now_tsc() - t0, stall_min);
-		} else {
-			sink ^= op(c, op_page(c, i), rng_next(&c->rng), p->write_pct);
-		}
 		if (p->verify && p->verify_every && ++since_pass >= p->verify_every) {
 			verify_pass(c);
 			since_pass = 0;
