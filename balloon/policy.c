@@ -45,16 +45,15 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Frames node nid (any: all) lacks to reach its high watermarks plus
- * kswapd's extra, and the frames it has beyond them. */
+/* Frames node nid (any: all) lacks to reach its high watermarks
+ * (kswapd's target, kswapd_node_balanced_after()), and the frames it has
+ * beyond them. */
 static void node_balance(struct gmm_pool *mm, int nid, uint64_t *short_by, uint64_t *beyond)
 {
 	*short_by = *beyond = 0;
 	for (int i = 0; i < mm->nr_zones; i++) {
 		struct gmm_zone *z = &mm->zones[i];
-		unsigned long extra = z->managed_pages / 100 > KSWAPD_EXTRA_FRAMES ? z->managed_pages / 100 :
-										      KSWAPD_EXTRA_FRAMES;
-		long free = zone_free_pages(z), want = (long)(wmark_pages(z, WMARK_HIGH) + extra);
+		long free = zone_free_pages(z), want = (long)wmark_pages(z, WMARK_HIGH);
 
 		if (!z->managed_pages || (z->nid != nid && nid != GMM_LRU_ANY_NODE))
 			continue;

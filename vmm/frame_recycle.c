@@ -43,10 +43,10 @@ void frame_recycle_init(struct frame_recycle *r)
 void frame_recycle_size(struct host_pool *hp)
 {
 	int nodes = hp->mm->nr_nodes > 0 ? hp->mm->nr_nodes : 1;
-	uint64_t extra = hp->mm->nr_frames / (uint64_t)nodes / 100, cap;
+	uint64_t cap = hp->mm->nr_frames / (uint64_t)nodes / 50;
 
-	extra = extra > KSWAPD_EXTRA_FRAMES ? extra : KSWAPD_EXTRA_FRAMES;
-	cap = 2 * extra < FRAME_RECYCLE_MAX ? 2 * extra : FRAME_RECYCLE_MAX;
+	cap = cap > FRAME_RECYCLE_MIN ? cap : FRAME_RECYCLE_MIN;
+	cap = cap < FRAME_RECYCLE_MAX ? cap : FRAME_RECYCLE_MAX;
 	for (int nid = 0; nid < nodes; nid++)
 		hp->recycle.node[nid].cap = (unsigned)cap;
 }

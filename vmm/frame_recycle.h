@@ -48,12 +48,13 @@
 
 struct host_pool;
 
-/* A node's stack holds twice what one kswapd pass evicts beyond the
- * watermark gap (its extra: 1% of the node, at least KSWAPD_EXTRA_FRAMES),
- * within these bounds. Evictions fill the stack before the buddy, and
- * swap-ins empty it before they take from the buddy, so a pass of
- * reclaim frees stack + gap frames and the stack's share is cap / (cap +
- * gap); the price is the frames it holds, at most cap, half on average. */
+/* A node's stack holds 2% of the node's frames, within these bounds.
+ * Evictions fill the stack before the buddy, and swap-ins empty it
+ * before they take from the buddy; the price is the frames it holds, at
+ * most cap, half on average. (Sized until 2026-12-04 as twice kswapd's
+ * margin above the high watermark, 1% of the node, which kswapd no
+ * longer keeps: the same figures.) */
+#define FRAME_RECYCLE_MIN 1024
 #define FRAME_RECYCLE_MAX 8192
 #define FRAME_RECYCLE_IDLE_MS 1000
 

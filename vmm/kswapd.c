@@ -45,12 +45,9 @@ bool kswapd_node_balanced_after(struct gmm_pool *mm, int nid, unsigned long nr_f
 	for (int i = 0; i < mm->nr_zones; i++) {
 		struct gmm_zone *z = &mm->zones[i];
 
-		unsigned long extra = z->managed_pages / 100 > KSWAPD_EXTRA_FRAMES ? z->managed_pages / 100 :
-										      KSWAPD_EXTRA_FRAMES;
-
 		if (z->nid != nid && nid != GMM_LRU_ANY_NODE)
 			continue;
-		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + extra + nr_frames))
+		if (z->managed_pages && zone_free_pages(z) < (long)(wmark_pages(z, WMARK_HIGH) + nr_frames))
 			return false;
 	}
 	return true;

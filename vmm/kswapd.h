@@ -24,7 +24,6 @@
 
 #define KSWAPD_POLL_MS 20          /* also look at the watermarks this often */
 #define KSWAPD_DEF_PRIORITY 12     /* DEF_PRIORITY */
-#define KSWAPD_EXTRA_FRAMES 512    /* reclaim this far above the high watermark */
 #define KSWAPD_SCAN_CHUNK 2048     /* a guest's share is scanned this much a turn */
 
 struct host;
@@ -46,11 +45,14 @@ struct kswapd;
 struct gmm_pool;
 
 /* pgdat_balanced(): every zone of node nid (GMM_LRU_ANY_NODE: of every
- * node) above its high watermark plus 1% of it (at least a 2 MiB block),
- * so a pass frees room for a burst of faults, with nr_frames more
- * taken. kswapd works until this holds for 0; a cache that takes memory
- * it can do without (the zero reserve) takes only while it holds for what
- * it takes, or kswapd would give it straight back. */
+ * node) at or above its high watermark, with nr_frames more taken.
+ * kswapd works until this holds for 0, as the kernel's does (woken below
+ * low, the watermark gap is a pass); a cache that takes memory it can do
+ * without (the zero reserve) takes only while it holds for what it
+ * takes, or kswapd would give it straight back. Until 2026-12-04 the
+ * target was 1% of the zone above high: that much of the pool sat free
+ * under steady reclaim, memory the guests did without
+ * (docs/benchmarks.md#kswapd-to-the-high-watermark-2026-12-04-eighth-session). */
 bool kswapd_node_balanced_after(struct gmm_pool *mm, int nid, unsigned long nr_frames);
 
 /* pglist_data's kswapd half: one node's thread. */

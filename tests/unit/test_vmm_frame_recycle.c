@@ -60,8 +60,8 @@ Test(frame_recycle, the_stack_is_sized_from_the_node_and_keeps_what_fits)
 	pfn_t *pfns = calloc(n, sizeof(*pfns)), first_rest;
 	uint64_t held, alloc;
 
-	/* 64 MiB: 1% is below kswapd's 512-frame extra, so twice that */
-	cr_assert_eq(cap, 2 * 512);
+	/* 64 MiB: 2% of it is below the 1024-frame floor */
+	cr_assert_eq(cap, FRAME_RECYCLE_MIN);
 	evicted_frames(hp, pfns, n);
 	held = host_pool_held_bytes(hp);
 	alloc = allocated(hp);
