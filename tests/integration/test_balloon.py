@@ -180,9 +180,14 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
     swapped = idle["stage2"]["pswpout"] + grower["stage2"]["pswpout"]
     if auto:
         # direct reclaim of 1024 pages a time, in one clean-clone run:
-        # swapped 11218 while kswapd's balloon filled the node
-        assert swapped == 0, ({g: run.guests[g]["stage2"]["pswpout"] for g in run.guests},
-                              "policy:", deflated, run)
+        # swapped 11218 while kswapd's balloon filled the node. This
+        # failed once in about 50 runs (2026-12-04) with the policy's
+        # counters cut off by pytest's truncation: the whole run goes to
+        # stdout, which pytest shows whole, and the message stays short
+        # enough that the counters survive
+        if swapped:
+            print(json.dumps(run.guests, indent=1), run.host, sep="\n")
+        assert swapped == 0, ({g: run.guests[g]["stage2"]["pswpout"] for g in run.guests}, "policy:", deflated)
         assert idle["stage2"]["balloon_freed"] >= 64 * 256, idle["stage2"]
         assert isinstance(deflated, dict), (deflated, run)
     else:
