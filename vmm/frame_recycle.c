@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "vmm/host_pool.h"
-#include "vmm/kswapd.h"
 
 #define SHRINK_CHUNK 256 /* frames punched per drop of a node's lock */
 
