@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
@@ -17,7 +18,12 @@ struct control_client {
 	int fd;
 	size_t len;
 	char *buf;                 /* CONTROL_LINE_MAX bytes */
+	bool owes_line;            /* connected, has not asked anything yet */
 };
+
+/* How long a stopping server waits for the requests of clients that
+ * connected just before it stopped; see control_refuse_pending(). */
+#define CONTROL_STOP_GRACE_MS 200
 
 static void send_line(int fd, json_t *reply)
 {
@@ -53,6 +59,8 @@ static void handle_line(struct control_server *cs, int fd, const char *line)
 		atomic_fetch_add(&cs->nr_rejected, 1);
 		snprintf(msg, sizeof(msg), "bad request: %s", req ? "must be a JSON object" : jerr.text);
 		reply = error_reply(msg);
+	} else if (cs->stopping) {
+		reply = error_reply("gmm is shutting down");
 	} else {
 		reply = control_dispatch(cs->host, req);
 	}
@@ -72,6 +80,7 @@ static bool client_read(struct control_server *cs, struct control_client *c)
 	c->len += n;
 	while ((nl = memchr(c->buf, '\n', c->len))) {
 		*nl = '\0';
+		c->owes_line = false;
 		handle_line(cs, c->fd, c->buf);
 		c->len -= nl + 1 - c->buf;
 		memmove(c->buf, nl + 1, c->len);
@@ -87,25 +96,81 @@ static bool client_read(struct control_server *cs, struct control_client *c)
 	return true;
 }
 
-static void accept_client(struct control_server *cs, struct control_client *clients, int *nr)
+/* Returns false when nothing was waiting to be accepted. */
+static bool accept_client(struct control_server *cs, struct control_client *clients, int *nr)
 {
 	int fd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
-		return;
+		return false;
 	if (!unix_peer_allowed(fd) || *nr == CONTROL_MAX_CLIENTS) {
 		atomic_fetch_add(&cs->nr_rejected, 1);
 		close(fd);
-		return;
+		return true;
 	}
 	clients[*nr].fd = fd;
 	clients[*nr].len = 0;
+	clients[*nr].owes_line = true;
 	clients[*nr].buf = malloc(CONTROL_LINE_MAX);
 	if (!clients[*nr].buf) {
 		close(fd);
-		return;
+		return true;
 	}
 	(*nr)++;
+	return true;
+}
+
+static void drop_client(struct control_client *clients, int *nr, int i)
+{
+	close(clients[i].fd);
+	free(clients[i].buf);
+	clients[i] = clients[--*nr];
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Stopping. Closing a unix socket with unread data in it resets its peer,
+ * and so does closing a listener with connections it has not accepted yet
+ * (unix_release_sock()): a client that asked at the wrong moment would see
+ * ECONNRESET and no reason. So the listener is first shut for reading,
+ * after which connect() fails with ECONNREFUSED; what already queued is
+ * accepted, and every request read within a short grace is answered
+ * {"ok": false, "error": "gmm is shutting down"}. The grace ends early once
+ * no client owes its first line or holds half of one; a client that asked
+ * before and sends again after the grace is the one left to a reset.
+ */
+static void control_refuse_pending(struct control_server *cs, struct control_client *clients, int *nr)
+{
+	struct pollfd pfd[CONTROL_MAX_CLIENTS];
+	struct timespec t0;
+	long left;
+
+	cs->stopping = true;
+	shutdown(cs->listen_fd, SHUT_RD);
+	fcntl(cs->listen_fd, F_SETFL, fcntl(cs->listen_fd, F_GETFL) | O_NONBLOCK);
+	while (*nr < CONTROL_MAX_CLIENTS && accept_client(cs, clients, nr))
+		;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((left = CONTROL_STOP_GRACE_MS - ms_since(&t0)) > 0) {
+		bool waiting = false;
+
+		for (int i = 0; i < *nr; i++) {
+			pfd[i] = (struct pollfd){ clients[i].fd, POLLIN, 0 };
+			waiting |= clients[i].owes_line || clients[i].len;
+		}
+		if (!waiting || poll(pfd, *nr, left) <= 0)
+			break;
+		for (int i = *nr - 1; i >= 0; i--)
+			if (pfd[i].revents && !client_read(cs, &clients[i]))
+				drop_client(clients, nr, i);
+	}
 }
 
 static void *control_thread(void *arg)
@@ -125,20 +190,15 @@ static void *control_thread(void *arg)
 			break;
 		if (pfd[0].revents)
 			break;
-		for (int i = nr - 1; i >= 0; i--) {
-			if (!pfd[2 + i].revents || client_read(cs, &clients[i]))
-				continue;
-			close(clients[i].fd);
-			free(clients[i].buf);
-			clients[i] = clients[--nr];
-		}
+		for (int i = nr - 1; i >= 0; i--)
+			if (pfd[2 + i].revents && !client_read(cs, &clients[i]))
+				drop_client(clients, &nr, i);
 		if (pfd[1].revents & POLLIN)
 			accept_client(cs, clients, &nr);
 	}
-	for (int i = 0; i < nr; i++) {
-		close(clients[i].fd);
-		free(clients[i].buf);
-	}
+	control_refuse_pending(cs, clients, &nr);
+	while (nr)
+		drop_client(clients, &nr, nr - 1);
 	return NULL;
 }
 

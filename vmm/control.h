@@ -4,7 +4,9 @@
  * {"cmd": "stat", "guest": "a"} per line, one reply {"ok": true, ...} or
  * {"ok": false, "error": "..."}. Commands live in one table (control_cmds.c)
  * that later mechanisms extend. A malformed or oversized request gets an
- * error reply; it never disturbs a guest.
+ * error reply; it never disturbs a guest. While gmm stops, a request that
+ * already reached it is answered {"ok": false, "error": "gmm is shutting
+ * down"} and a new connection is refused, never reset without a word.
  */
 #ifndef GMM_VMM_CONTROL_H
 #define GMM_VMM_CONTROL_H
@@ -12,6 +14,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -27,6 +30,7 @@ struct control_server {
 	pthread_t thread;
 	char path[108];
 	atomic_ulong nr_rejected;  /* peers refused, lines too long, bad JSON */
+	bool stopping;             /* the server thread's own: answers are refusals */
 };
 
 int control_start(struct control_server *cs, struct host *host, const char *path, char *err, size_t errlen);

@@ -5,6 +5,8 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 
 from conftest import ENV, GMM, control, guest_spec, wait_for, Run
 
@@ -117,3 +119,38 @@ def test_cli_client_commands(tmp_path):
     assert Run(proc, out, err).guests["g"]["state"] == "stopped"
     out = subprocess.run([GMM, "list", "--control", sock], capture_output=True, text=True, env=ENV)
     assert out.returncode == 1 and "cannot connect" in out.stderr
+
+
+def test_requests_racing_the_end_get_an_answer_or_a_refusal(tmp_path):
+    # clients asking as fast as they can while gmm stops: each request gets
+    # a reply (the answer, or "gmm is shutting down") or its connect() is
+    # refused; none is reset or closed without a word
+    sock = str(tmp_path / "c.sock")
+    proc = start(sock)
+    assert wait_for(lambda: os.path.exists(sock))
+    outcomes, bad = {}, []
+
+    def ask():
+        while proc.poll() is None:
+            try:
+                r = control(sock, {"cmd": "list"})
+                key = "answered" if r and r["ok"] else (r or {}).get("error", "no reply")
+            except (ConnectionRefusedError, FileNotFoundError):
+                key = "refused"
+            except OSError as e:
+                key = repr(e)
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if key not in ("answered", "refused", "gmm is shutting down"):
+                bad.append(key)
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for t in askers:
+        t.start()
+    time.sleep(0.5)
+    control(sock, {"cmd": "stop", "guest": "g"})
+    out, err = proc.communicate(timeout=30)
+    for t in askers:
+        t.join()
+    run = Run(proc, out, err)
+    assert "AddressSanitizer" not in err and run.guests["g"]["state"] == "stopped", run
+    assert outcomes.get("answered", 0) > 10 and not bad, (outcomes, bad)
