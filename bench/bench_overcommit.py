@@ -28,7 +28,9 @@ CPU: the gmm process's user and system time (every thread; the kernel's
 memcg reclaim runs in the faulting vCPU threads, so it is counted too),
 and that per swap-in: the cost of one page's round trip through swap,
 whatever the machine's speed that hour; and the process's context switches
-(voluntary and not, every thread) per swap-in.
+(voluntary and not, every thread) per swap-in. Threads: the vCPU threads'
+seconds on a CPU and waiting for one (schedstat), every other thread's
+seconds on a CPU (gmm's kswapd and fault threads).
 
 Every gmm run sits in its own memory cgroup too (no limit) so its host
 memory peak is measured the same way as the kernel run's.
@@ -50,6 +52,7 @@ status is 1 if any guest did not complete (or a run could not be made).
 """
 import json
 import os
+import re
 import resource
 import signal
 import statistics
@@ -170,6 +173,35 @@ def proc_rss_kib(pid):
     return out
 
 
+def thread_sched(pid, last):
+    """Each thread's comm and /proc schedstat (ns on a CPU, ns runnable
+    waiting for one) into last, by tid: the latest seen, so a thread that
+    has ended keeps its final sample."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                on_cpu, waiting = map(int, f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        last[tid] = (comm, on_cpu, waiting)
+
+
+def sched_split(last):
+    """Seconds on a CPU and waiting for one: the vCPU threads (named v<N>-
+    <guest>), then every other thread of the process (fault threads, gmm's
+    kswapd; the kernel's memcg reclaim runs in the vCPU threads)."""
+    vcpu = [v for v in last.values() if re.match(r"v\d+-", v[0])]
+    rest = [v for v in last.values() if not re.match(r"v\d+-", v[0])]
+    return {"vcpu_on_cpu_s": sum(v[1] for v in vcpu) / 1e9, "vcpu_runq_wait_s": sum(v[2] for v in vcpu) / 1e9,
+            "other_on_cpu_s": sum(v[1] for v in rest) / 1e9}
+
+
 def run_gmm(cfg, tmp, tag, cg, poll=0.5):
     """One `gmm run` on cfg in cgroup cg, looked at every poll seconds.
     Returns (summaries by guest, returncode, stderr tail, wall seconds,
@@ -181,6 +213,7 @@ def run_gmm(cfg, tmp, tag, cg, poll=0.5):
     peak_cache = peak_shmem = peak_swapcached = 0
     peak_rss = {}
     others = set()
+    sched = {}
     with open(outpath, "w") as out, open(errpath, "w") as err:
         t0 = time.monotonic()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -195,6 +228,7 @@ def run_gmm(cfg, tmp, tag, cg, poll=0.5):
                 others.update(p for p in other_gmm_processes() if p != proc.pid)
                 for k, v in proc_rss_kib(proc.pid).items():
                     peak_rss[k] = max(peak_rss.get(k, 0), v)
+                thread_sched(proc.pid, sched)
                 try:
                     proc.wait(timeout=poll)
                 except subprocess.TimeoutExpired:
@@ -238,7 +272,10 @@ def run_gmm(cfg, tmp, tag, cg, poll=0.5):
                # reclaim runs in the faulting threads): what a swap costs
                "cpu_user_s": ru1.ru_utime - ru0.ru_utime, "cpu_sys_s": ru1.ru_stime - ru0.ru_stime,
                # every sleep of every thread (a fault's handoffs, I/O waits)
-               "ctx_switches": (ru1.ru_nvcsw - ru0.ru_nvcsw) + (ru1.ru_nivcsw - ru0.ru_nivcsw)}
+               "ctx_switches": (ru1.ru_nvcsw - ru0.ru_nvcsw) + (ru1.ru_nivcsw - ru0.ru_nivcsw),
+               # where the vCPUs' time went (sampled with the rest: up to
+               # `poll` s short of the end): three vCPUs share two CPUs here
+               **sched_split(sched)}
     return summaries, proc.returncode, err_lines, wall, samples
 
 
@@ -508,7 +545,7 @@ def main():
                 "shmem_peak_kib", "swapcached_peak_kib", "cgroup_peak_bytes", "pool_held_peak_bytes",
                 "vmm_anon_peak_bytes", "vmm_rss_anon_peak_bytes", "host_pswpin",
                 "host_pswpout", "cpu_user_s", "cpu_sys_s", "cpu_us_per_swap_in", "ctx_switches",
-                "ctx_switches_per_swap_in", "guest_spread", "stall_ops", "stall_us_mean", "stall_s_per_guest",
+                "ctx_switches_per_swap_in", "vcpu_on_cpu_s", "vcpu_runq_wait_s", "other_on_cpu_s", "guest_spread", "stall_ops", "stall_us_mean", "stall_s_per_guest",
                 "stall_share"]
         name = {"gmm": "gmm", "kernel": "kernel", "random": "random_victim"}
         agg = {}
@@ -578,6 +615,9 @@ def main():
             ("CPU s user / sys (process)", None, "cpu"),
             ("CPU us per swap-in", "cpu_us_per_swap_in", lambda x: f"{x:.0f}"),
             ("context switches per swap-in", "ctx_switches_per_swap_in", lambda x: f"{x:.2f}"),
+            ("vCPU threads s on a CPU", "vcpu_on_cpu_s", lambda x: f"{x:.1f}"),
+            ("  s waiting for a CPU", "vcpu_runq_wait_s", lambda x: f"{x:.1f}"),
+            ("other threads s on a CPU", "other_on_cpu_s", lambda x: f"{x:.1f}"),
             ("host pswpin/pswpout", None, None),
         ]
         if any(agg[c]["stall_ops"] is not None for c in cols):

@@ -80,3 +80,31 @@ def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
     bad = subprocess.run([sim], capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, GMM_BENCH_REPLACEMENT_RESIDENT="9x"))
     assert bad.returncode == 1 and "GMM_BENCH_REPLACEMENT_RESIDENT" in bad.stderr
+
+
+def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_path):
+    """bench-overcommit's vCPU rows (time on a CPU, time waiting for one)
+    find the vCPU threads of a real gmm by their names."""
+    import sys
+    import time
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import bench_overcommit as b
+    from conftest import control, gmm_finish, gmm_start, guest_spec, wait_for
+    sock = str(tmp_path / "c.sock")
+    # hog runs until it is stopped
+    proc = gmm_start(["--accel", "native", "--control", sock, "--guest", guest_spec("g", cmdline="workload=hog")])
+    try:
+        assert wait_for(lambda: os.path.exists(sock))
+        last = {}
+        for _ in range(20):
+            b.thread_sched(proc.pid, last)
+            time.sleep(0.1)
+    finally:
+        if os.path.exists(sock):
+            control(sock, {"cmd": "stop", "guest": "g"})
+        gmm_finish(proc, 120)
+    names = sorted(v[0] for v in last.values())
+    split = b.sched_split(last)
+    assert "v0-g" in names, names
+    assert split["vcpu_on_cpu_s"] > 0.1 and split["other_on_cpu_s"] > 0, (names, split)
+    assert split["vcpu_runq_wait_s"] >= 0
