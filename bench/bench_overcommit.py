@@ -196,10 +196,14 @@ def sched_split(last):
     """Seconds on a CPU and waiting for one: the vCPU threads (named v<N>-
     <guest>), then every other thread of the process (fault threads, gmm's
     kswapd; the kernel's memcg reclaim runs in the vCPU threads)."""
-    vcpu = [v for v in last.values() if re.match(r"v\d+-", v[0])]
-    rest = [v for v in last.values() if not re.match(r"v\d+-", v[0])]
-    return {"vcpu_on_cpu_s": sum(v[1] for v in vcpu) / 1e9, "vcpu_runq_wait_s": sum(v[2] for v in vcpu) / 1e9,
-            "other_on_cpu_s": sum(v[1] for v in rest) / 1e9}
+    vcpu_on = vcpu_wait = other_on = 0
+    for comm, on_cpu, waiting in last.values():
+        if re.match(r"v\d+-", comm):
+            vcpu_on += on_cpu
+            vcpu_wait += waiting
+        else:
+            other_on += on_cpu
+    return {"vcpu_on_cpu_s": vcpu_on / 1e9, "vcpu_runq_wait_s": vcpu_wait / 1e9, "other_on_cpu_s": other_on / 1e9}
 
 
 def run_gmm(cfg, tmp, tag, cg, poll=0.5):

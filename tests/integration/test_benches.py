@@ -3,10 +3,12 @@ from a pager that loses data would mean nothing (docs/benchmarks.md)."""
 import json
 import os
 import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import GMM_RELEASE, ROOT
+from conftest import GMM_RELEASE, ROOT, control, gmm_finish, gmm_start, guest_spec, wait_for
 
 SWAPCYCLE = os.path.join(ROOT, "build/bench/bench_swapcycle")
 PAGES, RESIDENT, OPS = 4096, 1024, 20000
@@ -85,11 +87,8 @@ def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
 def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_path):
     """bench-overcommit's vCPU rows (time on a CPU, time waiting for one)
     find the vCPU threads of a real gmm by their names."""
-    import sys
-    import time
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import bench_overcommit as b
-    from conftest import control, gmm_finish, gmm_start, guest_spec, wait_for
     sock = str(tmp_path / "c.sock")
     # hog runs until it is stopped
     proc = gmm_start(["--accel", "native", "--control", sock, "--guest", guest_spec("g", cmdline="workload=hog")])
@@ -107,4 +106,3 @@ def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_p
     split = b.sched_split(last)
     assert "v0-g" in names, names
     assert split["vcpu_on_cpu_s"] > 0.1 and split["other_on_cpu_s"] > 0, (names, split)
-    assert split["vcpu_runq_wait_s"] >= 0
