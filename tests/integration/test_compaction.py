@@ -66,7 +66,8 @@ def test_a_fragmented_pool_is_compacted_and_thp_faults_succeed_again(accel, tmp_
         moved = after["pgmigrate_success"] - before["pgmigrate_success"]
         assert after["compact_daemon_wake"] > before["compact_daemon_wake"], (before, after)
         assert moved > 0, (before, after)
-        assert control(sock, {"cmd": "check"})["problems"] == 0
+        chk = control(sock, {"cmd": "check"})
+        assert chk["problems"] == 0, chk["report"][:4000]
     finally:
         run = gmm_finish(proc, timeout=120)
     for name in ("keep", "thp"):
