@@ -96,15 +96,26 @@ enum frame_seen {
 	SEEN_PCP,
 };
 
-#define CHECK_MAX_SUSPECTS 256
+/*
+ * Frames with no reference on no free list, kept as runs of consecutive
+ * pfns: a block on its way to the buddy is one run however large (a
+ * 2 MiB frame is 512 suspects), so only a pool with more scattered
+ * suspects than this is reported without its second look.
+ */
+#define CHECK_MAX_SUSPECT_RUNS 256
+
+struct pfn_run {
+	pfn_t start;
+	unsigned long nr;
+};
 
 struct check_ctx {
 	struct gmm_pool *pool;
 	FILE *report;
 	int problems;
 	bool quiet;                 /* a second look: only the suspects count */
-	unsigned nr_suspects;       /* frames with no reference on no free list */
-	pfn_t suspects[CHECK_MAX_SUSPECTS];
+	unsigned nr_suspects;       /* runs in suspects[] */
+	struct pfn_run suspects[CHECK_MAX_SUSPECT_RUNS];
 };
 
 static void problem(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, const char *what)
@@ -115,6 +126,20 @@ static void problem(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, const c
 	if (cc->report)
 		fprintf(cc->report, "gmm check: node %d zone %s pfn %llu: %s\n", z->nid, z->name,
 			(unsigned long long)pfn, what);
+}
+
+/* nr frames from pfn with the same problem: nr problems, one line. */
+static void problem_run(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, unsigned long nr, const char *what)
+{
+	if (cc->quiet)
+		return;
+	cc->problems += (int)nr;
+	if (cc->report && nr == 1)
+		fprintf(cc->report, "gmm check: node %d zone %s pfn %llu: %s\n", z->nid, z->name,
+			(unsigned long long)pfn, what);
+	else if (cc->report)
+		fprintf(cc->report, "gmm check: node %d zone %s pfns %llu-%llu (%lu frames): %s\n", z->nid,
+			z->name, (unsigned long long)pfn, (unsigned long long)(pfn + nr - 1), nr, what);
 }
 
 /* Mark [pfn, pfn + nr) as seen, reporting overlaps. */
@@ -211,6 +236,20 @@ static void check_pcp_lists(struct check_ctx *cc, struct gmm_zone *z, uint8_t *s
 	}
 }
 
+/* A frame with no reference: extend the last run or start one; with no
+ * room left it is reported at once, unconfirmed. */
+static void add_suspect(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn)
+{
+	struct pfn_run *last = cc->nr_suspects ? &cc->suspects[cc->nr_suspects - 1] : NULL;
+
+	if (last && last->start + last->nr == pfn)
+		last->nr++;
+	else if (cc->nr_suspects < CHECK_MAX_SUSPECT_RUNS)
+		cc->suspects[cc->nr_suspects++] = (struct pfn_run){ pfn, 1 };
+	else
+		problem(cc, z, pfn, "frame lost: neither free nor allocated");
+}
+
 /* Every frame not on a list must be allocated: a head with references
  * (its tails pointing at it) or a frame taken out of use. */
 static void check_descriptors(struct check_ctx *cc, struct gmm_zone *z, uint8_t *seen)
@@ -243,10 +282,7 @@ static void check_descriptors(struct check_ctx *cc, struct gmm_zone *z, uint8_t 
 			/* lost, or on its way to a free list: a thread that
 			 * dropped the last reference waits for the locks this
 			 * walk holds. Looked at again after it (check_zone). */
-			if (cc->nr_suspects < CHECK_MAX_SUSPECTS)
-				cc->suspects[cc->nr_suspects++] = pfn;
-			else
-				problem(cc, z, pfn, "frame lost: neither free nor allocated");
+			add_suspect(cc, z, pfn);
 			pfn++;
 			continue;
 		}
@@ -278,7 +314,7 @@ static void walk_zone(struct check_ctx *cc, struct gmm_zone *z, uint8_t *seen)
 static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
 {
 	uint8_t *seen = calloc(z->spanned_pages, 1);
-	pfn_t first[CHECK_MAX_SUSPECTS];
+	struct pfn_run first[CHECK_MAX_SUSPECT_RUNS];
 	unsigned nr_first;
 
 	if (!seen) {
@@ -288,7 +324,7 @@ static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
 	cc->nr_suspects = 0;
 	walk_zone(cc, z, seen);
 	nr_first = cc->nr_suspects;
-	memcpy(first, cc->suspects, nr_first * sizeof(pfn_t));
+	memcpy(first, cc->suspects, nr_first * sizeof(first[0]));
 	if (nr_first) {
 		struct timespec pause = { 0, 5 * 1000 * 1000 };
 
@@ -297,12 +333,17 @@ static void check_zone(struct check_ctx *cc, struct gmm_zone *z)
 		cc->nr_suspects = 0;
 		walk_zone(cc, z, seen);
 		cc->quiet = false;
+		/* lost: a frame in a run of both walks */
 		for (unsigned i = 0; i < nr_first; i++)
-			for (unsigned j = 0; j < cc->nr_suspects; j++)
-				if (cc->suspects[j] == first[i]) {
-					problem(cc, z, first[i], "frame lost: neither free nor allocated");
-					break;
-				}
+			for (unsigned j = 0; j < cc->nr_suspects; j++) {
+				const struct pfn_run *b = &cc->suspects[j];
+				pfn_t lo = first[i].start > b->start ? first[i].start : b->start;
+				pfn_t hi_a = first[i].start + first[i].nr, hi_b = b->start + b->nr;
+				pfn_t hi = hi_a < hi_b ? hi_a : hi_b;
+
+				if (lo < hi)
+					problem_run(cc, z, lo, hi - lo, "frame lost: neither free nor allocated");
+			}
 	}
 	free(seen);
 }
