@@ -165,7 +165,8 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
 
             def gave_back():
                 try:
-                    last["policy"] = pool(sock)["balloon_policy"]
+                    last["pool"] = pool(sock)
+                    last["policy"] = last["pool"]["balloon_policy"]
                 except OSError:
                     return "gone"
                 return last["policy"] if last["policy"]["balloon_auto_deflate_pages"] > 0 else None
@@ -184,9 +185,11 @@ def test_auto_mode_balloons_idle_memory_before_anything_is_swapped(accel, tmp_pa
         # failed once in about 50 runs (2026-12-04) with the policy's
         # counters cut off by pytest's truncation: the whole run goes to
         # stdout, which pytest shows whole, and the message stays short
-        # enough that the counters survive
+        # enough that the counters survive; the pool's last figures
+        # (the policy's, kswapd's, direct reclaim's) are printed whole too
         if swapped:
             print(json.dumps(run.guests, indent=1), run.host, sep="\n")
+            print("pool when the policy gave back:", json.dumps(last.get("pool"), indent=1))
         assert swapped == 0, ({g: run.guests[g]["stage2"]["pswpout"] for g in run.guests}, "policy:", deflated)
         assert idle["stage2"]["balloon_freed"] >= 64 * 256, idle["stage2"]
         assert isinstance(deflated, dict), (deflated, run)
