@@ -89,6 +89,13 @@ static void balloon_read_config(void *dev, uint32_t off, void *data, unsigned si
 	memcpy(data, bytes + off, size);
 }
 
+/* Tell the backend what the guest still owes (d->lock held). */
+static void owed_changed(struct balloon_dev *d)
+{
+	if (d->be.owed)
+		d->be.owed(d->be.ctx, d->active && d->num_pages > d->actual ? d->num_pages - d->actual : 0);
+}
+
 static void balloon_write_config(void *dev, uint32_t off, const void *data, unsigned size)
 {
 	struct balloon_dev *d = dev;
@@ -101,6 +108,7 @@ static void balloon_write_config(void *dev, uint32_t off, const void *data, unsi
 	memcpy(&v, data, 4);
 	pthread_mutex_lock(&d->lock);
 	d->actual = v;
+	owed_changed(d);
 	if (v == d->num_pages && !d->target_reached_ns && d->target_set_ns) {
 		d->target_reached_ns = now_ns();
 		d->last_target_ms = (d->target_reached_ns - d->target_set_ns) / 1000000;
@@ -121,6 +129,7 @@ static void balloon_activate(void *dev)
 	d->q_report = f & (1ULL << VIRTIO_BALLOON_F_REPORTING) ? q++ : -1;
 	d->active = true;
 	d->stats_held = false;
+	owed_changed(d);
 	pthread_mutex_unlock(&d->lock);
 	kick(d);
 }
@@ -143,6 +152,7 @@ static void balloon_reset(void *dev)
 	d->want_stats = false;
 	d->actual = 0;
 	d->q_stats = d->q_report = -1;
+	owed_changed(d);
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_unlock(&d->work->qlock);
@@ -551,6 +561,7 @@ int balloon_set_target(struct balloon_dev *d, uint64_t pages)
 		d->num_pages = (uint32_t)pages;
 		d->target_set_ns = now_ns();
 		d->target_reached_ns = d->actual == d->num_pages ? d->target_set_ns : 0;
+		owed_changed(d);
 	}
 	pthread_mutex_unlock(&d->lock);
 	virtio_mmio_config_changed(&d->transport);

@@ -47,6 +47,11 @@ struct balloon_backend {
 	long (*deflate)(void *ctx, const uint64_t *gfns, size_t n);
 	long (*report)(void *ctx, uint64_t gfn, uint64_t nr);
 	long (*flush)(void *ctx);
+	/* optional: the pages the device asked for that the driver has not
+	 * given yet (num_pages - actual while the driver runs, else 0), on
+	 * every change, under the device's lock: the guest is freeing memory
+	 * meanwhile, and the host may let its faults through first */
+	void (*owed)(void *ctx, uint64_t pages);
 	void *ctx;
 };
 

@@ -37,6 +37,13 @@ static long pool_inflate(void *ctx, const uint64_t *gfns, size_t n)
 	return stage2_balloon_inflate(vm->mem.s2, gfns, n);
 }
 
+static void pool_owed(void *ctx, uint64_t pages)
+{
+	struct vm *vm = ctx;
+
+	stage2_balloon_owed(vm->mem.s2, pages);
+}
+
 static long pool_deflate(void *ctx, const uint64_t *gfns, size_t n)
 {
 	struct vm *vm = ctx;
@@ -131,6 +138,7 @@ int vm_balloon_init(struct vm *vm)
 			.deflate = pool ? pool_deflate : anon_deflate,
 			.report = pool ? pool_report : anon_report,
 			.flush = pool ? pool_flush : anon_flush,
+			.owed = pool ? pool_owed : NULL,
 			.ctx = vm,
 		},
 	};

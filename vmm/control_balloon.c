@@ -72,6 +72,7 @@ json_t *balloon_info_json(struct vm *vm)
 		static const enum stage2_stat_item items[] = {
 			S2_BALLOON_INFLATED, S2_BALLOON_DEFLATED, S2_BALLOON_FREED, S2_BALLOON_REFAULTS,
 			S2_BALLOON_HUGE_WHOLE, S2_BALLOON_HUGE_SPLIT, S2_REPORTED_PAGES, S2_REPORTED_FREED,
+			S2_BALLOON_OWED_ALLOCS,
 		};
 		uint64_t ballooned;
 
@@ -80,6 +81,8 @@ json_t *balloon_info_json(struct vm *vm)
 					    json_integer((json_int_t)atomic_load(&s2->stat[items[i]])));
 		json_object_set_new(s2j, "balloon_pending_pages",
 				    json_integer((json_int_t)atomic_load(&s2->balloon_pending_pages)));
+		json_object_set_new(s2j, "balloon_owed_pages",
+				    json_integer((json_int_t)atomic_load(&s2->balloon_owed_pages)));
 		/* BALLOONED entries in the table, as ept/ counts them */
 		pthread_mutex_lock(&s2->lock);
 		ballooned = s2->released ? s2->final_ept[EPT_BALLOONED] : s2->ept ? ept_stat(s2->ept, EPT_BALLOONED) : 0;

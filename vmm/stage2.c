@@ -76,6 +76,7 @@ const char *const stage2_stat_names[NR_S2_STATS] = {
 	[S2_BALLOON_REFAULTS] = "balloon_refaults",
 	[S2_BALLOON_HUGE_WHOLE] = "balloon_huge_whole",
 	[S2_BALLOON_HUGE_SPLIT] = "balloon_huge_split",
+	[S2_BALLOON_OWED_ALLOCS] = "balloon_owed_allocs",
 	[S2_REPORTED_PAGES] = "free_page_reported",
 	[S2_REPORTED_FREED] = "free_page_report_freed",
 	[S2_PGMIGRATE_SUCCESS] = "pgmigrate_success",
@@ -145,7 +146,7 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge)
 		s2_count(s2, S2_RESERVE_HITS, 1);
 		return pfn;
 	}
-	pfn = numa_alloc(s2, HUGE_ORDER, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
+	pfn = numa_alloc(s2, HUGE_ORDER, gfn, fault_gfp(s2), &want);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	if (huge)
@@ -224,7 +225,7 @@ pfn_t take_frames(struct stage2 *s2, unsigned nr, gfn_t gfn)
 			unsigned order = (unsigned)__builtin_ctz(nr);
 			int want;
 
-			pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
+			pfn = numa_alloc(s2, order, gfn, fault_gfp(s2), &want);
 			if (pfn == GMM_PFN_NONE)
 				return pfn;
 			if (host_pool_populate(s2->hp, pfn, nr)) {
@@ -272,7 +273,7 @@ pfn_t take_frames_for_read(struct stage2 *s2, unsigned nr, gfn_t gfn)
 		return pfn;
 	if (s2->cur[want].left >= nr)
 		return cursor_take(s2, want, nr);
-	pfn = numa_alloc(s2, order, gfn, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, &want);
+	pfn = numa_alloc(s2, order, gfn, fault_gfp(s2), &want);
 	if (pfn != GMM_PFN_NONE)
 		gmm_split_frames(s2->hp->mm, pfn, order);
 	return pfn;

@@ -110,6 +110,7 @@ enum stage2_stat_item {
 	S2_BALLOON_REFAULTS,    /* faults on a BALLOONED entry: a fresh zero frame */
 	S2_BALLOON_HUGE_WHOLE,  /* 2 MiB frames freed whole, every page ballooned */
 	S2_BALLOON_HUGE_SPLIT,  /* 2 MiB frames split to free the pages ballooned in them */
+	S2_BALLOON_OWED_ALLOCS, /* fault allocations while the balloon owed pages: may dip to min/2 */
 	S2_REPORTED_PAGES,      /* pages the guest reported free (free page reporting) */
 	S2_REPORTED_FREED,      /* frames freed by those reports */
 	/* page migration and NUMA (stage2_migrate.c, stage2_numa.c, docs/numa.md) */
@@ -328,6 +329,7 @@ struct stage2 {
 	_Atomic uint64_t table_frames;      /* EPT table frames from the pool */
 	struct stage2_balloon *balloon;     /* pages ballooned inside huge frames (lock) */
 	_Atomic uint64_t balloon_pending_pages; /* ... still backed: not yet given back */
+	_Atomic uint64_t balloon_owed_pages; /* asked of its balloon, not given yet (fault_gfp()) */
 	_Atomic uint64_t stat[NR_S2_STATS];
 	/* what the guest held when its memory was released (the summary) */
 	bool released;
@@ -462,6 +464,10 @@ long stage2_migrate_to_node(struct stage2 *s2, gfn_t gfn, uint64_t nr, int nid, 
 struct stage2_balloon;
 long stage2_balloon_inflate(struct stage2 *s2, const gfn_t *gfns, size_t n);
 long stage2_balloon_flush(struct stage2 *s2);
+/* The balloon device's owed(): pages asked of the guest's balloon and
+ * not given yet. While it owes, the guest's faults may dip into the
+ * pool's reserve (fault_gfp()). */
+void stage2_balloon_owed(struct stage2 *s2, uint64_t pages);
 long stage2_balloon_deflate(struct stage2 *s2, const gfn_t *gfns, size_t n);
 long stage2_free_page_report(struct stage2 *s2, gfn_t gfn, uint64_t nr);
 void stage2_balloon_free(struct stage2 *s2);

@@ -332,3 +332,19 @@ long stage2_free_page_report(struct stage2 *s2, gfn_t gfn, uint64_t nr)
 	}
 	return freed;
 }
+
+void stage2_balloon_owed(struct stage2 *s2, uint64_t pages)
+{
+	atomic_store(&s2->balloon_owed_pages, pages);
+}
+
+gfp_t fault_gfp(struct stage2 *s2)
+{
+	gfp_t gfp = __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN;
+
+	if (atomic_load_explicit(&s2->balloon_owed_pages, memory_order_relaxed)) {
+		s2_count(s2, S2_BALLOON_OWED_ALLOCS, 1);
+		gfp |= __GFP_HIGH;
+	}
+	return gfp;
+}

@@ -47,8 +47,8 @@ int stage2_home_map(struct stage2 *s2)
 /*
  * The frames of [gfn, gfn+nr) are the guest's own places in its range;
  * what they cost the pool is nr tokens from the buddy, taken as a fault
- * takes frames (movable, waking kswapd below low; failing below min, so
- * the fault reclaims). The descriptors start as a new page's.
+ * takes frames (fault_gfp(): movable, waking kswapd below low; failing
+ * below min, so the fault reclaims). The descriptors start as a new page's.
  */
 pfn_t home_take(struct stage2 *s2, unsigned nr, gfn_t gfn)
 {
@@ -56,7 +56,7 @@ pfn_t home_take(struct stage2 *s2, unsigned nr, gfn_t gfn)
 
 	if (gfn + nr > s2->home_nr)
 		return GMM_PFN_NONE;
-	if (home_tokens_take(s2->hp, nr, __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN, 0))
+	if (home_tokens_take(s2->hp, nr, fault_gfp(s2), 0))
 		return GMM_PFN_NONE;
 	for (unsigned i = 0; i < nr; i++) {
 		struct gmm_frame *f = pfn_to_frame(s2->hp->mm, pfn + i);

@@ -784,6 +784,49 @@ Test(stage2, inflating_frees_the_frames_and_a_touch_gets_a_zero_page)
 	rig_down(&r);
 }
 
+/* A guest its balloon owes pages to is freeing memory: with the pool at
+ * its min watermark, where a fault's frames would fail (and the fault
+ * would wait in direct reclaim, for the balloon its own vCPU may hold
+ * up), its faults' frames come from below min; once it owes nothing they
+ * fail again. */
+Test(stage2, a_guest_whose_balloon_owes_pages_faults_below_the_min_watermark)
+{
+	struct gmm_pool *mm;
+	struct stage2 *s2;
+	struct rig r;
+	pfn_t *held, pfn;
+	size_t nheld = 0;
+
+	rig_up(&r, "never", 1);
+	mm = r.hp->mm;
+	s2 = r.mem.s2;
+	held = malloc(mm->nr_frames * sizeof(*held));
+	cr_assert_not_null(held);
+	/* down to min, as a fault's frames would find it */
+	while ((pfn = gmm_alloc_frames(mm, 0, __GFP_MOVABLE | __GFP_NOWARN, 0)) != GMM_PFN_NONE)
+		held[nheld++] = pfn;
+	cr_assert_gt(nheld, 0);
+	cr_assert_eq(fault_gfp(s2) & __GFP_HIGH, 0);
+	cr_assert_eq(gmm_alloc_frames(mm, 0, fault_gfp(s2), 0), GMM_PFN_NONE, "below min: a fault would reclaim");
+
+	stage2_balloon_owed(s2, 64);
+	pfn = gmm_alloc_frames(mm, 0, fault_gfp(s2), 0);
+	cr_assert_neq(pfn, GMM_PFN_NONE, "owing: the frame comes from the reserve");
+	cr_assert_eq(gmm_free_frames(mm, pfn, 0), 0);
+	stamp(&r, G(8), 4, false);      /* faults served below min */
+	expect_stamps(&r, G(8), 4, GMM_GFN_NONE);
+	cr_assert_geq(stat(&r, S2_BALLOON_OWED_ALLOCS), 2);
+	cr_assert_eq(stat(&r, S2_OOM), 0);
+
+	stage2_balloon_owed(s2, 0);
+	cr_assert_eq(fault_gfp(s2) & __GFP_HIGH, 0, "paid: no more dips");
+	while (nheld)
+		cr_assert_eq(gmm_free_frames(mm, held[--nheld], 0), 0);
+	free(held);
+	cr_assert_eq(stage2_check(s2, stderr), 0);
+	rig_down(&r);
+}
+
 Test(stage2, deflating_makes_ballooned_pages_plain_empty_entries_again)
 {
 	struct rig r;
