@@ -82,6 +82,13 @@ static long be_flush(void *ctx)
 	return 0;
 }
 
+/* what the guest owes is never more than the target the device may set */
+static void be_owed(void *ctx, uint64_t pages)
+{
+	(void)ctx;
+	check(pages <= RAM_PAGES);
+}
+
 static void reg_write(struct bus *bus, uint64_t off, uint32_t v)
 {
 	bus_access(bus, NULL, BASE + off, &v, 4, true);
@@ -107,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.ram_bytes = RAM_BYTES,
 		.name = "fuzz",
 		.mem = { .gpa_to_hva = ram_gpa_to_hva },
-		.be = { be_gfn_ok, be_inflate, be_deflate, be_report, be_flush, NULL },
+		.be = { .gfn_ok = be_gfn_ok, .inflate = be_inflate, .deflate = be_deflate, .report = be_report,
+			.flush = be_flush, .owed = be_owed },
 		.no_worker = true,
 	};
 	static struct balloon_dev d;

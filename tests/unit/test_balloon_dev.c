@@ -25,8 +25,17 @@ struct record {
 	size_t nr_inflated, nr_deflated;
 	uint64_t report_gfn, report_nr;
 	int reports, flushes;
+	uint64_t owed;
+	int owed_calls;
 };
 static struct record rec;
+
+static void owed(void *ctx, uint64_t pages)
+{
+	(void)ctx;
+	rec.owed = pages;
+	rec.owed_calls++;
+}
 
 static void *ram_hva(void *ctx, uint64_t gpa, uint64_t len)
 {
@@ -123,7 +132,8 @@ static void setup(void)
 	struct balloon_config bc = {
 		.mmio_base = BASE, .ram_bytes = RAM_BYTES, .name = "t",
 		.mem = { .gpa_to_hva = ram_hva },
-		.be = { gfn_ok, inflate, deflate, report, flush, NULL },
+		.be = { .gfn_ok = gfn_ok, .inflate = inflate, .deflate = deflate, .report = report, .flush = flush,
+			.owed = owed },
 		.no_worker = true,
 	};
 
@@ -315,6 +325,27 @@ Test(balloon_dev, stats_are_kept_and_the_buffer_given_back_when_asked)
 	cr_assert_eq(balloon_request_stats(&dev, 0), 0);
 	balloon_dev_process(&dev, true);
 	cr_assert_eq(used(2)[1], 1, "asking for statistics gives the buffer back");
+}
+
+/* The backend hears what the guest still owes: target less actual while
+ * a driver runs, nothing once it paid or reset. */
+Test(balloon_dev, the_backend_is_told_what_the_guest_still_owes)
+{
+	cr_assert_eq(rec.owed, 0);
+	cr_assert_eq(balloon_set_target(&dev, 100), 0);
+	cr_assert_eq(rec.owed, 100);
+	wr(VIRTIO_MMIO_CONFIG + 4, 40);
+	cr_assert_eq(rec.owed, 60, "the driver gave 40");
+	wr(VIRTIO_MMIO_CONFIG + 4, 100);
+	cr_assert_eq(rec.owed, 0, "paid");
+	cr_assert_eq(balloon_set_target(&dev, 20), 0);
+	cr_assert_eq(rec.owed, 0, "a deflate owes nothing");
+	cr_assert_eq(balloon_set_target(&dev, 200), 0);
+	cr_assert_eq(rec.owed, 100);
+	wr(VIRTIO_MMIO_STATUS, 0);   /* the driver resets: it gives nothing now */
+	cr_assert_eq(rec.owed, 0);
+	driver_up(1u << VIRTIO_BALLOON_F_STATS_VQ);
+	cr_assert_eq(rec.owed, 200, "a new driver owes the whole target");
 }
 
 Test(balloon_dev, the_target_is_in_config_space_and_actual_is_the_drivers)
