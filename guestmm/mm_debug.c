@@ -118,16 +118,6 @@ struct check_ctx {
 	struct pfn_run suspects[CHECK_MAX_SUSPECT_RUNS];
 };
 
-static void problem(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, const char *what)
-{
-	if (cc->quiet)
-		return;
-	cc->problems++;
-	if (cc->report)
-		fprintf(cc->report, "gmm check: node %d zone %s pfn %llu: %s\n", z->nid, z->name,
-			(unsigned long long)pfn, what);
-}
-
 /* nr frames from pfn with the same problem: nr problems, one line. */
 static void problem_run(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, unsigned long nr, const char *what)
 {
@@ -140,6 +130,11 @@ static void problem_run(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, uns
 	else if (cc->report)
 		fprintf(cc->report, "gmm check: node %d zone %s pfns %llu-%llu (%lu frames): %s\n", z->nid,
 			z->name, (unsigned long long)pfn, (unsigned long long)(pfn + nr - 1), nr, what);
+}
+
+static void problem(struct check_ctx *cc, struct gmm_zone *z, pfn_t pfn, const char *what)
+{
+	problem_run(cc, z, pfn, 1, what);
 }
 
 /* Mark [pfn, pfn + nr) as seen, reporting overlaps. */
