@@ -146,7 +146,7 @@ pfn_t take_block(struct stage2 *s2, gfn_t gfn, bool huge)
 		s2_count(s2, S2_RESERVE_HITS, 1);
 		return pfn;
 	}
-	pfn = numa_alloc(s2, HUGE_ORDER, gfn, fault_gfp(s2), &want);
+	pfn = numa_alloc(s2, HUGE_ORDER, gfn, FAULT_GFP, &want);
 	if (pfn == GMM_PFN_NONE)
 		return pfn;
 	if (huge)

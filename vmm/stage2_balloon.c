@@ -340,7 +340,7 @@ void stage2_balloon_owed(struct stage2 *s2, uint64_t pages)
 
 gfp_t fault_gfp(struct stage2 *s2)
 {
-	gfp_t gfp = __GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN;
+	gfp_t gfp = FAULT_GFP;
 
 	if (atomic_load_explicit(&s2->balloon_owed_pages, memory_order_relaxed)) {
 		s2_count(s2, S2_BALLOON_OWED_ALLOCS, 1);

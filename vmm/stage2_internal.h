@@ -28,14 +28,18 @@ void s2_count(struct stage2 *s2, enum stage2_stat_item item, uint64_t n);
 
 /*
  * The gfp of a fault's frames: movable, waking kswapd below low, failing
- * below min so that the fault reclaims. A guest whose balloon owes pages
- * is freeing memory, and may have to fault to do it (its driver's
- * buffers and queues, a vCPU the driver waits for): its faults may dip
- * to half of min (__GFP_HIGH), as the kernel lets a PF_MEMALLOC task that
- * frees memory into its reserves, rather than wait in direct reclaim for
- * the balloon its own vCPU holds up. The dip is bounded and lasts only
- * while the balloon owes.
+ * below min so that the fault reclaims (FAULT_GFP). A guest whose balloon
+ * owes pages is freeing memory, and may have to fault to do it (its
+ * driver's buffers and queues, a vCPU the driver waits for): fault_gfp()
+ * lets those frames dip to half of min (__GFP_HIGH), as the kernel lets a
+ * PF_MEMALLOC task that frees memory into its reserves, rather than wait
+ * in direct reclaim for the balloon its own vCPU holds up. The dip is
+ * bounded, lasts only while the balloon owes, and is for the frames a
+ * fault needs: a whole 2 MiB block (take_block(), a cursor or a
+ * collapse) is taken with FAULT_GFP, as the kernel's THP allocations never
+ * dip either.
  */
+#define FAULT_GFP (__GFP_MOVABLE | __GFP_KSWAPD_RECLAIM | __GFP_NOWARN)
 gfp_t fault_gfp(struct stage2 *s2);
 /* Host address of gfn in the guest's window. */
 uint64_t gfn_hva(struct stage2 *s2, gfn_t gfn);
