@@ -363,24 +363,17 @@ static int load_guests(struct gmm_config *cfg, json_t *arr, char *err, size_t er
 	return 0;
 }
 
-int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t errlen)
+/* The top level of a config already parsed: "host", "guests", "comment".
+ * name is what errors call the config (its file). */
+static int apply_root(struct gmm_config *cfg, json_t *root, const char *name, char *err, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *val;
 	const char *key;
-	char dir[PATH_MAX];
+	json_t *val;
 	int ret = 0;
 
-	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
-		return -EINVAL;
-	}
-	snprintf(dir, sizeof(dir), "%s", file);
-	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dirname(dir));
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s: the top level must be an object with \"host\" and \"guests\"", file);
-		ret = -EINVAL;
-		goto out;
+		snprintf(err, errlen, "%s: the top level must be an object with \"host\" and \"guests\"", name);
+		return -EINVAL;
 	}
 	json_object_foreach(root, key, val) {
 		if (!strcmp(key, "host"))
@@ -396,7 +389,39 @@ int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t
 		if (ret)
 			break;
 	}
-out:
+	return ret;
+}
+
+int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	char dir[PATH_MAX];
+	int ret;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s", file);
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dirname(dir));
+	ret = apply_root(cfg, root, file, err, errlen);
+	json_decref(root);
+	return ret;
+}
+
+int config_load_buffer(struct gmm_config *cfg, const char *buf, size_t len, const char *name, char *err,
+		       size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	int ret;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	ret = apply_root(cfg, root, name, err, errlen);
 	json_decref(root);
 	return ret;
 }

@@ -94,6 +94,11 @@ void config_init(struct gmm_config *cfg);
 bool config_name_ok(const char *s);
 /* Parse a JSON file into cfg (adds its guests). Returns -errno with err set. */
 int config_load_file(struct gmm_config *cfg, const char *path, char *err, size_t errlen);
+/* The same from len bytes of JSON in memory; name is what errors call it.
+ * Relative kernel paths are taken as given (there is no file to be next
+ * to). */
+int config_load_buffer(struct gmm_config *cfg, const char *buf, size_t len, const char *name, char *err,
+		       size_t errlen);
 /* Parse "name=a,mem=512M,vcpus=2,kernel=PATH,cmdline=\"...\"" into a new guest. */
 int config_add_guest_flag(struct gmm_config *cfg, const char *spec, char *err, size_t errlen);
 /* Defaults filled in and every cross-field rule checked (unique names,

@@ -17,16 +17,6 @@
 #include "vmm/host_pool.h"
 #include "vmm/stage2_internal.h"
 
-const char *const stage2_mpol_names[NR_MPOL] = {
-	[MPOL_DEFAULT] = "default",
-	[MPOL_LOCAL] = "local",
-	[MPOL_BIND] = "bind",
-	[MPOL_PREFERRED] = "preferred",
-	[MPOL_PREFERRED_MANY] = "preferred-many",
-	[MPOL_INTERLEAVE] = "interleave",
-	[MPOL_WEIGHTED_INTERLEAVE] = "weighted-interleave",
-};
-
 const char *const stage2_numa_stat_names[NR_NUMA_STATS] = {
 	[NUMA_HIT] = "numa_hit",
 	[NUMA_MISS] = "numa_miss",

@@ -28,29 +28,6 @@ struct swap_header {
 	uint64_t nr_slots;
 };
 
-int swap_config_validate(const struct swap_config *cfg, char *err, size_t errlen)
-{
-	char a[32];
-
-	if (!cfg->path[0] && !cfg->size_bytes)
-		return 0;
-	if (!cfg->path[0]) {
-		snprintf(err, errlen, "host.swap.path: missing (the swap file to create, with host.swap.size)");
-		return -EINVAL;
-	}
-	if (!cfg->size_bytes) {
-		snprintf(err, errlen, "host.swap.size: missing (how big a swap file %s to make)", cfg->path);
-		return -EINVAL;
-	}
-	if (cfg->size_bytes % SWAP_CLUSTER_BYTES || cfg->size_bytes < SWAP_MIN_BYTES ||
-	    cfg->size_bytes > SWAP_MAX_BYTES) {
-		snprintf(err, errlen, "host.swap.size: %s must be whole 2M clusters, from 4M to 1T",
-			 size_format(cfg->size_bytes, a));
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* statfs f_type names for the filesystems a swap file may land on. */
 static const char *fs_name(unsigned long type)
 {

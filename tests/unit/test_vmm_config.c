@@ -65,6 +65,26 @@ static int load(const char *json, struct gmm_config *cfg, char *err)
 
 static struct gmm_config cfg;
 
+Test(config, a_buffer_loads_like_a_file_and_its_errors_carry_the_given_name)
+{
+	static const char good[] = "{\"guests\":[{\"name\":\"m\",\"mem\":\"64M\"}]}";
+	static const char bad[] = "{\"guests\":[{\"name\":\"m\",\"mem\":}]}";
+	char err[CONFIG_ERR_MAX] = "";
+
+	config_init(&cfg);
+	/* not NUL-terminated past len: the parser must stop at len */
+	cr_assert_eq(config_load_buffer(&cfg, good, strlen(good), "mem.json", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_finish(&cfg, "/bin/sh", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nr_guests, 1);
+	cr_assert_eq(cfg.guests[0].mem_bytes, 64ULL << 20);
+	config_init(&cfg);
+	cr_assert_eq(config_load_buffer(&cfg, bad, strlen(bad), "mem.json", err, sizeof(err)), -EINVAL);
+	cr_assert(!strncmp(err, "mem.json:1:", 11), "%s", err);
+	config_init(&cfg);
+	cr_assert_eq(config_load_buffer(&cfg, good, strlen(good) - 1, "mem.json", err, sizeof(err)), -EINVAL,
+		     "a buffer cut short is not read past its length");
+}
+
 Test(config, loads_host_and_guests)
 {
 	char err[CONFIG_ERR_MAX] = "";
