@@ -113,7 +113,8 @@ test: deps
 # Fuzzers (tests/fuzz/README.md): each tests/fuzz/fuzz_<name>.c is a libFuzzer
 # target built by clang into $(FUZZ)/fuzz_<name>, linked with only the
 # library sources FUZZ_SRCS_<name> lists (compiled by clang into $(FUZZ)/obj).
-# A new fuzzer needs its file and its FUZZ_SRCS_ line, nothing else.
+# A new fuzzer needs its file and its FUZZ_SRCS_ line (FUZZ_LIBS_ if it
+# links a library), nothing else.
 # FUZZ_NAMES can be narrowed on the command line: `make FUZZ_NAMES=virtq fuzz`.
 # `make fuzz-regress` runs every fuzzer once over tests/fuzz/regress/<name>/
 # and tests/fuzz/corpus/<name>/; a crash, leak or UB report fails it.
@@ -132,6 +133,9 @@ FUZZ_SRCS_libvirt_remote := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_
                             vmm/libvirt/remote_connect.c vmm/libvirt/remote_domain.c vmm/libvirt/remote_memory.c \
                             vmm/libvirt/remote_event.c vmm/libvirt/remote_program.c vmm/libvirt/remote_proc_names.c \
                             tests/fuzz/fake_domains.c
+FUZZ_SRCS_config      := vmm/config.c vmm/numa_topology.c vmm/hugetlb.c vmm/size.c vmm/log.c vmm/swap_config.c vmm/mpol_names.c
+# libraries a fuzzer links beyond libc and pthreads
+FUZZ_LIBS_config      := -ljansson
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -145,7 +149,7 @@ $(FUZZ)/fuzz_$(1):
 else
 $(FUZZ)/fuzz_$(1): $(FUZZ)/obj/tests/fuzz/fuzz_$(1).o $(patsubst %.c,$(FUZZ)/obj/%.o,$(FUZZ_SRCS_$(1)))
 	@echo '  LD      $$@'
-	$$(Q)$$(FUZZ_CC) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ -lpthread
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1)) -lpthread
 endif
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_LINK,$(f))))
