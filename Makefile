@@ -136,6 +136,8 @@ FUZZ_SRCS_libvirt_remote := vmm/libvirt/xdr.c vmm/libvirt/rpc.c vmm/libvirt/rpc_
 FUZZ_SRCS_config      := vmm/config.c vmm/numa_topology.c vmm/hugetlb.c vmm/size.c vmm/log.c vmm/swap_config.c vmm/mpol_names.c
 # libraries a fuzzer links beyond libc and pthreads
 FUZZ_LIBS_config      := -ljansson
+FUZZ_SRCS_domain_xml  := vmm/libvirt/domain_xml.c vmm/libvirt/domain_xml_format.c $(FUZZ_SRCS_config)
+FUZZ_LIBS_domain_xml  := -lxml2 -ljansson
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(@D)
