@@ -421,6 +421,7 @@ int config_load_buffer(struct gmm_config *cfg, const char *buf, size_t len, cons
 		snprintf(err, errlen, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
 		return -EINVAL;
 	}
+	cfg->dir[0] = '\0'; /* no file: a relative path is taken as given */
 	ret = apply_root(cfg, root, name, err, errlen);
 	json_decref(root);
 	return ret;

@@ -72,7 +72,6 @@ Test(config, a_buffer_loads_like_a_file_and_its_errors_carry_the_given_name)
 	char err[CONFIG_ERR_MAX] = "";
 
 	config_init(&cfg);
-	/* not NUL-terminated past len: the parser must stop at len */
 	cr_assert_eq(config_load_buffer(&cfg, good, strlen(good), "mem.json", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(config_finish(&cfg, "/bin/sh", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg.nr_guests, 1);
@@ -80,6 +79,7 @@ Test(config, a_buffer_loads_like_a_file_and_its_errors_carry_the_given_name)
 	config_init(&cfg);
 	cr_assert_eq(config_load_buffer(&cfg, bad, strlen(bad), "mem.json", err, sizeof(err)), -EINVAL);
 	cr_assert(!strncmp(err, "mem.json:1:", 11), "%s", err);
+	/* len one short of the closing brace: the parser must stop at len */
 	config_init(&cfg);
 	cr_assert_eq(config_load_buffer(&cfg, good, strlen(good) - 1, "mem.json", err, sizeof(err)), -EINVAL,
 		     "a buffer cut short is not read past its length");
