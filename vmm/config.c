@@ -392,39 +392,38 @@ static int apply_root(struct gmm_config *cfg, json_t *root, const char *name, ch
 	return ret;
 }
 
-int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t errlen)
+/* root as jansson parsed it (NULL: jerr says why), applied and released. */
+static int apply_parsed(struct gmm_config *cfg, json_t *root, const json_error_t *jerr, const char *name, char *err,
+			size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-	char dir[PATH_MAX];
 	int ret;
 
 	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		snprintf(err, errlen, "%s:%d:%d: %s", name, jerr->line, jerr->column, jerr->text);
 		return -EINVAL;
 	}
-	snprintf(dir, sizeof(dir), "%s", file);
-	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dirname(dir));
-	ret = apply_root(cfg, root, file, err, errlen);
+	ret = apply_root(cfg, root, name, err, errlen);
 	json_decref(root);
 	return ret;
+}
+
+int config_load_file(struct gmm_config *cfg, const char *file, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dirname(dir));
+	return apply_parsed(cfg, json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), &jerr, file, err, errlen);
 }
 
 int config_load_buffer(struct gmm_config *cfg, const char *buf, size_t len, const char *name, char *err,
 		       size_t errlen)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	int ret;
 
-	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
-		return -EINVAL;
-	}
 	cfg->dir[0] = '\0'; /* no file: a relative path is taken as given */
-	ret = apply_root(cfg, root, name, err, errlen);
-	json_decref(root);
-	return ret;
+	return apply_parsed(cfg, json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr), &jerr, name, err, errlen);
 }
 
 /* Split "k=v,k=v" with double quotes protecting commas inside a value. */
