@@ -44,7 +44,7 @@ endif
 
 .PHONY: all san deps run test unit integration fuzz-regress clean \
         bench-guest bench-fault bench-overcommit bench-alloc bench-libvirt bench-window \
-        bench-replacement bench-swapcycle
+        bench-replacement bench-swapcycle bench-hintfault
 .DEFAULT_GOAL := all
 
 all: $(GMM) $(GUEST) $(BUILD)/bench/gmm-bare $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -187,6 +187,9 @@ bench-alloc: $(BUILD)/bench/bench_alloc
 
 bench-window: $(BUILD)/bench/bench_window
 	$(BUILD)/bench/bench_window
+
+bench-hintfault: $(BUILD)/bench/bench_hintfault
+	$(BUILD)/bench/bench_hintfault
 
 bench-swapcycle: $(BUILD)/bench/bench_swapcycle
 	$(PYTHON) bench/bench_swapcycle.py

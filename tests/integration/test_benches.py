@@ -84,6 +84,17 @@ def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
     assert bad.returncode == 1 and "GMM_BENCH_REPLACEMENT_RESIDENT" in bad.stderr
 
 
+def test_hintfault_ways_each_see_exactly_the_touched_pages():
+    """bench_hintfault exits 1 if a way sees a page touched that was not (the
+    kernel's fault-around mapping a read page's neighbours did) or misses one"""
+    r = subprocess.run([os.path.join(ROOT, "build/bench/bench_hintfault")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    fig = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("hint_fault_us", "kernel_minor_fault_us", "pagemap_find_us_per_page", "ratio_uffd_vs_kernel"):
+        assert fig[key] > 0, fig
+
+
 def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_path):
     """bench-overcommit's vCPU rows (time on a CPU, time waiting for one)
     find the vCPU threads of a real gmm by their names."""
