@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_sibling.h"
+
 #define PAGE    4096UL
 #define NPAGES  (1UL << 14)     /* a 64 MiB window */
 #define ROUNDS  7
@@ -62,32 +64,12 @@ struct way {
 };
 
 static int uffd, pagemap_fd;
-static atomic_bool stop_spin;
-static char spin_buf[64 * PAGE];
 static uint8_t touched_by_handler[NPAGES];
 static char *uffd_window;
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 static void die(const char *what)
 {
-	fprintf(stderr, "bench_hintfault: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void *spin(void *arg)
-{
-	(void)arg;
-	while (!atomic_load_explicit(&stop_spin, memory_order_relaxed))
-		for (size_t i = 0; i < sizeof(spin_buf); i += PAGE)
-			spin_buf[i]++;
-	return NULL;
+	bench_die("bench_hintfault", what);
 }
 
 /* gmm's hinting fault, reduced to its host work: note the touch, map the
@@ -131,21 +113,21 @@ static void round_of(struct way *w)
 	double t0, t1, t2, t3;
 
 	memset(touched_by_handler, 0, sizeof(touched_by_handler));
-	t0 = now_us();
+	t0 = bench_now_us();
 	for (size_t i = 0; i < NPAGES; i += 2)
 		if (madvise(w->window + i * PAGE, PAGE, MADV_DONTNEED))
 			die("MADV_DONTNEED");
-	t1 = now_us();
+	t1 = bench_now_us();
 	for (size_t i = 0; i < NPAGES; i += 4)
 		sink += w->window[i * PAGE];
-	t2 = now_us();
+	t2 = bench_now_us();
 	if (!w->uffd) {
 		off_t at = (off_t)((uintptr_t)w->window / PAGE * sizeof(uint64_t));
 
 		if (pread(pagemap_fd, pm, sizeof(pm), at) != (ssize_t)sizeof(pm))
 			die("pread /proc/self/pagemap");
 	}
-	t3 = now_us();
+	t3 = bench_now_us();
 	(void)sink;
 	for (size_t i = 0; i < NPAGES; i += 2) {
 		bool want = i % 4 == 0, saw = w->uffd ? touched_by_handler[i] : !!(pm[i] & PM_PRESENT);
@@ -184,7 +166,7 @@ int main(void)
 	struct way hint = { .name = "uffd", .uffd = true }, kern = { .name = "kernel" };
 	double arm[2][ROUNDS], touch[2][ROUNDS], find[2][ROUNDS], today, next;
 	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
-	pthread_t sibling;
+	static struct bench_sibling sibling;
 	int memfd;
 
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -202,7 +184,7 @@ int main(void)
 	setup(&hint, memfd, UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR);
 	setup(&kern, memfd, UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP);
 	uffd_window = hint.window;
-	if (pthread_create(&sibling, NULL, spin, NULL))
+	if (bench_sibling_start(&sibling))
 		die("pthread_create");
 	for (int r = 0; r < ROUNDS; r++) {
 		round_of(&hint);
@@ -212,8 +194,7 @@ int main(void)
 		printf("round %d: uffd arm %.2f touch %.2f us; kernel arm %.2f touch %.2f find %.3f us\n", r + 1,
 		       hint.arm_us, hint.touch_us, kern.arm_us, kern.touch_us, kern.find_us);
 	}
-	atomic_store(&stop_spin, true);
-	pthread_join(sibling, NULL);
+	bench_sibling_stop(&sibling);
 	for (int i = 0; i < 2; i++) {
 		arm[i][0] = median(arm[i]);
 		touch[i][0] = median(touch[i]);

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_sibling.h"
+
 #define PAGE         4096UL
 #define NPAGES       (1UL << 15)      /* a 128 MiB window */
 #define CYCLES       20000
@@ -51,30 +53,10 @@ struct model {
 };
 
 static int uffd;
-static atomic_bool stop_spin;
-static char spin_buf[64 * PAGE];
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static void die(const char *what)
 {
-	fprintf(stderr, "bench_window: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void *spin(void *arg)
-{
-	(void)arg;
-	while (!atomic_load_explicit(&stop_spin, memory_order_relaxed))
-		for (size_t i = 0; i < sizeof(spin_buf); i += PAGE)
-			spin_buf[i]++;
-	return NULL;
+	bench_die("bench_window", what);
 }
 
 static void uffd_register(void *addr, size_t len)
@@ -167,7 +149,7 @@ static double run(struct model *m, bool vma, uint64_t seed, uint64_t gen)
 {
 	static char data[PAGE] __attribute__((aligned(4096)));
 	uint64_t x = seed;
-	double t0 = now_us(), us;
+	double t0 = bench_now_us(), us;
 
 	for (int i = 0; i < CYCLES; i++) {
 		uint64_t g;
@@ -187,7 +169,7 @@ static double run(struct model *m, bool vma, uint64_t seed, uint64_t gen)
 			exit(1);
 		}
 	}
-	us = (now_us() - t0) / CYCLES;
+	us = (bench_now_us() - t0) / CYCLES;
 	return us;
 }
 
@@ -205,7 +187,7 @@ int main(void)
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_SIGBUS };
 	struct model vma = { .name = "vma" }, fixed = { .name = "fixed" };
 	double t_vma[ROUNDS], t_fixed[ROUNDS];
-	pthread_t sibling;
+	static struct bench_sibling sibling;
 	long vmas;
 
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -213,15 +195,14 @@ int main(void)
 		die("userfaultfd with minor faults on shmem");
 	setup_vma(&vma);
 	setup_fixed(&fixed);
-	if (pthread_create(&sibling, NULL, spin, NULL))
+	if (bench_sibling_start(&sibling))
 		die("pthread_create");
 	for (int r = 0; r < ROUNDS; r++) {
 		t_vma[r] = run(&vma, true, 0x9e3779b97f4a7c15ULL + (uint64_t)r, (uint64_t)r << 32);
 		t_fixed[r] = run(&fixed, false, 0x9e3779b97f4a7c15ULL + (uint64_t)r, (uint64_t)r << 32);
 		printf("round %d: vma %.2f us a cycle, fixed %.2f us\n", r + 1, t_vma[r], t_fixed[r]);
 	}
-	atomic_store(&stop_spin, true);
-	pthread_join(sibling, NULL);
+	bench_sibling_stop(&sibling);
 	{
 		char line[256];
 		FILE *f = fopen("/proc/self/maps", "r");
