@@ -6,7 +6,7 @@
  * (theta), rank k at page (k - 1) * mult mod pages as guest/wl_zipf.c
  * scatters them, while about `resident` of them fit in its share of the
  * pool. Each access to a page that is not resident is a miss (a swap-in,
- * or a first fault). Five policies, each from two starts:
+ * or a first fault). Seven policies, each from two starts:
  *
  *   lru          exact LRU: what gmm's active/inactive lists approximate
  *                (the kernel's too)
@@ -25,6 +25,12 @@
  *                a second young visit activates it (folio_check_references())
  *   two_list_fifo  the same, but an untested page at the tail is evicted
  *                without a test: what arming (zaps, hinting faults) buys
+ *   lru_2        LRU-K with K = 2 (O'Neil, O'Neil and Weikum 1993): the
+ *                page whose second-last reference is oldest goes, a page
+ *                seen once first; every reference seen, as no pager sees
+ *                them, and the history of pages out kept. The prefill's
+ *                pass is not history (a scan, which LRU-K would otherwise
+ *                take for a second reference of every page)
  *   static_best  the `resident` hottest ranks are kept once they come in;
  *                a colder page is evicted at once. For independent
  *                references (a Zipf law) this is the best a policy that
@@ -32,6 +38,9 @@
  *                Denning and Ullman's A0), so it bounds what any aging,
  *                LFU or tiering scheme could win over LRU; from the cold
  *                start a close bound.
+ *   min          Belady's MIN (1966): the resident page referenced again
+ *                farthest in the future goes. It needs the future, so no
+ *                policy can run it; it is the floor of any demand pager.
  *
  *   cold  the timed phase right after the prefill, as the bench measures
  *         it: the prefill wrote pages 0..pages-1 in order, so the last
@@ -213,9 +222,18 @@ static void cache_touch(struct cache *c, uint32_t page)
 	list_push_head(&c->lru, &c->links, page);
 }
 
-enum policy { POLICY_LRU, POLICY_RANDOM, POLICY_TWO_LIST, POLICY_TWO_LIST_FIFO, POLICY_STATIC_BEST, NR_POLICIES };
-static const char *const policy_name[NR_POLICIES] = { "lru", "random", "two_list", "two_list_fifo",
-						      "static_best" };
+enum policy {
+	POLICY_LRU,
+	POLICY_RANDOM,
+	POLICY_TWO_LIST,
+	POLICY_TWO_LIST_FIFO,
+	POLICY_LRU_2,
+	POLICY_STATIC_BEST,
+	POLICY_MIN,
+	NR_POLICIES
+};
+static const char *const policy_name[NR_POLICIES] = { "lru",   "random",      "two_list", "two_list_fifo",
+						      "lru_2", "static_best", "min" };
 
 /* The page to evict for a miss on `page` (NIL: do not cache `page`). */
 static uint32_t pick_victim(struct cache *c, const struct workload *w, enum policy pol, uint32_t page,
@@ -380,6 +398,207 @@ static uint64_t tl_run(struct two_list *t, struct workload *w, uint64_t ops)
 	return misses;
 }
 
+/*
+ * The policies that evict the resident page with the least key, where a
+ * page's key changes at each reference to it: a heap of (key, page)
+ * entries, one pushed per reference, an entry skipped when it is no
+ * longer its page's key (and the heap rebuilt from the live entries when
+ * the stale ones pile up).
+ *
+ *   lru_2  key (penultimate reference, last reference): LRU-K with K = 2
+ *          (O'Neil, O'Neil and Weikum 1993), every reference seen and the
+ *          history of pages out kept; a page seen once goes first
+ *   min    key -(next reference): Belady's MIN, the least a demand pager
+ *          can miss, which needs the future: the references are drawn
+ *          before the run
+ */
+struct key {
+	uint64_t hi, lo;
+};
+
+struct keyed_entry {
+	struct key key;
+	uint32_t page;
+};
+
+struct keyed {
+	struct keyed_entry *heap;
+	size_t n, max;
+	struct key *key;    /* page -> its current key */
+	uint8_t *resident;
+	uint32_t nr_resident;
+};
+
+static bool key_less(struct key a, struct key b)
+{
+	return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+}
+
+static bool keyed_live(const struct keyed *k, const struct keyed_entry *e)
+{
+	return k->resident[e->page] && k->key[e->page].hi == e->key.hi && k->key[e->page].lo == e->key.lo;
+}
+
+static void keyed_sift_up(struct keyed *k, size_t i)
+{
+	struct keyed_entry e = k->heap[i];
+
+	for (; i && key_less(e.key, k->heap[(i - 1) / 2].key); i = (i - 1) / 2)
+		k->heap[i] = k->heap[(i - 1) / 2];
+	k->heap[i] = e;
+}
+
+static void keyed_sift_down(struct keyed *k, size_t i)
+{
+	struct keyed_entry e = k->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= k->n)
+			break;
+		if (c + 1 < k->n && key_less(k->heap[c + 1].key, k->heap[c].key))
+			c++;
+		if (!key_less(k->heap[c].key, e.key))
+			break;
+		k->heap[i] = k->heap[c];
+		i = c;
+	}
+	k->heap[i] = e;
+}
+
+/* Keep the live entries only (at most one a resident page) and heapify. */
+static void keyed_compact(struct keyed *k)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < k->n; i++)
+		if (keyed_live(k, &k->heap[i])) {
+			k->heap[live++] = k->heap[i];
+			k->key[k->heap[i].page].hi ^= 1ULL << 63; /* a duplicate is no longer live */
+		}
+	for (size_t i = 0; i < live; i++)
+		k->key[k->heap[i].page].hi ^= 1ULL << 63;
+	k->n = live;
+	for (size_t i = live / 2; i-- > 0;)
+		keyed_sift_down(k, i);
+}
+
+/* Page now has key and is resident. */
+static void keyed_set(struct keyed *k, uint32_t page, struct key key)
+{
+	if (k->n == k->max)
+		keyed_compact(k);
+	k->key[page] = key;
+	if (!k->resident[page]) {
+		k->resident[page] = 1;
+		k->nr_resident++;
+	}
+	k->heap[k->n] = (struct keyed_entry){ key, page };
+	keyed_sift_up(k, k->n++);
+}
+
+/* Evict the resident page of least key. */
+static void keyed_evict(struct keyed *k)
+{
+	while (k->n) {
+		struct keyed_entry e = k->heap[0];
+
+		k->heap[0] = k->heap[--k->n];
+		keyed_sift_down(k, 0);
+		if (keyed_live(k, &e)) {
+			k->resident[e.page] = 0;
+			k->nr_resident--;
+			return;
+		}
+	}
+}
+
+static void keyed_free(struct keyed *k)
+{
+	free(k->heap);
+	free(k->key);
+	free(k->resident);
+}
+
+static int keyed_init(struct keyed *k, uint32_t pages, uint32_t cap)
+{
+	k->n = 0;
+	k->nr_resident = 0;
+	k->max = 4 * (size_t)cap + 64; /* above cap + 1: a compaction always frees room */
+	k->heap = malloc(k->max * sizeof(*k->heap));
+	k->key = calloc(pages, sizeof(*k->key));
+	k->resident = calloc(pages, 1);
+	if (!k->heap || !k->key || !k->resident) {
+		keyed_free(k);
+		return -1;
+	}
+	return 0;
+}
+
+/* The key of a page referenced at `now` (references count from 1; 0 is
+ * never). lru_2 reads the page's last reference from its key; min wants
+ * the page's next reference, UINT64_MAX for none. */
+static struct key keyed_ref_key(const struct keyed *k, enum policy pol, uint32_t page, uint64_t now, uint64_t next)
+{
+	if (pol == POLICY_LRU_2)
+		return (struct key){ .hi = k->key[page].lo, .lo = now };
+	return (struct key){ .hi = UINT64_MAX - next, .lo = 0 };
+}
+
+/* lru_2 or min from a cold or warm start: the prefill's last `resident`
+ * pages are resident, page p written at time p + 1, their one reference;
+ * no other page has a history. */
+static int simulate_keyed(struct workload *w, enum policy pol, bool warm, uint64_t *misses)
+{
+	const struct sim_params *p = w->p;
+	uint64_t total = (warm ? 3 : 1) * p->ops, first = warm ? 2 * p->ops : 0;
+	uint32_t *refs = NULL;
+	uint64_t *next = NULL, *next_of_page = NULL;
+	struct keyed k;
+	int ret = -1;
+
+	if (keyed_init(&k, p->pages, p->resident))
+		return -1;
+	workload_reset(w);
+	if (pol == POLICY_MIN) {
+		refs = malloc(total * sizeof(*refs));
+		next = malloc(total * sizeof(*next));
+		next_of_page = malloc(p->pages * sizeof(*next_of_page));
+		if (!refs || !next || !next_of_page)
+			goto out;
+		for (uint64_t i = 0; i < total; i++)
+			refs[i] = workload_next_page(w);
+		for (uint32_t page = 0; page < p->pages; page++)
+			next_of_page[page] = UINT64_MAX;
+		for (uint64_t i = total; i-- > 0;) {
+			next[i] = next_of_page[refs[i]];
+			next_of_page[refs[i]] = p->pages + 1 + i;
+		}
+	}
+	for (uint32_t page = p->pages - p->resident; page < p->pages; page++)
+		keyed_set(&k, page, keyed_ref_key(&k, pol, page, page + 1ULL, next_of_page ? next_of_page[page] : 0));
+	*misses = 0;
+	for (uint64_t i = 0; i < total; i++) {
+		uint32_t page = refs ? refs[i] : workload_next_page(w);
+
+		if (!k.resident[page]) {
+			if (i >= first)
+				(*misses)++;
+			if (k.nr_resident == p->resident)
+				keyed_evict(&k);
+		}
+		keyed_set(&k, page, keyed_ref_key(&k, pol, page, p->pages + 1 + i, next ? next[i] : 0));
+	}
+	ret = 0;
+out:
+	free(refs);
+	free(next);
+	free(next_of_page);
+	keyed_free(&k);
+	return ret;
+}
+
 /* Run ops accesses; the misses. */
 static uint64_t run_ops(struct cache *c, struct workload *w, enum policy pol, uint64_t ops, struct rng *rng)
 {
@@ -443,6 +662,8 @@ static int simulate(struct workload *w, enum policy pol, bool warm, uint64_t *mi
 	*arms = *hints = 0;
 	if (pol == POLICY_TWO_LIST || pol == POLICY_TWO_LIST_FIFO)
 		return simulate_two_list(w, pol == POLICY_TWO_LIST_FIFO, warm, misses, arms, hints);
+	if (pol == POLICY_LRU_2 || pol == POLICY_MIN)
+		return simulate_keyed(w, pol, warm, misses);
 	rng_seed(&rng, ~p->seed);
 
 	if (cache_init(&c, p->pages, p->resident))

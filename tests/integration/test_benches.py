@@ -64,7 +64,7 @@ def test_overcommit_probe_allows_the_kernel_run_gmms_own_memory_only(tmp_path):
     assert probe["gmm_overhead_bytes"] < 24 << 20, probe
 
 
-def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
+def test_replacement_simulation_bounds_every_policy_by_the_best_static_one_and_min_below_all():
     sim = os.path.join(ROOT, "build/bench/sim_replacement")
     env = dict(os.environ, GMM_BENCH_REPLACEMENT_PAGES="8192", GMM_BENCH_REPLACEMENT_RESIDENT="4096",
                GMM_BENCH_REPLACEMENT_OPS="100000")
@@ -73,8 +73,12 @@ def test_replacement_simulation_bounds_every_policy_by_the_best_static_one():
     fig = json.loads(r.stdout.strip().splitlines()[-1])
     for start in ("cold", "warm"):
         best = fig[f"{start}_static_best_misses"]
-        for pol in ("lru", "random", "two_list", "two_list_fifo"):
+        for pol in ("lru", "random", "two_list", "two_list_fifo", "lru_2"):
             assert best <= fig[f"{start}_{pol}_misses"] <= 100000, (start, pol, fig)
+        # Belady's MIN knows the future: below every policy that does not
+        assert 0 < fig[f"{start}_min_misses"] < best, (start, fig)
+        # a second reference tells more than recency alone, once warm
+        assert fig["warm_lru_2_misses"] < fig["warm_lru_misses"], fig
         # a touch is seen only on an armed page, once
         assert 0 < fig[f"{start}_two_list_hints"] <= fig[f"{start}_two_list_arms"], fig
     # arming is what tells the hot pages from the cold: without it, more go
