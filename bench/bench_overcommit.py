@@ -38,7 +38,8 @@ memory peak is measured the same way as the kernel run's.
 Environment: GMM_BENCH_OVERCOMMIT_ITERS (ops per guest), _SIZE (working set
 per guest), _THETA, _MEM (RAM per guest), _POOL (the budget: gmm's pool and
 the cgroup's guest share), _SWAP (both swap files), _ACCEL (auto, kvm,
-native), _REPS (rounds, medians), _DIR (where the swap files go; must not
+native), _REPS (rounds, medians; each round runs gmm kernel random,
+the next one the reverse), _DIR (where the swap files go; must not
 be tmpfs), _CG_EXTRA (override the measured overhead added to the cgroup
 limit; 0 for a strict limit), _TIMEOUT (seconds per run), _THP (the
 guests' thp key), _ONLY (a comma list of gmm, kernel, random), _GMM
@@ -107,6 +108,14 @@ NGUESTS = 3
 ALL = ("gmm", "kernel", "random")
 RUNS = tuple(k for k in ALL if k in env("ONLY", ",".join(ALL)).split(","))
 LABEL = {"gmm": "gmm (LRU)", "kernel": "kernel (memcg + swap)", "random": "gmm random victims"}
+
+
+def round_order(rnd):
+    """The runs of round rnd: RUNS, then RUNS reversed, alternately (ABBA),
+    so that a drift of the host's speed over the bench and whatever one run
+    leaves the next (freed memory, the disk's discards of a swap file) fall
+    on every side alike, not always on the run that comes after gmm."""
+    return RUNS if rnd % 2 == 0 else tuple(reversed(RUNS))
 
 
 # --- host state ------------------------------------------------------------
@@ -516,8 +525,11 @@ def main():
             + (" (GMM_BENCH_OVERCOMMIT_CG_EXTRA)" if extra is not None else ""))
 
         per = {k: [] for k in ALL}
+        out["round_orders"] = []
         for rnd in range(REPS):
-            for kind in RUNS:
+            order = round_order(rnd)
+            out["round_orders"].append(list(order))
+            for kind in order:
                 log(f"\nround {rnd + 1}/{REPS}: {LABEL[kind]} ...")
                 try:
                     fig = one_run(kind, tmp, rnd, cg_limit)

@@ -121,3 +121,15 @@ def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_p
     split = b.sched_split(last)
     assert "v0-g" in names, names
     assert split["vcpu_on_cpu_s"] > 0.1 and split["other_on_cpu_s"] > 0, (names, split)
+
+
+def test_overcommit_rounds_alternate_their_order_so_no_run_always_follows_gmm():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import bench_overcommit as b
+    orders = [b.round_order(r) for r in range(4)]
+    assert orders[0] == b.RUNS and orders[1] == tuple(reversed(b.RUNS)) and orders[2] == orders[0], orders
+    # each round runs every kind once; over two rounds the kernel run
+    # follows a different run each time
+    assert all(sorted(o) == sorted(b.RUNS) for o in orders), orders
+    before = {o[o.index("kernel") - 1] for o in orders[:2] if o.index("kernel") > 0}
+    assert before == {"gmm", "random"}, orders
