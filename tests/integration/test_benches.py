@@ -77,10 +77,10 @@ def test_replacement_simulation_bounds_every_policy_by_the_best_static_one_and_m
             assert best <= fig[f"{start}_{pol}_misses"] <= 100000, (start, pol, fig)
         # Belady's MIN knows the future: below every policy that does not
         assert 0 < fig[f"{start}_min_misses"] < best, (start, fig)
-        # a second reference tells more than recency alone, once warm
-        assert fig["warm_lru_2_misses"] < fig["warm_lru_misses"], fig
         # a touch is seen only on an armed page, once
         assert 0 < fig[f"{start}_two_list_hints"] <= fig[f"{start}_two_list_arms"], fig
+    # a second reference tells more than recency alone, once warm
+    assert fig["warm_lru_2_misses"] < fig["warm_lru_misses"], fig
     # arming is what tells the hot pages from the cold: without it, more go
     assert fig["cold_two_list_fifo_misses"] > fig["cold_two_list_misses"], fig
     bad = subprocess.run([sim], capture_output=True, text=True, timeout=60,
@@ -126,6 +126,8 @@ def test_overcommit_splits_a_running_gmm_s_threads_into_vcpus_and_the_rest(tmp_p
 def test_overcommit_rounds_alternate_their_order_so_no_run_always_follows_gmm():
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import bench_overcommit as b
+    if b.RUNS != b.ALL:
+        pytest.skip("GMM_BENCH_OVERCOMMIT_ONLY picks a subset of the runs")
     orders = [b.round_order(r) for r in range(4)]
     assert orders[0] == b.RUNS and orders[1] == tuple(reversed(b.RUNS)) and orders[2] == orders[0], orders
     # each round runs every kind once; over two rounds the kernel run
