@@ -562,6 +562,8 @@ static int simulate_keyed(struct workload *w, enum policy pol, bool warm, uint64
 		return -1;
 	workload_reset(w);
 	if (pol == POLICY_MIN) {
+		if (total > SIZE_MAX / sizeof(*next))
+			goto out; /* the references would not fit: out of memory */
 		refs = malloc(total * sizeof(*refs));
 		next = malloc(total * sizeof(*next));
 		next_of_page = malloc(p->pages * sizeof(*next_of_page));
