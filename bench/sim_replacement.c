@@ -467,18 +467,16 @@ static void keyed_sift_down(struct keyed *k, size_t i)
 	k->heap[i] = e;
 }
 
-/* Keep the live entries only (at most one a resident page) and heapify. */
+/* Keep the live entries only and heapify. A key is never pushed twice
+ * (lru_2's holds the reference's time, min's the next reference's, or
+ * none after a page's last), so a resident page has one live entry. */
 static void keyed_compact(struct keyed *k)
 {
 	size_t live = 0;
 
 	for (size_t i = 0; i < k->n; i++)
-		if (keyed_live(k, &k->heap[i])) {
+		if (keyed_live(k, &k->heap[i]))
 			k->heap[live++] = k->heap[i];
-			k->key[k->heap[i].page].hi ^= 1ULL << 63; /* a duplicate is no longer live */
-		}
-	for (size_t i = 0; i < live; i++)
-		k->key[k->heap[i].page].hi ^= 1ULL << 63;
 	k->n = live;
 	for (size_t i = live / 2; i-- > 0;)
 		keyed_sift_down(k, i);
