@@ -212,6 +212,11 @@ bool guest_mem_hva_is_ram(uint64_t hva)
 	       guest_mem_is_ram(mem, hva - (uint64_t)mem->window);
 }
 
+bool guest_mem_resident_is_cheap(const struct guest_mem *mem)
+{
+	return mem->s2 != NULL;
+}
+
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
 {
 	static const size_t chunk = 1 << 16; /* pages per mincore call */

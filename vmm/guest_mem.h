@@ -84,6 +84,10 @@ bool guest_mem_owns_hva(const struct guest_mem *mem, uint64_t hva);
 /* Host memory the RAM holds now: pool, its frames; anon, resident pages
  * by mincore. */
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
+/* True when guest_mem_resident_bytes() is a counter read (pool); false
+ * when it walks the page tables (anon: mincore over all of RAM, which
+ * looks every swapped page up in the swap cache). */
+bool guest_mem_resident_is_cheap(const struct guest_mem *mem);
 
 /* Find the guest window that contains hva (native fault routing). */
 struct guest_mem *guest_mem_lookup_hva(uint64_t hva);
